@@ -1,0 +1,117 @@
+"""Start and stop Azurite (the npm storage emulator) on free loopback ports.
+
+Azurite is started with port 0 for each service and reports the ports it bound on stdout, so parallel test runs
+never fight over 10000-10002. Telemetry is always disabled: nothing here may call out of the machine.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_NAME = "devstoreaccount1"
+# The documented, public Azurite development key (not a secret): https://learn.microsoft.com/azure/storage/common/storage-use-azurite
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at http://127\.0\.0\.1:(\d+)")
+
+
+class AzuriteError(RuntimeError):
+    """Azurite could not be found or did not start."""
+
+
+def azurite_executable() -> str:
+    """The repo's pinned Azurite (npm ci), else one on PATH."""
+    local = REPO_ROOT / "node_modules" / ".bin" / "azurite"
+    if local.exists():
+        return str(local)
+    found = shutil.which("azurite")
+    if not found:
+        raise AzuriteError("azurite is not installed: run `npm ci` in the repository root")
+    return found
+
+
+@dataclass
+class Azurite:
+    """A running Azurite process; use as a context manager or call start()/stop()."""
+
+    location: Path | None = None  # None: in-memory persistence
+    startup_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        self._process: subprocess.Popen[str] | None = None
+        self.ports: dict[str, int] = {}
+
+    def start(self) -> "Azurite":
+        args = [
+            azurite_executable(),
+            "--silent",
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+            "--blobHost", "127.0.0.1", "--blobPort", "0",
+            "--queueHost", "127.0.0.1", "--queuePort", "0",
+            "--tableHost", "127.0.0.1", "--tablePort", "0",
+        ]
+        if self.location is None:
+            args.append("--inMemoryPersistence")
+        else:
+            self.location.mkdir(parents=True, exist_ok=True)
+            args += ["--location", str(self.location)]
+        self._process = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=str(self.location or REPO_ROOT),
+        )
+        ready = threading.Event()
+        lines: list[str] = []
+
+        def read() -> None:
+            assert self._process is not None and self._process.stdout is not None
+            for line in self._process.stdout:
+                if len(lines) < 200:
+                    lines.append(line.rstrip())
+                match = _LISTENING.search(line)
+                if match:
+                    self.ports[match.group(1).lower()] = int(match.group(2))
+                    if len(self.ports) == 3:
+                        ready.set()
+
+        threading.Thread(target=read, name="azurite-stdout", daemon=True).start()
+        if not ready.wait(self.startup_timeout):
+            self.stop()
+            raise AzuriteError("Azurite did not start: " + " | ".join(lines[-10:]))
+        return self
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._process = None
+
+    def __enter__(self) -> "Azurite":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def endpoint(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}/{ACCOUNT_NAME}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint={self.endpoint('blob')};"
+            f"QueueEndpoint={self.endpoint('queue')};"
+            f"TableEndpoint={self.endpoint('table')};"
+        )
