@@ -1,0 +1,117 @@
+"""One exception hierarchy. Each class knows its HTTP status, a stable machine-readable code and whether a retry can help.
+
+The HTTP adapter turns any of them into an RFC 9457 problem; the queue adapter turns them into "failed for good"
+(``retryable`` false) or "raise so the host retries" (``retryable`` true). Messages never carry secrets or tokens.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class BrokerError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+    retryable: bool = False
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, errors: list[FieldError] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+        self.errors = list(errors or [])
+        self.extra = dict(extra or {})
+
+    def as_result_error(self) -> dict[str, Any]:
+        """The ``error`` member of a result message."""
+        return {"code": self.code, "message": self.detail, "retryable": self.retryable}
+
+
+class ValidationFailed(BrokerError):
+    status, code, title = 400, "validation_failed", "The request is not valid"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        super().__init__(summary, errors=errors)
+
+
+class MalformedJson(BrokerError):
+    status, code, title = 400, "malformed_json", "The body is not valid JSON"
+
+
+class PayloadTooLarge(BrokerError):
+    status, code, title = 413, "payload_too_large", "The body is too large"
+
+
+class UnsupportedMediaType(BrokerError):
+    status, code, title = 415, "unsupported_media_type", "The body must be application/json"
+
+
+class MeetingNotFound(BrokerError):
+    status, code, title = 404, "meeting_not_found", "No meeting is known for this organizer and externalId"
+
+
+class TenantNotAllowed(BrokerError):
+    status, code, title = 403, "tenant_not_allowed", "The app does not act in this tenant"
+
+
+class OrganizerNotAllowed(BrokerError):
+    status, code, title = 403, "organizer_not_allowed", "The app may not create meetings for this organizer"
+
+
+class AccessPolicyMissing(BrokerError):
+    status, code, title = 403, "access_policy_missing", "No Teams application access policy allows this app for the organizer"
+
+
+class OrganizerNotFound(BrokerError):
+    status, code, title = 404, "organizer_not_found", "The organizer does not exist in the tenant"
+
+
+class GraphRejected(BrokerError):
+    """Graph refused the request for a reason a retry cannot change (a 4xx other than 401/403/404/429)."""
+
+    status, code, title = 502, "graph_rejected", "Microsoft Graph rejected the request"
+
+
+class GraphThrottled(BrokerError):
+    status, code, title, retryable = 429, "graph_throttled", "Microsoft Graph is throttling this app", True
+
+
+class GraphUnavailable(BrokerError):
+    status, code, title, retryable = 502, "graph_unavailable", "Microsoft Graph is unavailable", True
+
+
+class TokenUnavailable(BrokerError):
+    status, code, title, retryable = 502, "token_unavailable", "No access token could be obtained", True
+
+
+class CredentialRejected(BrokerError):
+    status, code, title = 502, "credential_rejected", "Microsoft Entra ID rejected the app's credential"
+
+
+class StorageUnavailable(BrokerError):
+    status, code, title, retryable = 503, "storage_unavailable", "Table Storage is unavailable", True
+
+
+class ConfigurationError(BrokerError):
+    """The app's settings are incomplete or wrong. Retryable: fixing the settings lets queued requests complete."""
+
+    status, code, title, retryable = 500, "configuration_error", "The app is not configured correctly", True
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems), extra={"problems": self.problems})
+
+
+class RetriesExhausted(BrokerError):
+    status, code, title = 500, "retries_exhausted", "The request failed on every attempt"

@@ -1,0 +1,292 @@
+"""The app's settings: one frozen object, loaded once from app settings / the environment.
+
+Every problem is collected and reported at once, so an operator fixes a configuration in one round trip.
+Secret values are never echoed in problems or in ``repr``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+# Every app setting the code reads. The infra test checks these against the Bicep app settings.
+SETTING_NAMES: tuple[str, ...] = (
+    "AzureWebJobsStorage",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+    "MEETINGS_TABLE",
+    "MEETING_REQUESTS_QUEUE",
+    "MEETING_RESULTS_QUEUE",
+    "GRAPH_TENANT_ID",
+    "GRAPH_CLIENT_ID",
+    "GRAPH_CREDENTIAL",
+    "GRAPH_CLIENT_SECRET",
+    "GRAPH_CERTIFICATE_PATH",
+    "GRAPH_CERTIFICATE",
+    "MANAGED_IDENTITY_CLIENT_ID",
+    "GRAPH_CLOUD",
+    "GRAPH_AUTHORITY_HOST",
+    "GRAPH_BASE_URL",
+    "GRAPH_API_VERSION",
+    "ALLOWED_TENANTS",
+    "ALLOWED_ORGANIZERS",
+    "ACCESS_POLICY_GRACE_MINUTES",
+)
+# Settings that hold secrets: never echoed, and the template must not set them in Azure.
+SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE"})
+
+CREDENTIAL_MODES = ("managed_identity_fic", "managed_identity", "certificate", "client_secret")
+API_VERSIONS = ("v1.0", "beta")
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A national cloud: where tokens come from, where Graph lives, and the token-exchange audience."""
+
+    name: str
+    authority_host: str
+    graph_base_url: str
+    token_exchange_audience: str
+    supports_create_or_get: bool = True
+
+
+# https://learn.microsoft.com/graph/deployments and https://learn.microsoft.com/entra/workload-id/workload-identity-federation
+CLOUDS: dict[str, Cloud] = {
+    "global": Cloud("global", "https://login.microsoftonline.com", "https://graph.microsoft.com", "api://AzureADTokenExchange"),
+    "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us", "api://AzureADTokenExchangeUSGov"),
+    "dod": Cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us", "api://AzureADTokenExchangeUSGov"),
+    # Teams createOrGet is not offered by Microsoft Graph operated by 21Vianet.
+    "china": Cloud(
+        "china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn",
+        "api://AzureADTokenExchangeChina", supports_create_or_get=False,
+    ),
+}
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+# Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
+_QUEUE_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+
+
+def is_guid(value: str) -> bool:
+    return bool(_GUID.match(value))
+
+
+def is_tenant_id(value: str) -> bool:
+    """A tenant is named by its GUID or one of its verified domains."""
+    return is_guid(value) or bool(_DOMAIN.match(value))
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How the code's own Table/Queue clients reach storage: the same settings the bindings use."""
+
+    connection_string: str | None = field(default=None, repr=False)
+    queue_service_uri: str | None = None
+    table_service_uri: str | None = None
+    credential: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OrganizerAllowlist:
+    """Who the app may act as: object ids, UPNs, ``@domain`` suffixes, or ``*``."""
+
+    entries: frozenset[str]
+
+    @classmethod
+    def parse(cls, raw: str) -> "OrganizerAllowlist":
+        return cls(frozenset(part.strip().lower() for part in raw.split(",") if part.strip()))
+
+    def allows(self, organizer_id: str) -> bool:
+        organizer = organizer_id.lower()
+        if "*" in self.entries or organizer in self.entries:
+            return True
+        domain = organizer.rpartition("@")[2] if "@" in organizer else None
+        return domain is not None and f"@{domain}" in self.entries
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage: StorageSettings
+    meetings_table: str
+    requests_queue: str
+    results_queue: str
+    tenant_id: str
+    client_id: str | None
+    credential_mode: str
+    managed_identity_client_id: str | None
+    cloud: Cloud
+    authority_host: str
+    graph_base_url: str
+    api_version: str
+    allowed_tenants: frozenset[str]
+    allowed_organizers: OrganizerAllowlist
+    access_policy_grace: timedelta
+    client_secret: str | None = field(default=None, repr=False)
+    certificate_path: str | None = None
+    certificate_pem: str | None = field(default=None, repr=False)
+
+    @property
+    def poison_queue(self) -> str:
+        return f"{self.requests_queue}-poison"
+
+    @property
+    def graph_scope(self) -> str:
+        return f"{self.graph_base_url}/.default"
+
+    @property
+    def token_exchange_audience(self) -> str:
+        return self.cloud.token_exchange_audience
+
+    def authority_for(self, tenant_id: str) -> str:
+        return f"{self.authority_host}/{tenant_id}"
+
+    @property
+    def is_local_authority(self) -> bool:
+        host = urlsplit(self.authority_host).hostname or ""
+        return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _https_url(name: str, value: str, problems: list[str]) -> str:
+    value = value.rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        problems.append(f"{name} must be an https:// URL (got {value!r})")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and check every setting; raise ConfigurationError listing every problem found."""
+    problems: list[str] = []
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(name)
+        value = value.strip() if isinstance(value, str) else None
+        return value or default
+
+    storage = StorageSettings(
+        connection_string=get("AzureWebJobsStorage"),
+        queue_service_uri=get("AzureWebJobsStorage__queueServiceUri"),
+        table_service_uri=get("AzureWebJobsStorage__tableServiceUri"),
+        credential=get("AzureWebJobsStorage__credential"),
+        client_id=get("AzureWebJobsStorage__clientId"),
+    )
+    if not storage.connection_string and not (storage.queue_service_uri and storage.table_service_uri):
+        problems.append(
+            "storage is not configured: set AzureWebJobsStorage (a connection string) or the identity-based "
+            "AzureWebJobsStorage__queueServiceUri and AzureWebJobsStorage__tableServiceUri"
+        )
+    if storage.credential and storage.credential.lower() != "managedidentity":
+        problems.append("AzureWebJobsStorage__credential must be 'managedidentity' when set")
+
+    table = get("MEETINGS_TABLE", "meetings")
+    if not _TABLE_NAME.match(table):
+        problems.append(f"MEETINGS_TABLE must be 3-63 letters and digits, starting with a letter (got {table!r})")
+    queues = {}
+    for name, default in (("MEETING_REQUESTS_QUEUE", "meeting-requests"), ("MEETING_RESULTS_QUEUE", "meeting-results")):
+        queues[name] = get(name, default)
+        # The poison queue adds 7 characters ("-poison") and must itself be a valid queue name.
+        if not _QUEUE_NAME.match(queues[name]) or len(queues[name]) > 56:
+            problems.append(f"{name} must be 3-56 lowercase letters, digits and single hyphens (got {queues[name]!r})")
+
+    cloud_name = get("GRAPH_CLOUD", "global").lower()
+    cloud = CLOUDS.get(cloud_name)
+    if cloud is None:
+        problems.append(f"GRAPH_CLOUD must be one of {', '.join(CLOUDS)} (got {cloud_name!r})")
+        cloud = CLOUDS["global"]
+    elif not cloud.supports_create_or_get:
+        problems.append(
+            f"GRAPH_CLOUD={cloud_name}: Microsoft Graph in this cloud does not offer onlineMeetings/createOrGet, "
+            "so this app cannot serve it"
+        )
+    authority_host = _https_url("GRAPH_AUTHORITY_HOST", get("GRAPH_AUTHORITY_HOST", cloud.authority_host), problems)
+    graph_base_url = _https_url("GRAPH_BASE_URL", get("GRAPH_BASE_URL", cloud.graph_base_url), problems)
+    api_version = get("GRAPH_API_VERSION", "v1.0")
+    if api_version not in API_VERSIONS:
+        problems.append(f"GRAPH_API_VERSION must be one of {', '.join(API_VERSIONS)} (got {api_version!r})")
+
+    mode = get("GRAPH_CREDENTIAL", "managed_identity_fic").lower()
+    tenant_id = (get("GRAPH_TENANT_ID") or "").lower()
+    client_id = get("GRAPH_CLIENT_ID")
+    mi_client_id = get("MANAGED_IDENTITY_CLIENT_ID")
+    secret = get("GRAPH_CLIENT_SECRET")
+    cert_path = get("GRAPH_CERTIFICATE_PATH")
+    cert_pem = get("GRAPH_CERTIFICATE")
+    if not tenant_id:
+        problems.append("GRAPH_TENANT_ID is required (the tenant's GUID or verified domain)")
+    elif not is_tenant_id(tenant_id):
+        problems.append(f"GRAPH_TENANT_ID must be a GUID or a domain name (got {tenant_id!r})")
+    if mode not in CREDENTIAL_MODES:
+        problems.append(f"GRAPH_CREDENTIAL must be one of {', '.join(CREDENTIAL_MODES)} (got {mode!r})")
+    else:
+        if mode != "managed_identity" and not client_id:
+            problems.append(f"GRAPH_CLIENT_ID is required for GRAPH_CREDENTIAL={mode} (the app registration's client id)")
+        if client_id and not is_guid(client_id):
+            problems.append("GRAPH_CLIENT_ID must be a GUID (the app registration's application (client) id)")
+        if mode == "managed_identity_fic" and not mi_client_id:
+            problems.append(
+                "MANAGED_IDENTITY_CLIENT_ID is required for GRAPH_CREDENTIAL=managed_identity_fic "
+                "(the client id of the user-assigned identity the app registration trusts)"
+            )
+        if mi_client_id and not is_guid(mi_client_id):
+            problems.append("MANAGED_IDENTITY_CLIENT_ID must be a GUID")
+        if mode == "client_secret" and not secret:
+            problems.append("GRAPH_CLIENT_SECRET is required for GRAPH_CREDENTIAL=client_secret")
+        if mode == "certificate" and not (cert_path or cert_pem):
+            problems.append("GRAPH_CERTIFICATE_PATH or GRAPH_CERTIFICATE is required for GRAPH_CREDENTIAL=certificate")
+
+    raw_tenants = get("ALLOWED_TENANTS")
+    allowed_tenants = {t.strip().lower() for t in (raw_tenants or "").split(",") if t.strip()}
+    for tenant in sorted(allowed_tenants):
+        if not is_tenant_id(tenant):
+            problems.append(f"ALLOWED_TENANTS: {tenant!r} is not a tenant GUID or domain")
+    if tenant_id:
+        allowed_tenants.add(tenant_id)
+
+    raw_organizers = get("ALLOWED_ORGANIZERS")
+    organizers = OrganizerAllowlist.parse(raw_organizers or "")
+    if not organizers.entries:
+        problems.append(
+            "ALLOWED_ORGANIZERS is required: list the organizers this app may create meetings for "
+            "(object ids, UPNs, @domain suffixes, or * for everyone the access policy covers)"
+        )
+
+    grace_raw = get("ACCESS_POLICY_GRACE_MINUTES", "30")
+    try:
+        grace_minutes = float(grace_raw)
+        if not 0 <= grace_minutes <= 24 * 60:
+            raise ValueError
+    except ValueError:
+        problems.append(f"ACCESS_POLICY_GRACE_MINUTES must be a number of minutes from 0 to 1440 (got {grace_raw!r})")
+        grace_minutes = 30.0
+
+    if problems:
+        raise ConfigurationError(problems)
+    return Settings(
+        storage=storage,
+        meetings_table=table,
+        requests_queue=queues["MEETING_REQUESTS_QUEUE"],
+        results_queue=queues["MEETING_RESULTS_QUEUE"],
+        tenant_id=tenant_id,
+        client_id=client_id,
+        credential_mode=mode,
+        managed_identity_client_id=mi_client_id,
+        cloud=cloud,
+        authority_host=authority_host,
+        graph_base_url=graph_base_url,
+        api_version=api_version,
+        allowed_tenants=frozenset(allowed_tenants),
+        allowed_organizers=organizers,
+        access_policy_grace=timedelta(minutes=grace_minutes),
+        client_secret=secret,
+        certificate_path=cert_path,
+        certificate_pem=cert_pem,
+    )

@@ -1,0 +1,21 @@
+"""Fixtures shared by every test layer. Real services only: Azurite from npm, the local Graph emulator."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"  # the project's shared/ folder beside the repo (seed docs, schemas)
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """One in-memory Azurite for the whole session, on free loopback ports."""
+    from localdev.azurite import Azurite
+
+    with Azurite() as instance:
+        yield instance
