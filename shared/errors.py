@@ -83,6 +83,13 @@ class GraphRejected(BrokerError):
     status, code, title = 502, "graph_rejected", "Microsoft Graph rejected the request"
 
 
+class GraphUnauthorized(BrokerError):
+    """Graph refused the app's token (401). MSAL renews tokens before expiry, so this points at a tenant or
+    audience mismatch or a revoked grant; a later attempt may still succeed after replication."""
+
+    status, code, title, retryable = 502, "graph_unauthorized", "Microsoft Graph did not accept the app's token", True
+
+
 class GraphThrottled(BrokerError):
     status, code, title, retryable = 429, "graph_throttled", "Microsoft Graph is throttling this app", True
 
@@ -103,6 +110,12 @@ class StorageUnavailable(BrokerError):
     status, code, title, retryable = 503, "storage_unavailable", "Table Storage is unavailable", True
 
 
+class ConcurrentUpdate(BrokerError):
+    """The row for this meeting kept changing under concurrent requests; a retry will find it settled."""
+
+    status, code, title, retryable = 409, "concurrent_update", "The meeting's record is being updated concurrently", True
+
+
 class ConfigurationError(BrokerError):
     """The app's settings are incomplete or wrong. Retryable: fixing the settings lets queued requests complete."""
 
@@ -115,3 +128,15 @@ class ConfigurationError(BrokerError):
 
 class RetriesExhausted(BrokerError):
     status, code, title = 500, "retries_exhausted", "The request failed on every attempt"
+
+
+class RecordedFailure(BrokerError):
+    """The stored outcome of a request that failed, replayed when the meeting is looked up."""
+
+    title = "The request for this meeting failed"
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(str(error.get("message") or "the request failed"), extra={"state": "failed"})
+        self.status = int(error.get("status") or 500)
+        self.code = str(error.get("code") or "failed")
+        self.retryable = bool(error.get("retryable"))

@@ -1,0 +1,69 @@
+"""Teams Meeting Broker: the Azure Functions entry points. Each trigger parses its input, calls one function of
+``shared`` and maps the outcome to its outputs; the logic lives in ``shared/``."""
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared import bootstrap, http_api, worker
+
+STORAGE = "AzureWebJobsStorage"
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+def _emit(out: func.Out[str], message: str | None) -> None:
+    if message is not None:
+        out.set(message)
+
+
+@app.function_name("create_meeting")
+@app.route(route="meetings", methods=["POST"])
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+@app.queue_output(arg_name="intake", queue_name="%MEETING_REQUESTS_QUEUE%", connection=STORAGE)
+def create_meeting(req: func.HttpRequest, results: func.Out[str], intake: func.Out[str]) -> func.HttpResponse:
+    reply = http_api.create_meeting(req, bootstrap.get_container)
+    _emit(results, reply.result)
+    _emit(intake, reply.intake)
+    return reply.response
+
+
+@app.function_name("get_meeting")
+@app.route(route="meetings/{organizerId}/{externalId}", methods=["GET"])
+def get_meeting(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.get_meeting(req, bootstrap.get_container, req.route_params.get("organizerId"),
+                                req.route_params.get("externalId"))
+
+
+@app.function_name("find_meeting")
+@app.route(route="meetings", methods=["GET"])
+def find_meeting(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.get_meeting(req, bootstrap.get_container, req.params.get("organizerId"),
+                                req.params.get("externalId"))
+
+
+@app.function_name("health")
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.health(bootstrap.get_container)
+
+
+@app.function_name("openapi")
+@app.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.openapi_document()
+
+
+@app.function_name("process_meeting_request")
+@app.queue_trigger(arg_name="msg", queue_name="%MEETING_REQUESTS_QUEUE%", connection=STORAGE)
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
+    results.set(worker.process_request(msg.get_body(), message_id=msg.id, dequeue_count=msg.dequeue_count or 1,
+                                       container_factory=bootstrap.get_container))
+
+
+@app.function_name("process_poison_request")
+@app.queue_trigger(arg_name="msg", queue_name="%MEETING_REQUESTS_QUEUE%-poison", connection=STORAGE)
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+def process_poison_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
+    results.set(worker.process_poison(msg.get_body(), message_id=msg.id, dequeue_count=msg.dequeue_count or 1,
+                                      container_factory=bootstrap.get_container))

@@ -1,0 +1,344 @@
+"""The meeting request, its validation rules, and the result message. Standard library only.
+
+Rules come from Graph's createOrGet reference (see the seed documents): externalId is required; with no start and no
+end, start is now and end is start + 1 h; with a start only, end is start + 1 h; an end without a start, or an end
+earlier than the start, is an error. The identity of a meeting is (tenant, organizer, externalId).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
+
+from .errors import FieldError, ValidationFailed
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_EXTERNAL_ID = 1000
+MAX_ORGANIZER_ID = 256
+MAX_SUBJECT = 1024
+MAX_ATTENDEES = 1000
+DEFAULT_DURATION = timedelta(hours=1)
+
+# Graph's onlineMeetingRole members a caller may send (unknownFutureValue is a sentinel, not a role).
+ROLES = ("attendee", "presenter", "producer", "coorganizer")
+REQUEST_MEMBERS = ("organizerId", "externalId", "tenantId", "subject", "startDateTime", "endDateTime", "participants",
+                   "chatInfo")
+QUEUE_ONLY_MEMBERS = ("correlationId",)
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UPN = re.compile(r"^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+# ISO 8601 with a mandatory offset and any number of fractional digits (Graph sends seven).
+_DATETIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$"
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse ISO 8601 with an offset into an aware UTC datetime; ValueError names what is wrong."""
+    match = _DATETIME.match(value)
+    if not match:
+        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-05-01T09:00:00Z")
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    if offset == "Z":
+        tz = timezone.utc
+    else:
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        if hours > 23 or minutes > 59:
+            raise ValueError("has an offset out of range")
+        sign = 1 if offset[0] == "+" else -1
+        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    try:
+        parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("is not a valid calendar date-time") from exc
+
+
+def format_datetime(value: datetime) -> str:
+    """UTC, seven fractional digits and Z, the way Graph writes date-times."""
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
+
+
+def is_guid(value: str) -> bool:
+    return bool(_GUID.match(value))
+
+
+def normalize_organizer(organizer_id: str) -> str:
+    """Object ids and UPNs are case-insensitive: one spelling per organizer."""
+    return organizer_id.strip().lower()
+
+
+def has_control_chars(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+@dataclass(frozen=True)
+class MeetingRequest:
+    """A validated createOrGet request for one organizer."""
+
+    organizer_id: str
+    external_id: str
+    tenant_id: str | None = None
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    participants: dict[str, Any] | None = None
+    chat_info: dict[str, Any] | None = None
+    correlation_id: str | None = None
+
+    @property
+    def organizer_key(self) -> str:
+        return normalize_organizer(self.organizer_id)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of what the caller asked for (not of defaults), so a repeat is recognised as the same request."""
+        canonical = {
+            "subject": self.subject,
+            "startDateTime": format_datetime(self.start) if self.start else None,
+            "endDateTime": format_datetime(self.end) if self.end else None,
+            "participants": self.participants,
+            "chatInfo": self.chat_info,
+        }
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def graph_body(self, now: datetime) -> dict[str, Any]:
+        """The createOrGet body, with Graph's documented defaults made explicit."""
+        start = self.start or now
+        end = self.end or start + DEFAULT_DURATION
+        body: dict[str, Any] = {
+            "externalId": self.external_id,
+            "startDateTime": format_datetime(start),
+            "endDateTime": format_datetime(end),
+        }
+        if self.subject is not None:
+            body["subject"] = self.subject
+        if self.participants is not None:
+            body["participants"] = self.participants
+        if self.chat_info is not None:
+            body["chatInfo"] = self.chat_info
+        return body
+
+
+class _Checker:
+    """Collects every problem in a payload instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def unknown(self, obj: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
+        for name in obj:
+            if name not in allowed:
+                self.add(f"{prefix}{name}", f"unknown member; allowed: {', '.join(allowed)}")
+
+    def string(self, obj: Mapping[str, Any], name: str, prefix: str, *, max_len: int | None = None,
+               nullable: bool = True) -> str | None:
+        if name not in obj or (obj[name] is None and nullable):
+            return None
+        value = obj[name]
+        if not isinstance(value, str):
+            self.add(f"{prefix}{name}", "must be a string")
+            return None
+        if max_len is not None and len(value) > max_len:
+            self.add(f"{prefix}{name}", f"must be at most {max_len} characters")
+            return None
+        return value
+
+    def obj(self, value: Any, field: str) -> Mapping[str, Any] | None:
+        if not isinstance(value, dict):
+            self.add(field, "must be a JSON object")
+            return None
+        return value
+
+
+def _check_identity(check: _Checker, value: Any, field: str) -> None:
+    identity = check.obj(value, field)
+    if identity is None:
+        return
+    check.unknown(identity, ("id", "displayName", "tenantId"), f"{field}.")
+    for name in ("id", "displayName", "tenantId"):
+        check.string(identity, name, f"{field}.", max_len=MAX_ORGANIZER_ID)
+
+
+def _check_participant(check: _Checker, value: Any, field: str) -> None:
+    info = check.obj(value, field)
+    if info is None:
+        return
+    check.unknown(info, ("identity", "upn", "role"), f"{field}.")
+    upn = check.string(info, "upn", f"{field}.", max_len=MAX_ORGANIZER_ID)
+    if upn is not None and not _UPN.match(upn):
+        check.add(f"{field}.upn", "must be a user principal name such as name@contoso.com")
+    role = info.get("role")
+    if role is not None and role not in ROLES:
+        check.add(f"{field}.role", f"must be one of {', '.join(ROLES)}")
+    if info.get("identity") is not None:
+        identity_set = check.obj(info["identity"], f"{field}.identity")
+        if identity_set is not None:
+            check.unknown(identity_set, ("user", "application", "device"), f"{field}.identity.")
+            for kind in ("user", "application", "device"):
+                if identity_set.get(kind) is not None:
+                    _check_identity(check, identity_set[kind], f"{field}.identity.{kind}")
+    elif upn is None:
+        check.add(field, "must name the participant by upn or identity")
+
+
+def _check_participants(check: _Checker, value: Any) -> None:
+    participants = check.obj(value, "participants")
+    if participants is None:
+        return
+    check.unknown(participants, ("organizer", "attendees"), "participants.")
+    if participants.get("organizer") is not None:
+        _check_participant(check, participants["organizer"], "participants.organizer")
+    attendees = participants.get("attendees")
+    if attendees is None:
+        return
+    if not isinstance(attendees, list):
+        check.add("participants.attendees", "must be an array")
+        return
+    if len(attendees) > MAX_ATTENDEES:
+        check.add("participants.attendees", f"must have at most {MAX_ATTENDEES} entries")
+        return
+    for index, attendee in enumerate(attendees):
+        _check_participant(check, attendee, f"participants.attendees[{index}]")
+
+
+def _check_chat_info(check: _Checker, value: Any, api_version: str) -> None:
+    chat = check.obj(value, "chatInfo")
+    if chat is None:
+        return
+    if api_version != "beta":
+        check.add("chatInfo", "is only supported by Graph beta (GRAPH_API_VERSION=beta)")
+    check.unknown(chat, ("threadId", "messageId", "replyChainMessageId"), "chatInfo.")
+    for name in ("threadId", "messageId", "replyChainMessageId"):
+        check.string(chat, name, "chatInfo.", max_len=MAX_ORGANIZER_ID)
+
+
+def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = False) -> MeetingRequest:
+    """Check a decoded JSON payload against every rule; raise ValidationFailed listing all problems."""
+    check = _Checker()
+    if not isinstance(payload, dict):
+        raise ValidationFailed([FieldError("(body)", "must be a JSON object")])
+    check.unknown(payload, REQUEST_MEMBERS + (QUEUE_ONLY_MEMBERS if queue else ()), "")
+
+    organizer = check.string(payload, "organizerId", "", max_len=MAX_ORGANIZER_ID, nullable=False)
+    if "organizerId" not in payload or payload["organizerId"] is None:
+        check.add("organizerId", "is required (the organizer's object id or UPN)")
+    elif organizer is not None and not (is_guid(organizer.strip()) or _UPN.match(organizer.strip())):
+        check.add("organizerId", "must be an object id (GUID) or a user principal name such as name@contoso.com")
+
+    external_id = check.string(payload, "externalId", "", nullable=False)
+    if "externalId" not in payload or payload["externalId"] is None:
+        check.add("externalId", "is required")
+    elif external_id is not None:
+        if not external_id:
+            check.add("externalId", "must not be empty")
+        elif len(external_id) > MAX_EXTERNAL_ID:
+            check.add("externalId", f"must be at most {MAX_EXTERNAL_ID} characters")
+        elif has_control_chars(external_id):
+            check.add("externalId", "must not contain control characters")
+
+    tenant = check.string(payload, "tenantId", "", max_len=253)
+    if tenant is not None and not (is_guid(tenant) or _DOMAIN.match(tenant)):
+        check.add("tenantId", "must be a tenant id (GUID) or a verified domain")
+
+    subject = check.string(payload, "subject", "", max_len=MAX_SUBJECT)
+    times: dict[str, datetime | None] = {}
+    for name in ("startDateTime", "endDateTime"):
+        raw = check.string(payload, name, "")
+        times[name] = None
+        if raw is not None:
+            try:
+                times[name] = parse_datetime(raw)
+            except ValueError as exc:
+                check.add(name, str(exc))
+    start, end = times["startDateTime"], times["endDateTime"]
+    if payload.get("endDateTime") is not None and payload.get("startDateTime") is None:
+        check.add("endDateTime", "requires startDateTime (Graph rejects an end without a start)")
+    if start and end and end < start:
+        check.add("endDateTime", "must not be earlier than startDateTime")
+
+    if payload.get("participants") is not None:
+        _check_participants(check, payload["participants"])
+    if payload.get("chatInfo") is not None:
+        _check_chat_info(check, payload["chatInfo"], api_version)
+
+    correlation_id = None
+    if queue:
+        correlation_id = check.string(payload, "correlationId", "", max_len=200)
+        if correlation_id is not None and (not correlation_id or has_control_chars(correlation_id)):
+            check.add("correlationId", "must be a non-empty string without control characters")
+
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    assert organizer is not None and external_id is not None
+    return MeetingRequest(
+        organizer_id=organizer.strip(),
+        external_id=external_id,
+        tenant_id=tenant.lower() if tenant else None,
+        subject=subject,
+        start=start,
+        end=end,
+        participants=payload.get("participants"),
+        chat_info=payload.get("chatInfo"),
+        correlation_id=correlation_id,
+    )
+
+
+def meeting_summary(meeting: Mapping[str, Any]) -> dict[str, Any]:
+    """What a result message carries of a meeting. The passcode stays out: results travel through more hands."""
+    join = meeting.get("joinMeetingIdSettings") or {}
+    organizer = ((meeting.get("participants") or {}).get("organizer") or {})
+    user = ((organizer.get("identity") or {}).get("user") or {})
+    summary = {
+        "id": meeting.get("id"),
+        "joinWebUrl": meeting.get("joinWebUrl"),
+        "subject": meeting.get("subject"),
+        "startDateTime": meeting.get("startDateTime"),
+        "endDateTime": meeting.get("endDateTime"),
+        "externalId": meeting.get("externalId"),
+        "organizerObjectId": user.get("id"),
+    }
+    if join.get("joinMeetingId"):
+        summary["joinMeetingId"] = join["joinMeetingId"]
+        summary["isPasscodeRequired"] = bool(join.get("isPasscodeRequired"))
+    return summary
+
+
+def organizer_object_id(meeting: Mapping[str, Any]) -> str | None:
+    """The organizer's object id as Graph names it in the meeting."""
+    organizer = ((meeting.get("participants") or {}).get("organizer") or {})
+    user = ((organizer.get("identity") or {}).get("user") or {})
+    value = user.get("id")
+    return value.lower() if isinstance(value, str) and value else None
+
+
+def result_message(*, correlation_id: str, tenant_id: str | None, organizer_id: str | None, external_id: str | None,
+                   status: str, meeting: Mapping[str, Any] | None, error: Mapping[str, Any] | None, source: str,
+                   completed_at: datetime) -> dict[str, Any]:
+    """The one message every processed request emits to the results queue."""
+    return {
+        "correlationId": correlation_id,
+        "tenantId": tenant_id,
+        "organizerId": organizer_id,
+        "externalId": external_id,
+        "status": status,
+        "meeting": meeting_summary(meeting) if meeting else None,
+        "error": dict(error) if error else None,
+        "source": source,
+        "completedAt": format_datetime(completed_at),
+    }

@@ -1,0 +1,195 @@
+"""The HTTP adapter: turns Functions HTTP requests into service calls and outcomes into responses.
+
+Errors are RFC 9457 problem details (``application/problem+json``) with a stable ``code``
+(https://www.rfc-editor.org/rfc/rfc9457). Every POST /meetings answered here yields exactly one result message,
+except a request accepted for async processing, whose result comes from the queue worker.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import quote, urlencode
+
+import azure.functions as func
+
+from .bootstrap import Container
+from .domain import MAX_BODY_BYTES
+from .errors import (
+    BrokerError,
+    FieldError,
+    MalformedJson,
+    PayloadTooLarge,
+    RecordedFailure,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from .repository import CREATED, PENDING, MeetingRecord
+from .services import FAILED_OUTCOME, CREATED_OUTCOME
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+ContainerFactory = Callable[[], Container]
+_CORRELATION = re.compile(r"^[\x21-\x7e]{1,200}$")
+_PATH_SAFE = re.compile(r"^[^/\\#?%\s]+$")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP response plus what the function's output bindings must send."""
+
+    response: func.HttpResponse
+    result: str | None = None   # to the results queue
+    intake: str | None = None   # to the requests queue (async)
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None, mimetype: str = "application/json"
+          ) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, ensure_ascii=False), status_code=status, headers=headers or {},
+                             mimetype=mimetype, charset="utf-8")
+
+
+def problem(error: BrokerError, *, correlation_id: str | None = None, instance: str | None = None,
+            status: int | None = None) -> func.HttpResponse:
+    status = status or error.status
+    body: dict[str, Any] = {
+        "type": f"urn:teams-meeting-broker:problem:{error.code}",
+        "title": error.title,
+        "status": status,
+        "detail": error.detail,
+        "code": error.code,
+        "retryable": error.retryable,
+    }
+    if instance:
+        body["instance"] = instance
+    if correlation_id:
+        body["correlationId"] = correlation_id
+    if error.errors:
+        body["errors"] = [e.as_dict() for e in error.errors]
+    body.update(error.extra)
+    headers = {}
+    if correlation_id:
+        headers["x-correlation-id"] = correlation_id
+    if error.retry_after is not None or status in (429, 503):
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after or 1)))
+    return _json(body, status, headers, mimetype=PROBLEM_JSON)
+
+
+def correlation_id_of(req: func.HttpRequest) -> str:
+    given = (req.headers.get("x-correlation-id") or "").strip()
+    return given if _CORRELATION.match(given) else str(uuid.uuid4())
+
+
+def read_json(req: func.HttpRequest) -> Any:
+    body = req.get_body() or b""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (64 KiB)")
+    content_type = (req.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; send application/json")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedJson(f"the body is not valid UTF-8 JSON ({type(exc).__name__})") from None
+
+
+def location(organizer_id: str, external_id: str, tenant_id: str | None = None) -> str:
+    """Where the meeting can be read back; the query form when the externalId cannot travel in a path segment."""
+    extra = {"tenantId": tenant_id} if tenant_id else {}
+    if _PATH_SAFE.match(external_id) and _PATH_SAFE.match(organizer_id):
+        suffix = f"?{urlencode(extra)}" if extra else ""
+        return f"/api/meetings/{quote(organizer_id, safe='@')}/{quote(external_id, safe='')}{suffix}"
+    return "/api/meetings?" + urlencode({"organizerId": organizer_id, "externalId": external_id, **extra})
+
+
+def _wants_async(req: func.HttpRequest) -> bool:
+    prefer = req.headers.get("prefer") or ""
+    return any(part.split(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
+
+
+def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -> Reply:
+    correlation_id = correlation_id_of(req)
+    payload: Any = None
+    try:
+        container = container_factory()
+    except BrokerError as error:  # the app cannot work at all: nothing is processed, the caller may retry
+        log.error("app unavailable: %s", error.code)
+        return Reply(problem(error, correlation_id=correlation_id))
+    service = container.service
+    try:
+        payload = read_json(req)
+        request = service.parse(payload, queue=False)
+    except BrokerError as error:
+        outcome = service.refused(error, correlation_id=correlation_id, source="http", payload=payload)
+        return Reply(problem(error, correlation_id=correlation_id), json.dumps(outcome.result, ensure_ascii=False))
+
+    tenant = service.tenant_of(request)
+    where = location(request.organizer_id, request.external_id,
+                     request.tenant_id if request.tenant_id != container.settings.tenant_id else None)
+    headers = {"Location": where, "x-correlation-id": correlation_id}
+    if _wants_async(req):
+        try:
+            accepted = service.accept(request, correlation_id=correlation_id)
+        except BrokerError as error:
+            outcome = service.refused(error, correlation_id=correlation_id, source="http", request=request)
+            return Reply(problem(error, correlation_id=correlation_id), json.dumps(outcome.result))
+        if accepted.already_created:
+            return Reply(_json(accepted.record.meeting, 200, headers))
+        message = {**payload, "tenantId": tenant, "correlationId": correlation_id}
+        return Reply(
+            _json({"status": "accepted", "correlationId": correlation_id}, 202,
+                  {**headers, "Preference-Applied": "respond-async", "Retry-After": "1"}),
+            intake=json.dumps(message, ensure_ascii=False),
+        )
+
+    outcome = service.submit(request, source="http", correlation_id=correlation_id, transient_is_final=True)
+    result = json.dumps(outcome.result, ensure_ascii=False)
+    if outcome.status == FAILED_OUTCOME:
+        assert outcome.error is not None
+        return Reply(problem(outcome.error, correlation_id=correlation_id), result)
+    status = 201 if outcome.status == CREATED_OUTCOME else 200
+    return Reply(_json(outcome.meeting, status, headers), result)
+
+
+def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
+                external_id: str | None) -> func.HttpResponse:
+    correlation_id = correlation_id_of(req)
+    try:
+        missing = [name for name, value in (("organizerId", organizer_id), ("externalId", external_id)) if not value]
+        if missing:
+            raise ValidationFailed([FieldError(name, "is required") for name in missing])
+        container = container_factory()
+        record = container.service.find(organizer_id or "", external_id or "", req.params.get("tenantId"))
+    except BrokerError as error:
+        return problem(error, correlation_id=correlation_id)
+    return record_response(record, correlation_id)
+
+
+def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResponse:
+    headers = {"x-correlation-id": correlation_id}
+    if record.status == CREATED and record.meeting is not None:
+        return _json(record.meeting, 200, headers)
+    if record.status == PENDING:
+        return _json({"status": "pending", "correlationId": record.correlation_id}, 202, {**headers, "Retry-After": "1"})
+    # A failed request: replay the problem it ended with, as the POST answered it.
+    return problem(RecordedFailure(record.last_error or {}), correlation_id=record.correlation_id or correlation_id)
+
+
+def health(container_factory: ContainerFactory) -> func.HttpResponse:
+    try:
+        container = container_factory()
+        container.repository.ping()
+    except BrokerError as error:
+        return problem(error, status=503)
+    return _json({"status": "ok"}, 200)
+
+
+def openapi_document() -> func.HttpResponse:
+    from .openapi import document
+
+    return _json(document(), 200)

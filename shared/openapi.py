@@ -1,0 +1,252 @@
+"""The OpenAPI 3.1 description of the HTTP API (served at /api/openapi.json; a test keeps it true)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .domain import MAX_EXTERNAL_ID, ROLES
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_MEETING = {"application/json": {"schema": {"$ref": "#/components/schemas/OnlineMeeting"}}}
+_CORRELATION_HEADER = {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}}
+_RETRY_AFTER = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+
+
+def _problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    headers = {**_CORRELATION_HEADER, **(_RETRY_AFTER if retry_after else {})}
+    return {"description": description, "headers": headers, "content": _PROBLEM}
+
+
+_LOOKUP_RESPONSES = {
+    "200": {"description": "The meeting, as Microsoft Graph returned it.", "headers": _CORRELATION_HEADER,
+            "content": _MEETING},
+    "202": {"description": "An accepted request that the queue has not processed yet.",
+            "headers": {**_CORRELATION_HEADER, **_RETRY_AFTER},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pending"}}}},
+    "400": _problem("A required parameter is missing (`validation_failed`)."),
+    "403": _problem("The recorded request failed: `access_policy_missing`, `organizer_not_allowed` or "
+                    "`tenant_not_allowed` (replayed)."),
+    "404": _problem("`meeting_not_found`: nothing is recorded for this key; or the recorded request failed with "
+                    "`organizer_not_found` (replayed)."),
+    "429": _problem("The recorded request failed with `graph_throttled` (replayed).", retry_after=True),
+    "500": _problem("`configuration_error` (the problem lists every setting to fix), or a recorded "
+                    "`retries_exhausted`."),
+    "502": _problem("The recorded request failed with `graph_unavailable`, `token_unavailable`, "
+                    "`credential_rejected`, `graph_unauthorized` or `graph_rejected` (replayed)."),
+    "503": _problem("`storage_unavailable`.", retry_after=True),
+}
+
+_KEY_PARAMS = [
+    {"name": "tenantId", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "The tenant, when not the app's default tenant."},
+]
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    participant = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "upn": {"type": "string"},
+            "role": {"type": "string", "enum": list(ROLES)},
+            "identity": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {kind: {"$ref": "#/components/schemas/Identity"}
+                               for kind in ("user", "application", "device")},
+            },
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Teams Meeting Broker",
+            "version": "1.0.0",
+            "description": (
+                "Creates Microsoft Teams online meetings for organizers, idempotently, with Microsoft Graph "
+                "`onlineMeetings/createOrGet`. A meeting is identified by (tenant, organizer, externalId). "
+                "Every processed request also emits a `ResultMessage` to the results queue."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"functionKey": []}, {"functionKeyQuery": []}],
+        "paths": {
+            "/api/meetings": {
+                "post": {
+                    "operationId": "createMeeting",
+                    "summary": "Create a meeting, or get the one this externalId already has",
+                    "parameters": [
+                        {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
+                         "description": "`respond-async` queues the request and answers 202."},
+                        {"name": "x-correlation-id", "in": "header", "required": False,
+                         "schema": {"type": "string", "maxLength": 200},
+                         "description": "Your id for this request; echoed in the result message. Default: a new UUID."},
+                    ],
+                    "requestBody": {"required": True, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/MeetingRequest"}}}},
+                    "responses": {
+                        "201": {"description": "Created.", "headers": {
+                            "Location": {"$ref": "#/components/headers/Location"}, **_CORRELATION_HEADER},
+                            "content": _MEETING},
+                        "200": {"description": "The meeting this (tenant, organizer, externalId) already has.",
+                                "headers": {"Location": {"$ref": "#/components/headers/Location"},
+                                            **_CORRELATION_HEADER},
+                                "content": _MEETING},
+                        "202": {"description": "Accepted for async processing (`Prefer: respond-async`).",
+                                "headers": {"Location": {"$ref": "#/components/headers/Location"},
+                                            "Preference-Applied": {"schema": {"type": "string"}},
+                                            **_CORRELATION_HEADER, **_RETRY_AFTER},
+                                "content": {"application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Accepted"}}}},
+                        "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
+                        "403": _problem("`access_policy_missing`, `organizer_not_allowed` or `tenant_not_allowed`."),
+                        "404": _problem("`organizer_not_found`."),
+                        "413": _problem("`payload_too_large`: the body is over 64 KiB."),
+                        "415": _problem("`unsupported_media_type`."),
+                        "429": _problem("`graph_throttled`.", retry_after=True),
+                        "500": _problem("`configuration_error`."),
+                        "502": _problem("`graph_unavailable`, `graph_unauthorized`, `graph_rejected`, "
+                                        "`token_unavailable` or `credential_rejected`.", retry_after=True),
+                        "503": _problem("`storage_unavailable`.", retry_after=True),
+                    },
+                },
+                "get": {
+                    "operationId": "findMeeting",
+                    "summary": "Look a meeting up by query (for externalIds that cannot travel in a path segment)",
+                    "parameters": [
+                        {"name": "organizerId", "in": "query", "required": True, "schema": {"type": "string"}},
+                        {"name": "externalId", "in": "query", "required": True, "schema": {"type": "string"}},
+                        *_KEY_PARAMS,
+                    ],
+                    "responses": _LOOKUP_RESPONSES,
+                },
+            },
+            "/api/meetings/{organizerId}/{externalId}": {
+                "get": {
+                    "operationId": "getMeeting",
+                    "summary": "Look a meeting up; no Graph call",
+                    "parameters": [
+                        {"name": "organizerId", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "externalId", "in": "path", "required": True, "schema": {"type": "string"}},
+                        *_KEY_PARAMS,
+                    ],
+                    "responses": _LOOKUP_RESPONSES,
+                },
+            },
+            "/api/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Settings load and the table answers",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "Healthy.", "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["status"],
+                            "properties": {"status": {"const": "ok"}}}}}},
+                        "503": _problem("`configuration_error` or `storage_unavailable`.", retry_after=True),
+                    },
+                },
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1 document.",
+                                          "content": {"application/json": {"schema": {"type": "object"}}}}},
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},
+                "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code"},
+            },
+            "headers": {
+                "Location": {"description": "Where the meeting can be read back.", "schema": {"type": "string"}},
+                "CorrelationId": {"description": "The request's correlation id.", "schema": {"type": "string"}},
+                "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}},
+            },
+            "schemas": {
+                "MeetingRequest": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["organizerId", "externalId"],
+                    "properties": {
+                        "organizerId": {"type": "string", "description": "Object id (GUID) or UPN."},
+                        "externalId": {"type": "string", "minLength": 1, "maxLength": MAX_EXTERNAL_ID,
+                                       "description": "Your key for the meeting, e.g. a booking id."},
+                        "tenantId": {"type": "string", "description": "Default: the app's tenant."},
+                        "subject": {"type": ["string", "null"]},
+                        "startDateTime": {"type": ["string", "null"], "format": "date-time",
+                                          "description": "ISO 8601 with an offset. Default: now."},
+                        "endDateTime": {"type": ["string", "null"], "format": "date-time",
+                                        "description": "Requires startDateTime. Default: start + 1 hour."},
+                        "participants": {"type": ["object", "null"], "additionalProperties": False, "properties": {
+                            "organizer": participant, "attendees": {"type": "array", "items": participant}}},
+                        "chatInfo": {"type": ["object", "null"], "description": "Graph beta only.",
+                                     "additionalProperties": False, "properties": {
+                                         name: {"type": ["string", "null"]}
+                                         for name in ("threadId", "messageId", "replyChainMessageId")}},
+                    },
+                },
+                "Identity": {"type": "object", "additionalProperties": False, "properties": {
+                    "id": {"type": "string"}, "displayName": {"type": "string"}, "tenantId": {"type": "string"}}},
+                "OnlineMeeting": {
+                    "type": "object",
+                    "description": "Microsoft Graph onlineMeeting, passed through as Graph returned it.",
+                    "required": ["id"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "joinWebUrl": {"type": "string"},
+                        "subject": {"type": ["string", "null"]},
+                        "startDateTime": {"type": "string"},
+                        "endDateTime": {"type": "string"},
+                        "externalId": {"type": ["string", "null"]},
+                    },
+                },
+                "Accepted": {"type": "object", "required": ["status", "correlationId"], "properties": {
+                    "status": {"const": "accepted"}, "correlationId": {"type": "string"}}},
+                "Pending": {"type": "object", "required": ["status"], "properties": {
+                    "status": {"const": "pending"}, "correlationId": {"type": ["string", "null"]}}},
+                "Problem": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail", "code"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "code": {"type": "string"},
+                        "retryable": {"type": "boolean"},
+                        "correlationId": {"type": "string"},
+                        "errors": {"type": "array", "items": {
+                            "type": "object", "required": ["field", "message"],
+                            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+                    },
+                },
+                "ResultMessage": {
+                    "type": "object",
+                    "description": "One message on the results queue per processed request (not an HTTP body).",
+                    "required": ["correlationId", "organizerId", "externalId", "status", "meeting", "error",
+                                 "source", "completedAt"],
+                    "properties": {
+                        "correlationId": {"type": "string"},
+                        "tenantId": {"type": ["string", "null"]},
+                        "organizerId": {"type": ["string", "null"]},
+                        "externalId": {"type": ["string", "null"]},
+                        "status": {"enum": ["created", "existing", "failed"]},
+                        "meeting": {"type": ["object", "null"], "properties": {
+                            "id": {"type": "string"}, "joinWebUrl": {"type": "string"},
+                            "subject": {"type": ["string", "null"]}, "startDateTime": {"type": "string"},
+                            "endDateTime": {"type": "string"}, "joinMeetingId": {"type": "string"}}},
+                        "error": {"type": ["object", "null"], "required": ["code", "message", "retryable"],
+                                  "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                                 "retryable": {"type": "boolean"}}},
+                        "source": {"enum": ["http", "queue"]},
+                        "completedAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        },
+    }

@@ -1,0 +1,62 @@
+"""The queue adapter: one intake message in, at most one result message out.
+
+A permanent failure (invalid request, malformed JSON, no access policy, unknown organizer) produces a ``failed``
+result at once. A transient one raises, so the Functions host makes the message visible again and retries it; after
+``maxDequeueCount`` attempts the host moves it to the poison queue, whose trigger emits ``retries_exhausted``.
+https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable
+
+from .bootstrap import Container
+from .errors import BrokerError, MalformedJson
+
+log = logging.getLogger(__name__)
+
+
+def _text(body: bytes) -> str:
+    return body.decode("utf-8")
+
+
+def process_request(body: bytes, *, message_id: str, dequeue_count: int,
+                    container_factory: Callable[[], Container]) -> str:
+    """Handle one intake message; return the result message, or raise a retryable BrokerError."""
+    container = container_factory()  # a configuration error raises: retried, then poisoned with a clear result
+    service = container.service
+    payload = None
+    try:
+        try:
+            payload = json.loads(_text(body))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise MalformedJson(f"the message is not valid UTF-8 JSON ({type(exc).__name__})") from None
+        request = service.parse(payload, queue=True)
+    except BrokerError as error:
+        log.warning("queue message %s refused: %s", message_id, error.code)
+        given = payload.get("correlationId") if isinstance(payload, dict) else None
+        correlation_id = given if isinstance(given, str) and given else message_id
+        outcome = service.refused(error, correlation_id=correlation_id, source="queue", payload=payload)
+        return json.dumps(outcome.result, ensure_ascii=False)
+
+    correlation_id = request.correlation_id or message_id
+    outcome = service.submit(request, source="queue", correlation_id=correlation_id, transient_is_final=False)
+    if outcome.retryable_failure:
+        assert outcome.error is not None
+        log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
+                    outcome.error.code)
+        raise outcome.error
+    return json.dumps(outcome.result, ensure_ascii=False)
+
+
+def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
+                   container_factory: Callable[[], Container]) -> str:
+    """A message that failed every attempt: record and emit the final ``retries_exhausted`` result."""
+    container = container_factory()
+    try:
+        text = _text(body)
+    except UnicodeDecodeError:
+        text = ""
+    outcome = container.service.exhausted(text, correlation_id=message_id, dequeue_count=dequeue_count)
+    return json.dumps(outcome.result, ensure_ascii=False)
