@@ -1,0 +1,338 @@
+"""One contract for the meeting repository, run against the in-memory fake and against Table Storage (Azurite)."""
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import replace as with_changes
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from localdev.azurite import ACCOUNT_KEY
+from shared import keys, storage
+from shared.errors import StorageUnavailable
+from shared.repository import (
+    CREATED,
+    FAILED,
+    PENDING,
+    MeetingKey,
+    MeetingRecord,
+    RecordExists,
+    RecordModified,
+    TableMeetingRepository,
+)
+from shared.settings import StorageSettings
+from tests.fakes import InMemoryMeetingRepository
+
+TENANT = "contoso.onmicrosoft.com"
+ORGANIZER = "Ada.Lovelace@Contoso.com"
+CEST = timezone(timedelta(hours=2))
+
+
+def meeting_json(external_id: str = "order-1", *, padding: str = "") -> dict:
+    """An onlineMeeting as Graph returns it (trimmed)."""
+    return {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('oid')/onlineMeetings/$entity",
+        "id": "MSpkYzE3Njc0Yy04MWQ5LTRhZGItYmZiMi04ZjZhNDQyMmZkYmYqMCoqMTk6bWVldGluZw==",
+        "creationDateTime": "2024-05-01T08:00:00.1234567Z",
+        "startDateTime": "2024-05-01T10:00:00Z",
+        "endDateTime": "2024-05-01T11:00:00Z",
+        "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7b%7d",
+        "joinMeetingIdSettings": {"joinMeetingId": "123456789012", "isPasscodeRequired": True, "passcode": "s3cr3t"},
+        "subject": "Réunion d'équipe 😀",
+        "externalId": external_id,
+        "participants": {
+            "organizer": {"upn": "ada.lovelace@contoso.com", "identity": {"user": {"id": "6e2b4c1a-0000-4000-8000-000000000001"}}},
+            "attendees": [],
+        },
+        "lobbyBypassSettings": {"scope": "organization", "isDialInBypassEnabled": False},
+        "padding": padding,
+    }
+
+
+def make_record(external_id: str = "order-1", *, tenant: str = TENANT, organizer: str = ORGANIZER, **changes) -> MeetingRecord:
+    now = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=CEST)
+    record = MeetingRecord(
+        key=MeetingKey(tenant, keys.organizer_key(organizer), external_id),
+        status=CREATED,
+        fingerprint="f" * 64,
+        organizer_id=organizer,
+        correlation_id="corr-1",
+        source="http",
+        meeting=meeting_json(external_id),
+        last_error=None,
+        attempts=1,
+        first_attempt_at=now - timedelta(seconds=3),
+        created_at=now,
+        updated_at=now,
+    )
+    return with_changes(record, **changes)
+
+
+def unique_table_name() -> str:
+    return "t" + uuid.uuid4().hex[:24]
+
+
+def closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["memory", "table"])
+def repository(request):
+    if request.param == "memory":
+        repo = InMemoryMeetingRepository()
+        repo.ensure_ready()
+        yield repo
+        return
+    azurite = request.getfixturevalue("azurite")
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name())
+    repo = TableMeetingRepository(client)
+    repo.ensure_ready()
+    yield repo
+    client.delete_table()
+
+
+@pytest.fixture
+def table_client(azurite):
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name())
+    yield client
+    client.delete_table()
+
+
+def test_an_inserted_record_reads_back_equal_with_utc_datetimes(repository):
+    record = make_record(last_error={"code": "graph_throttled", "message": "slow down", "retryable": True, "status": 429})
+    inserted = repository.insert(record)
+    read = repository.get(record.key)
+
+    assert inserted.etag and read.etag == inserted.etag
+    assert with_changes(read, etag=None) == record
+    for stamp in (read.created_at, read.updated_at, read.first_attempt_at):
+        assert stamp.tzinfo is not None and stamp.utcoffset() == timedelta(0)
+    assert read.created_at == datetime(2024, 5, 1, 8, 0, 0, 123456, tzinfo=timezone.utc)
+    assert read.meeting == meeting_json("order-1")
+
+
+def test_a_record_without_meeting_or_first_attempt_reads_back_with_none(repository):
+    record = make_record(status=PENDING, meeting=None, first_attempt_at=None, correlation_id=None, source=None, attempts=0)
+    repository.insert(record)
+    assert with_changes(repository.get(record.key), etag=None) == record
+
+
+def test_a_missing_record_reads_as_none(repository):
+    assert repository.get(make_record().key) is None
+
+
+def test_the_meeting_fields_are_derived_from_the_stored_json(repository):
+    repository.insert(make_record())
+    read = repository.get(make_record().key)
+    assert read.meeting_id.startswith("MSpkYzE3")
+    assert read.join_web_url.startswith("https://teams.microsoft.com/l/meetup-join/")
+    assert read.join_meeting_id == "123456789012"
+    assert read.subject == "Réunion d'équipe 😀"
+    assert (read.start_date_time, read.end_date_time) == ("2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z")
+    assert read.organizer_object_id == "6e2b4c1a-0000-4000-8000-000000000001"
+
+
+def test_inserting_twice_raises_record_exists_carrying_the_first_row(repository):
+    first = repository.insert(make_record(fingerprint="1" * 64))
+    with pytest.raises(RecordExists) as raised:
+        repository.insert(make_record(fingerprint="2" * 64, status=FAILED))
+    assert raised.value.existing == first
+    assert repository.get(first.key) == first
+
+
+def test_replace_with_the_current_etag_stores_the_change_under_a_new_etag(repository):
+    first = repository.insert(make_record(status=PENDING))
+    second = repository.replace(with_changes(first, status=CREATED, attempts=2))
+    assert second.etag != first.etag
+    assert repository.get(first.key) == second
+
+
+def test_replace_with_a_stale_etag_raises_record_modified_and_keeps_the_winner(repository):
+    first = repository.insert(make_record(status=PENDING))
+    winner = repository.replace(with_changes(first, status=CREATED, fingerprint="w" * 64))
+    with pytest.raises(RecordModified):
+        repository.replace(with_changes(first, status=FAILED, fingerprint="l" * 64))
+    assert repository.get(first.key) == winner
+
+
+def test_replace_of_a_deleted_row_raises_record_modified(repository):
+    first = repository.insert(make_record())
+    repository.delete(first.key)
+    with pytest.raises(RecordModified):
+        repository.replace(with_changes(first, attempts=5))
+    assert repository.get(first.key) is None
+
+
+def test_replace_without_an_etag_is_refused(repository):
+    repository.insert(make_record())
+    with pytest.raises(ValueError):
+        repository.replace(make_record())
+
+
+def test_delete_with_a_stale_etag_raises_record_modified_and_keeps_the_row(repository):
+    first = repository.insert(make_record())
+    second = repository.replace(with_changes(first, attempts=2))
+    with pytest.raises(RecordModified):
+        repository.delete(first.key, etag=first.etag)
+    assert repository.get(first.key) == second
+
+
+def test_delete_with_the_current_etag_removes_the_row(repository):
+    first = repository.insert(make_record())
+    repository.delete(first.key, etag=first.etag)
+    assert repository.get(first.key) is None
+
+
+def test_deleting_a_missing_row_is_fine_with_or_without_an_etag(repository):
+    first = repository.insert(make_record())
+    repository.delete(first.key)
+    repository.delete(first.key)
+    repository.delete(first.key, etag=first.etag)
+    assert repository.get(first.key) is None
+
+
+AWKWARD_EXTERNAL_IDS = [
+    "a/b", "a\\b", "a#b", "a?b", "a%2Fb", "a%b", "a|b", "a||b", "it's", 'say "hi"', "tab\there", "nul\x00byte",
+    "ctl\x01\x1f\x7f\x85\x9f", "emoji 😀🎉 ünïcödé", "trailing space ", "x" * 1000, "x" * 999 + "y", "/" * 300, "%%abc",
+]
+
+
+def test_awkward_external_ids_are_stored_and_read_back_under_distinct_keys(repository):
+    for index, external_id in enumerate(AWKWARD_EXTERNAL_IDS):
+        repository.insert(make_record(external_id, fingerprint=f"{index:064d}"))
+    for index, external_id in enumerate(AWKWARD_EXTERNAL_IDS):
+        read = repository.get(make_record(external_id).key)
+        assert read is not None, external_id
+        assert read.key.external_id == external_id
+        assert read.fingerprint == f"{index:064d}"
+        assert read.meeting["externalId"] == external_id
+
+
+def test_two_organizers_with_the_same_external_id_get_two_rows(repository):
+    ada = repository.insert(make_record("shared-id", organizer="ada@contoso.com", fingerprint="a" * 64))
+    bob = repository.insert(make_record("shared-id", organizer="bob@contoso.com", fingerprint="b" * 64))
+    assert repository.get(ada.key).fingerprint == "a" * 64
+    assert repository.get(bob.key).fingerprint == "b" * 64
+
+
+def test_two_tenants_with_the_same_organizer_and_external_id_are_kept_apart(repository):
+    repository.insert(make_record("shared-id", tenant="contoso.com", fingerprint="c" * 64))
+    repository.insert(make_record("shared-id", tenant="fabrikam.com", fingerprint="d" * 64))
+    assert repository.get(make_record("shared-id", tenant="contoso.com").key).fingerprint == "c" * 64
+    assert repository.get(make_record("shared-id", tenant="fabrikam.com").key).fingerprint == "d" * 64
+
+
+def test_a_200_kb_meeting_round_trips_and_shrinks_back_without_leftover_chunks(repository):
+    big = meeting_json(padding="é😀<>&\"\\" * 8_000)  # about 200 KB of JSON once escaped
+    first = repository.insert(make_record(meeting=big))
+    assert repository.get(first.key).meeting == big
+
+    small = meeting_json(padding="tiny")
+    repository.replace(with_changes(first, meeting=small))
+    assert repository.get(first.key).meeting == small
+
+
+def test_a_meeting_too_large_for_one_entity_is_rejected(repository):
+    with pytest.raises(ValueError):
+        repository.insert(make_record(meeting=meeting_json(padding="x" * 460_000)))
+    assert repository.get(make_record().key) is None
+
+
+def test_an_alias_is_missing_until_put_and_the_last_answer_wins(repository):
+    assert repository.get_alias(TENANT, "ada@contoso.com") is None
+    repository.put_alias(TENANT, "Ada@Contoso.com", "oid-1")
+    assert repository.get_alias(TENANT, "ada@contoso.com") == "oid-1"
+    repository.put_alias(TENANT, "ada@contoso.com", "oid-2")
+    assert repository.get_alias(TENANT, "ADA@CONTOSO.COM") == "oid-2"
+    assert repository.get_alias("fabrikam.com", "ada@contoso.com") is None
+
+
+def test_an_alias_never_shadows_a_meeting_row(repository):
+    repository.put_alias(TENANT, "ada@contoso.com", "oid-1")
+    assert repository.get(make_record().key) is None
+
+
+def test_ensure_ready_can_run_again_and_the_repository_still_works(repository):
+    repository.ensure_ready()
+    repository.ensure_ready()
+    repository.ping()
+    assert repository.insert(make_record()).etag
+
+
+# Fake only: the outage switch the service tests rely on.
+
+def test_the_fake_raises_its_outage_from_every_call_while_set():
+    repo = InMemoryMeetingRepository()
+    repo.outage = StorageUnavailable("table down")
+    calls = [
+        repo.ensure_ready, repo.ping, lambda: repo.get(make_record().key), lambda: repo.insert(make_record()),
+        lambda: repo.replace(make_record(etag="x")), lambda: repo.delete(make_record().key),
+        lambda: repo.get_alias(TENANT, "a@b.c"), lambda: repo.put_alias(TENANT, "a@b.c", "oid"),
+    ]
+    for call in calls:
+        with pytest.raises(StorageUnavailable):
+            call()
+    repo.outage = None
+    assert repo.insert(make_record()).etag
+
+
+# Azurite only: what the table itself holds, and how failures surface.
+
+def test_the_entity_keeps_raw_values_and_graph_fields_as_columns(table_client):
+    repo = TableMeetingRepository(table_client)
+    repo.ensure_ready()
+    record = make_record("order/1", attempts=3)
+    repo.insert(record)
+    entity = table_client.get_entity(keys.meeting_partition_key(TENANT, "ada.lovelace@contoso.com"), "order%2F1")
+    assert (entity["TenantId"], entity["OrganizerKey"], entity["OrganizerId"], entity["ExternalId"]) == (
+        TENANT, "ada.lovelace@contoso.com", ORGANIZER, "order/1")
+    assert entity["Attempts"] == 3 and entity["Status"] == CREATED
+    assert entity["JoinMeetingId"] == "123456789012" and entity["Subject"] == "Réunion d'équipe 😀"
+    assert entity["StartDateTime"] == "2024-05-01T10:00:00Z"
+    assert entity["MeetingJsonParts"] == 1 and "MeetingJson1" not in entity
+
+
+def test_a_large_meeting_is_split_over_numbered_columns_within_the_string_limit(table_client):
+    repo = TableMeetingRepository(table_client)
+    repo.ensure_ready()
+    repo.insert(make_record(meeting=meeting_json(padding="😀" * 20_000)))  # 240,000 characters once escaped
+    entity = table_client.get_entity(keys.meeting_partition_key(TENANT, "ada.lovelace@contoso.com"), "order-1")
+    parts = entity["MeetingJsonParts"]
+    assert parts == 9
+    columns = ["MeetingJson"] + [f"MeetingJson{i}" for i in range(1, parts)]
+    assert all(len(entity[c]) <= 30_000 and entity[c].isascii() for c in columns)
+
+
+def test_reading_a_table_that_does_not_exist_raises_storage_unavailable(table_client):
+    repo = TableMeetingRepository(table_client)  # ensure_ready never ran
+    with pytest.raises(StorageUnavailable, match="TableNotFound"):
+        repo.ping()
+    with pytest.raises(StorageUnavailable, match=table_client.table_name):
+        repo.get(make_record().key)
+    table_client.create_table()  # so the fixture's teardown has a table to delete
+
+
+def test_a_dead_endpoint_raises_storage_unavailable_naming_the_operation_but_not_the_key(azurite):
+    dead = azurite.connection_string.replace(azurite.endpoint("table"), f"http://127.0.0.1:{closed_port()}/devstoreaccount1")
+    client = storage.table_client(StorageSettings(connection_string=dead), "meetings", retry_total=0)
+    repo = TableMeetingRepository(client)
+    calls = {
+        "create table": repo.ensure_ready,
+        "health probe": repo.ping,
+        "read": lambda: repo.get(make_record().key),
+        "insert": lambda: repo.insert(make_record()),
+        "replace": lambda: repo.replace(make_record(etag='W/"1"')),
+        "delete": lambda: repo.delete(make_record().key),
+        "alias read": lambda: repo.get_alias(TENANT, "ada@contoso.com"),
+        "alias write": lambda: repo.put_alias(TENANT, "ada@contoso.com", "oid"),
+    }
+    for operation, call in calls.items():
+        with pytest.raises(StorageUnavailable) as raised:
+            call()
+        message = str(raised.value)
+        assert operation in message and "'meetings'" in message
+        assert ACCOUNT_KEY not in message and ACCOUNT_KEY[:20] not in message
+        assert raised.value.retryable and raised.value.status == 503
