@@ -58,12 +58,12 @@ def http_session() -> requests.Session:
 def build_container(env: Mapping[str, str], *, repository: MeetingRepository | None = None,
                     session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                     clock: Callable[[], datetime] = utc_clock, retry_policy: RetryPolicy = RetryPolicy(),
-                    tokens: object | None = None) -> Container:
+                    tokens: object | None = None, graph: GraphClient | None = None) -> Container:
     settings = load_settings(env)
     session = session or http_session()
     token_provider = tokens or MsalTokenProvider(settings, http_client=session)
     repository = repository or TableMeetingRepository(table_client(settings.storage, settings.meetings_table))
-    graph = GraphClient(
+    graph = graph or GraphClient(
         session, token_provider, base_url=settings.graph_base_url, api_version=settings.api_version,
         app_id=settings.client_id or settings.managed_identity_client_id, policy=retry_policy, sleep=sleep,
         clock=lambda: clock().timestamp(),

@@ -102,6 +102,8 @@ def document() -> dict[str, Any]:
                         "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
                         "403": _problem("`access_policy_missing`, `organizer_not_allowed` or `tenant_not_allowed`."),
                         "404": _problem("`organizer_not_found`."),
+                        "409": _problem("`concurrent_update`: concurrent requests kept changing this meeting's "
+                                        "record; retry.", retry_after=False),
                         "413": _problem("`payload_too_large`: the body is over 64 KiB."),
                         "415": _problem("`unsupported_media_type`."),
                         "429": _problem("`graph_throttled`.", retry_after=True),

@@ -1,0 +1,73 @@
+"""The OpenAPI document stays true to the app: every route, method and status code."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from openapi_spec_validator import validate
+
+import shared.errors as errors
+from shared.openapi import document
+
+
+def _error_classes():
+    pending = [errors.BrokerError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls not in (errors.BrokerError, errors.RecordedFailure):
+            yield cls
+
+
+@pytest.fixture(scope="module")
+def app_routes():
+    import importlib.util
+    from pathlib import Path
+
+    # A private instance of the app: get_functions() may be called once per FunctionApp instance.
+    spec = importlib.util.spec_from_file_location("function_app_openapi_check",
+                                                  Path(__file__).resolve().parents[2] / "function_app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    routes = set()
+    for function in module.app.get_functions():
+        for binding in json.loads(function.get_function_json())["bindings"]:
+            if binding["type"] == "httpTrigger":
+                for method in binding["methods"]:
+                    routes.add((method.lower(), "/api/" + binding["route"]))
+    return routes
+
+
+def test_the_document_is_valid_openapi_3_1():
+    validate(document())
+
+
+def test_every_route_and_method_of_the_app_is_documented_and_nothing_else(app_routes):
+    documented = {(method, path) for path, item in document()["paths"].items() for method in item}
+    assert documented == app_routes
+
+
+def test_every_error_the_create_operation_can_answer_is_documented():
+    responses = document()["paths"]["/api/meetings"]["post"]["responses"]
+    lookup_only = {errors.MeetingNotFound, errors.RetriesExhausted}
+    missing = {cls.__name__: cls.status for cls in _error_classes()
+               if cls not in lookup_only and str(cls.status) not in responses}
+    assert missing == {}
+    assert {"200", "201", "202"} <= set(responses)
+
+
+@pytest.mark.parametrize("path", ["/api/meetings/{organizerId}/{externalId}", "/api/meetings"])
+def test_lookups_document_every_status_a_recorded_failure_can_replay(path):
+    responses = document()["paths"][path]["get"]["responses"]
+    # Refused before anything is stored, so never replayed by a lookup.
+    never_recorded = {errors.ConcurrentUpdate, errors.PayloadTooLarge, errors.UnsupportedMediaType,
+                      errors.MalformedJson}
+    missing = {cls.__name__: cls.status for cls in _error_classes()
+               if cls not in never_recorded and str(cls.status) not in responses}
+    assert missing == {}
+    assert {"200", "202", "404"} <= set(responses)
+
+
+def test_every_error_code_is_named_in_the_document():
+    text = json.dumps(document())
+    assert [cls.code for cls in _error_classes() if f"`{cls.code}`" not in text] == []
