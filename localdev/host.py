@@ -1,0 +1,185 @@
+"""A small local stand-in for the Azure Functions host, for machines where Core Tools (`func start`) cannot be installed.
+
+It indexes a Python v2 `func.FunctionApp` through the library itself (`app.get_functions()`), serves its HTTP triggers
+on a loopback port and runs its queue triggers and queue output bindings against a Storage account (Azurite locally)
+with the host's queue semantics (see host_queues). Supported bindings: httpTrigger (+ the http `$return` output),
+queueTrigger and queue outputs; anything else is refused at start with the reasons listed.
+
+Like `func start`, the local host does not enforce function keys: `authLevel` is ignored, and a `code` query parameter
+or `x-functions-key` header is accepted and passed through untouched. It is a development tool, not a server for
+untrusted networks: it binds 127.0.0.1 by default.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Mapping
+
+import azure.functions as func
+
+from .host_common import BindingOut, FunctionSpec, LocalHostError, QueueOptions, build_specs, route_prefix
+from .host_http import Route, Router, compile_route, make_server, to_wire
+from .host_queues import QueuePoller, QueueService, check_queue_specs
+
+__all__ = ["LocalFunctionsHost", "LocalHostError"]
+
+STORAGE_SETTING = "AzureWebJobsStorage"
+
+
+class LocalFunctionsHost:
+    """Serves one FunctionApp's HTTP and queue functions locally; also a context manager (start on enter, stop on exit)."""
+
+    log = logging.getLogger("localdev.host")
+
+    def __init__(
+        self,
+        app: func.FunctionApp,
+        *,
+        env: Mapping[str, str],
+        host_json: Mapping[str, Any],
+        storage_connection_string: str,
+        http_host: str = "127.0.0.1",
+        http_port: int = 7071,
+        visibility_timeout: float | None = None,
+        polling_interval: float | None = None,
+    ) -> None:
+        self._app = app
+        self._env = dict(env)
+        self._host_json = host_json
+        self._storage = storage_connection_string
+        self._http_address = (http_host, http_port)
+        self._options = QueueOptions.from_host_json(host_json)
+        self._visibility_timeout = self._options.visibility_timeout if visibility_timeout is None else visibility_timeout
+        self._polling_interval = self._options.max_polling_interval if polling_interval is None else polling_interval
+        self._specs: list[FunctionSpec] | None = None
+        self.router = Router([])
+        self.queues = QueueService(self._connection_for, self._options, self._visibility_timeout)
+        self._server = None
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+
+    # --- set-up -------------------------------------------------------------------------------------------------
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        """The app's functions with resolved bindings (indexed once, on first use)."""
+        if self._specs is None:
+            specs = build_specs(self._app, self._env)
+            check_queue_specs(specs)
+            prefix = route_prefix(self._host_json)
+            self.router = Router([compile_route(s, prefix) for s in specs if s.trigger_type == "httpTrigger"])
+            self._specs = specs
+        return self._specs
+
+    @property
+    def http_routes(self) -> list[Route]:
+        self.functions  # noqa: B018 - indexes on first use
+        return list(self.router.routes)
+
+    @property
+    def queue_functions(self) -> list[FunctionSpec]:
+        return [spec for spec in self.functions if spec.trigger_type == "queueTrigger"]
+
+    def _connection_for(self, binding: Mapping[str, Any]) -> str:
+        # A binding's `connection` names an app setting; AzureWebJobsStorage is the storage this host was given.
+        name = binding.get("connection") or STORAGE_SETTING
+        if name == STORAGE_SETTING:
+            return self._storage
+        for candidate in (name, f"AzureWebJobs{name}"):
+            if self._env.get(candidate):
+                return self._env[candidate]
+        raise LocalHostError(f"binding {binding.get('name')}: connection setting {name!r} is not set")
+
+    def start(self, run_queue_workers: bool = True) -> "LocalFunctionsHost":
+        """Index the app, create trigger and output queues, start the HTTP server and (optionally) the queue pollers."""
+        specs = self.functions
+        for spec in specs:  # a clean Azurite works: create every queue the app reads or writes
+            for binding in (spec.trigger, *spec.outputs):
+                if binding["type"] in ("queueTrigger", "queue"):
+                    self.queues.client(binding)
+        self._stop.clear()
+        self._server = make_server(self, *self._http_address)
+        self._threads = [threading.Thread(target=self._server.serve_forever, name="local-host-http", daemon=True)]
+        if run_queue_workers:
+            self._threads += [QueuePoller(self.queues, spec, self._polling_interval, self._stop)
+                              for spec in self.queue_functions]
+        for thread in self._threads:
+            thread.start()
+        self.log.info("Local Functions host listening on %s (%d function(s), queue workers %s)",
+                      self.base_url, len(specs), "on" if run_queue_workers else "off")
+        return self
+
+    @property
+    def netloc(self) -> str:
+        if self._server is None:
+            raise LocalHostError("the host is not started")
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.netloc}"
+
+    def stop(self) -> None:
+        """Stop the pollers (after their current message) and the HTTP server."""
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads, self._server = [], None
+
+    def __enter__(self) -> "LocalFunctionsHost":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- queues -------------------------------------------------------------------------------------------------
+    def drain(self, max_rounds: int = 100) -> int:
+        """Process trigger queues until none has a visible message; returns the number of function invocations.
+
+        Each round receives up to batchSize messages from every trigger queue and settles them (delete, make visible
+        again after the visibility timeout, or move to the poison queue). A round that finds no message ends the drain;
+        with visibility_timeout=0 a failing message is retried in the next round until it is poisoned.
+        """
+        invocations = 0
+        for _ in range(max_rounds):
+            received = 0
+            for spec in self.queue_functions:
+                got, invoked = self.queues.poll_once(spec)
+                received += got
+                invocations += invoked
+            if received == 0:
+                return invocations
+        raise LocalHostError(f"queues still had visible messages after {max_rounds} drain rounds")
+
+    # --- HTTP ---------------------------------------------------------------------------------------------------
+    def invoke_http(self, spec: FunctionSpec, request: func.HttpRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Run an HTTP function: its response, or 500 with a plain JSON body (the traceback goes to the log only)."""
+        invocation_id = str(uuid.uuid4())
+        outs = {b["name"]: BindingOut() for b in spec.outputs if b["name"] != "$return"}
+        started = time.monotonic()
+        try:
+            result = spec.call({spec.trigger["name"]: request, **outs})
+            http_out = next((b for b in spec.outputs if b["type"] == "http"), None)
+            if http_out is not None and http_out["name"] != "$return":
+                result = outs[http_out["name"]].get()
+            status, headers, body = to_wire(result)
+            self.queues.flush_outputs(spec, outs, result)
+        except Exception:
+            self.log.exception("Executed '%s' (Failed, Id=%s, Duration=%.0fms) %s %s -> 500", spec.name,
+                               invocation_id, (time.monotonic() - started) * 1000, request.method, _path(request.url))
+            body = b'{"error": "function_failed", "invocationId": "%s"}' % invocation_id.encode()
+            return 500, [("Content-Type", "application/json")], body
+        self.log.info("Executed '%s' (Succeeded, Id=%s, Duration=%.0fms) %s %s -> %d (%d bytes)", spec.name,
+                      invocation_id, (time.monotonic() - started) * 1000, request.method, _path(request.url), status,
+                      len(body))
+        return status, headers, body
+
+
+def _path(url: str) -> str:
+    # Query strings may carry personal data (organizerId=...): log the path only.
+    return url.split("?", 1)[0]

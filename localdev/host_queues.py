@@ -1,0 +1,208 @@
+"""Queue triggers and queue output bindings with the Functions host's semantics, against Azurite (or any Storage account).
+
+What is copied from the host (queues extension, https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger):
+- `messageEncoding` base64 (default) or none, for triggers and output bindings alike; under base64 a message that is not
+  valid base64 cannot be bound and goes straight to `<queue>-poison`.
+- A failed invocation makes the message visible again after `visibilityTimeout`; once its dequeue count reaches
+  `maxDequeueCount` the message text (as it was on the wire) is copied to `<queue>-poison` and deleted.
+- Output bindings are written only when the function returns normally.
+Messages are read and written as raw text (no SDK encode/decode policy) so that base64 is decoded here, where invalid
+base64 can be told apart from a failing function. Message bodies are never logged: they may hold personal data.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterable, Mapping
+
+import azure.functions as func
+from azure.core.exceptions import ResourceExistsError
+from azure.functions.queue import QueueMessage as TriggerMessage
+from azure.storage.queue import QueueClient
+
+from .host_common import BindingOut, FunctionSpec, LocalHostError, QueueOptions
+
+log = logging.getLogger("localdev.host")
+
+# The host leases a message for 10 minutes while its function runs (and renews the lease); the local host does not renew.
+RECEIVE_LEASE_SECONDS = 600
+_WHITESPACE = str.maketrans("", "", " \t\r\n")
+
+
+class InvalidMessageEncoding(ValueError):
+    """The message text is not valid under the configured messageEncoding."""
+
+
+class QueueCodec:
+    """Turns wire text into trigger bytes and output values into wire text, per host.json messageEncoding."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+
+    def decode(self, wire: str) -> bytes:
+        if self.encoding == "none":
+            return wire.encode("utf-8")
+        try:
+            # .NET's Convert.FromBase64String, which the host uses, ignores white space.
+            return base64.b64decode(wire.translate(_WHITESPACE), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidMessageEncoding("message is not valid base64") from exc
+
+    def encode(self, value: Any) -> str:
+        if isinstance(value, func.QueueMessage):
+            value = value.get_body()
+        if isinstance(value, str):
+            data = value.encode("utf-8")
+        elif isinstance(value, (bytes, bytearray)):
+            data = bytes(value)
+        else:
+            raise TypeError(f"a queue output binding takes str, bytes or a list of them, not {type(value).__name__}")
+        if self.encoding == "none":
+            return data.decode("utf-8")
+        return base64.b64encode(data).decode("ascii")
+
+
+def output_values(value: Any) -> list[Any]:
+    """The messages an output binding value stands for: nothing, one message, or a list of them."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, bytearray, func.QueueMessage)):
+        return [value]
+    if isinstance(value, Iterable):
+        return list(value)
+    raise TypeError(f"a queue output binding takes str, bytes or a list of them, not {type(value).__name__}")
+
+
+class QueueService:
+    """Queue clients, output flushing and trigger processing for one storage account."""
+
+    def __init__(self, connection_for: Callable[[Mapping[str, Any]], str], options: QueueOptions,
+                 visibility_timeout: float) -> None:
+        self._connection_for = connection_for
+        self.options = options
+        self.codec = QueueCodec(options.message_encoding)
+        self.visibility_timeout = visibility_timeout
+        self._clients: dict[tuple[str, str], QueueClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, binding: Mapping[str, Any], queue_name: str | None = None) -> QueueClient:
+        """A raw-text client for the binding's queue (or queue_name on the same account), created when missing."""
+        connection = self._connection_for(binding)
+        name = queue_name or binding["queueName"]
+        key = (connection, name)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = QueueClient.from_connection_string(connection, name, retry_total=3)
+                try:
+                    client.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._clients[key] = client
+        return client
+
+    def flush_outputs(self, spec: FunctionSpec, outs: Mapping[str, BindingOut], result: Any) -> int:
+        """Write every queue output binding of spec; returns the number of messages sent."""
+        sent = 0
+        for binding in spec.outputs:
+            if binding["type"] != "queue":
+                continue
+            value = result if binding["name"] == "$return" else outs[binding["name"]].get()
+            texts = [self.codec.encode(item) for item in output_values(value)]
+            client = self.client(binding) if texts else None
+            for text in texts:
+                client.send_message(text)
+                sent += 1
+        return sent
+
+    def poll_once(self, spec: FunctionSpec) -> tuple[int, int]:
+        """Receive up to batchSize visible messages for spec's trigger and process them: (received, invoked)."""
+        client = self.client(spec.trigger)
+        messages = list(client.receive_messages(
+            messages_per_page=self.options.batch_size, max_messages=self.options.batch_size,
+            visibility_timeout=RECEIVE_LEASE_SECONDS,
+        ))
+        invoked = sum(self.process(spec, client, message) for message in messages)
+        return len(messages), invoked
+
+    def process(self, spec: FunctionSpec, client: QueueClient, message: Any) -> bool:
+        """Run spec for one received message and settle the message; True when the function was invoked."""
+        queue_name = spec.trigger["queueName"]
+        try:
+            body = self.codec.decode(message.content or "")
+        except InvalidMessageEncoding:
+            log.warning("Message %s on queue %s is not valid base64 (length %d): moved to %s-poison without invoking %s",
+                        message.id, queue_name, len(message.content or ""), queue_name, spec.name)
+            self._to_poison(spec, client, message)
+            return False
+        invocation_id = str(uuid.uuid4())
+        trigger = TriggerMessage(
+            id=message.id, body=body, dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt,
+            insertion_time=message.inserted_on, expiration_time=message.expires_on,
+            time_next_visible=message.next_visible_on,
+        )
+        outs = {b["name"]: BindingOut() for b in spec.outputs if b["name"] != "$return"}
+        started = time.monotonic()
+        try:
+            result = spec.call({spec.trigger["name"]: trigger, **outs})
+            sent = self.flush_outputs(spec, outs, result)
+        except Exception:
+            poisoned = (message.dequeue_count or 0) >= self.options.max_dequeue_count
+            log.exception("Executed '%s' (Failed, Id=%s, message %s on %s, dequeue count %s, %d bytes, Duration=%.0fms)"
+                          " -> %s", spec.name, invocation_id, message.id, queue_name, message.dequeue_count, len(body),
+                          (time.monotonic() - started) * 1000,
+                          f"moved to {queue_name}-poison (maxDequeueCount {self.options.max_dequeue_count})" if poisoned
+                          else f"retry after {self.visibility_timeout:g}s")
+            if poisoned:
+                self._to_poison(spec, client, message)
+            else:
+                client.update_message(message, pop_receipt=message.pop_receipt,
+                                      visibility_timeout=int(round(self.visibility_timeout)))
+            return True
+        client.delete_message(message, pop_receipt=message.pop_receipt)
+        log.info("Executed '%s' (Succeeded, Id=%s, message %s on %s, dequeue count %s, %d bytes, Duration=%.0fms, "
+                 "%d output message(s))", spec.name, invocation_id, message.id, queue_name, message.dequeue_count,
+                 len(body), (time.monotonic() - started) * 1000, sent)
+        return True
+
+    def _to_poison(self, spec: FunctionSpec, client: QueueClient, message: Any) -> None:
+        # The host copies the message text unchanged, so the poison queue holds it in the same encoding.
+        poison = self.client(spec.trigger, spec.trigger["queueName"] + "-poison")
+        poison.send_message(message.content or "")
+        client.delete_message(message, pop_receipt=message.pop_receipt)
+
+
+class QueuePoller(threading.Thread):
+    """Background polling for one queue-triggered function, backing off up to maxPollingInterval when idle."""
+
+    MIN_INTERVAL = 0.1
+
+    def __init__(self, service: QueueService, spec: FunctionSpec, max_interval: float, stop: threading.Event) -> None:
+        super().__init__(name=f"queue-{spec.name}", daemon=True)
+        self._service, self._spec, self._max_interval, self._stopping = service, spec, max_interval, stop
+
+    def run(self) -> None:
+        interval = self.MIN_INTERVAL
+        while not self._stopping.is_set():
+            try:
+                received, _ = self._service.poll_once(self._spec)
+            except Exception:  # storage unreachable: keep the host up and try again later
+                log.exception("Polling %s for '%s' failed", self._spec.trigger["queueName"], self._spec.name)
+                received = 0
+            if received:
+                interval = self.MIN_INTERVAL
+                continue
+            self._stopping.wait(interval)
+            interval = min(interval * 2, max(self._max_interval, self.MIN_INTERVAL))
+
+
+def check_queue_specs(specs: Iterable[FunctionSpec]) -> None:
+    """Fail early on queue bindings the host could not resolve."""
+    for spec in specs:
+        for binding in (spec.trigger, *spec.outputs):
+            if binding["type"] in ("queueTrigger", "queue") and not binding.get("queueName"):
+                raise LocalHostError(f"{spec.name}: binding {binding['name']} has no queueName")
