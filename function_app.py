@@ -57,8 +57,8 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_trigger(arg_name="msg", queue_name="%MEETING_REQUESTS_QUEUE%", connection=STORAGE)
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
-    results.set(worker.process_request(msg.get_body(), message_id=msg.id, dequeue_count=msg.dequeue_count or 1,
-                                       container_factory=bootstrap.get_container))
+    _emit(results, worker.process_request(msg.get_body(), message_id=msg.id, dequeue_count=msg.dequeue_count or 1,
+                                          container_factory=bootstrap.get_container))
 
 
 @app.function_name("process_poison_request")

@@ -10,19 +10,20 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 import requests
+from azure.core.exceptions import AzureError
 from requests.adapters import HTTPAdapter
 
 from .credentials import MsalTokenProvider
-from .errors import BrokerError
+from .errors import BrokerError, StorageUnavailable
 from .graph import GraphClient, RetryPolicy
 from .repository import MeetingRepository, TableMeetingRepository
 from .services import MeetingService
 from .settings import Settings, load_settings
-from .storage import table_client
+from .storage import queue_client, table_client
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Container:
     repository: MeetingRepository
     service: MeetingService
     tokens: object
+    requeue: Callable[[str, timedelta], None]
     _ready: bool = False
 
     def ready(self) -> "Container":
@@ -58,7 +60,8 @@ def http_session() -> requests.Session:
 def build_container(env: Mapping[str, str], *, repository: MeetingRepository | None = None,
                     session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                     clock: Callable[[], datetime] = utc_clock, retry_policy: RetryPolicy = RetryPolicy(),
-                    tokens: object | None = None, graph: GraphClient | None = None) -> Container:
+                    tokens: object | None = None, graph: GraphClient | None = None,
+                    requeue: Callable[[str, timedelta], None] | None = None) -> Container:
     settings = load_settings(env)
     session = session or http_session()
     token_provider = tokens or MsalTokenProvider(settings, http_client=session)
@@ -71,7 +74,24 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     service = MeetingService(settings, repository, graph, clock)
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
-    return Container(settings, repository, service, token_provider)
+    return Container(settings, repository, service, token_provider, requeue or _intake_requeue(settings))
+
+
+# host.json "messageEncoding": the trigger reads base64, so what the code itself enqueues must be base64 too.
+MESSAGE_ENCODING = "base64"
+
+
+def _intake_requeue(settings: Settings) -> Callable[[str, timedelta], None]:
+    """Send a message to the intake queue that becomes visible after a delay (output bindings cannot delay)."""
+    client = queue_client(settings.storage, settings.requests_queue, base64=MESSAGE_ENCODING == "base64")
+
+    def requeue(message: str, delay: timedelta) -> None:
+        try:
+            client.send_message(message, visibility_timeout=max(1, int(delay.total_seconds())))
+        except AzureError as exc:
+            raise StorageUnavailable(f"could not re-queue the request ({type(exc).__name__})") from None
+
+    return requeue
 
 
 _lock = threading.Lock()

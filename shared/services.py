@@ -9,11 +9,12 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from .domain import MeetingRequest, organizer_object_id, result_message, validate_request
 from .errors import (
+    AccessPolicyMissing,
     BrokerError,
     ConcurrentUpdate,
     MeetingNotFound,
@@ -28,18 +29,23 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 CREATED_OUTCOME, EXISTING_OUTCOME, FAILED_OUTCOME = "created", "existing", "failed"
+DEFERRED_OUTCOME = "deferred"  # queue path only: try again later, nothing emitted yet
 _WRITE_ATTEMPTS = 5
+# A fresh access-policy grant takes up to 30 minutes to apply; the queue path waits for it with growing delays.
+_POLICY_FIRST_DELAY = timedelta(minutes=1)
+_POLICY_MAX_DELAY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What processing one request came to, and the result message that tells the world."""
 
-    status: str                      # created | existing | failed
-    result: dict[str, Any]
+    status: str                      # created | existing | failed | deferred
+    result: dict[str, Any] | None
     meeting: dict[str, Any] | None = None
     record: MeetingRecord | None = None
     error: BrokerError | None = None
+    retry_in: timedelta | None = None  # deferred: when to try again
 
     @property
     def retryable_failure(self) -> bool:
@@ -152,6 +158,12 @@ class MeetingService:
             answer = self._graph.create_or_get(tenant, request.organizer_id, request.graph_body(self._clock()),
                                                correlation_id=correlation_id)
         except BrokerError as error:
+            delay = None if transient_is_final else self._policy_delay(record, error)
+            if delay is not None:
+                log.warning("no access policy yet for organizer %s; trying again in %s (grace window) "
+                            "correlation=%s", request.organizer_id, delay, correlation_id)
+                stored = self._record_error(record, error, final=False)
+                return Outcome(DEFERRED_OUTCOME, None, record=stored, error=error, retry_in=delay)
             return self._failed(record, request, error, tenant=tenant, source=source, correlation_id=correlation_id,
                                 final=transient_is_final or not error.retryable)
 
@@ -162,6 +174,18 @@ class MeetingService:
         result = self._result(status, correlation_id=correlation_id, tenant=tenant, request=request, source=source,
                               meeting=answer.meeting)
         return Outcome(status, result, meeting=answer.meeting, record=stored)
+
+    def _policy_delay(self, record: MeetingRecord, error: BrokerError) -> timedelta | None:
+        """Within the grace window after a request's first attempt, a 403 may be a grant that has not applied yet."""
+        if not isinstance(error, AccessPolicyMissing) or record.status == CREATED:
+            return None
+        now = self._clock()
+        remaining = (record.first_attempt_at or now) + self._settings.access_policy_grace - now
+        if remaining <= timedelta(0):
+            return None
+        growing = _POLICY_FIRST_DELAY * (2 ** max(0, record.attempts - 1))
+        delay = min(growing, _POLICY_MAX_DELAY, remaining)
+        return max(delay, timedelta(seconds=1))
 
     def _claim(self, key: MeetingKey, record: MeetingRecord | None, request: MeetingRequest, *,
                correlation_id: str, source: str) -> MeetingRecord:

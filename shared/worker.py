@@ -13,6 +13,7 @@ from typing import Callable
 
 from .bootstrap import Container
 from .errors import BrokerError, MalformedJson
+from .services import DEFERRED_OUTCOME
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ def _text(body: bytes) -> str:
 
 
 def process_request(body: bytes, *, message_id: str, dequeue_count: int,
-                    container_factory: Callable[[], Container]) -> str:
-    """Handle one intake message; return the result message, or raise a retryable BrokerError."""
+                    container_factory: Callable[[], Container]) -> str | None:
+    """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
     container = container_factory()  # a configuration error raises: retried, then poisoned with a clear result
     service = container.service
     payload = None
@@ -42,6 +43,13 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
 
     correlation_id = request.correlation_id or message_id
     outcome = service.submit(request, source="queue", correlation_id=correlation_id, transient_is_final=False)
+    if outcome.status == DEFERRED_OUTCOME:
+        assert outcome.retry_in is not None
+        # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
+        # this message then completes without a result: the copy will produce it.
+        container.requeue(json.dumps({**payload, "correlationId": correlation_id}, ensure_ascii=False),
+                          outcome.retry_in)
+        return None
     if outcome.retryable_failure:
         assert outcome.error is not None
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import azure.functions as func
 import pytest
@@ -9,7 +10,7 @@ from azure.functions.queue import QueueMessage
 
 import function_app
 from shared import bootstrap
-from shared.errors import GraphUnavailable, StorageUnavailable
+from shared.errors import AccessPolicyMissing, GraphUnavailable, StorageUnavailable
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository
 from tests.unit.test_services import ENV, Clock
@@ -35,10 +36,15 @@ def functions():
 
 
 @pytest.fixture
-def world():
+def requeued():
+    return []
+
+
+@pytest.fixture
+def world(requeued):
     repo, graph = InMemoryMeetingRepository(), FakeGraph()
     bootstrap.use(lambda: bootstrap.build_container(ENV, repository=repo, graph=graph, tokens=object(),
-                                                    clock=Clock()))
+                                                    clock=Clock(), requeue=lambda m, d: requeued.append((m, d))))
     yield repo, graph
     bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
 
@@ -221,3 +227,15 @@ def test_health_reports_every_configuration_problem_without_secrets(functions):
     assert any("ALLOWED_ORGANIZERS" in p for p in problem["problems"])
     assert any("GRAPH_CLOUD" in p for p in problem["problems"])
     assert any("GRAPH_TENANT_ID" in p for p in problem["problems"])
+
+
+def test_a_403_within_the_grace_window_requeues_a_delayed_copy_and_emits_nothing(functions, world, requeued):
+    repo, graph = world
+    graph.fail_next.append(AccessPolicyMissing("no policy yet"))
+    results = Out()
+    body = json.dumps({"organizerId": ALICE_ID, "externalId": "q-3"}).encode()
+    call(functions, "process_meeting_request", QueueMessage(id="m-5", body=body, dequeue_count=1), results=results)
+    assert results.value is None
+    ((message, delay),) = requeued
+    assert json.loads(message) == {"organizerId": ALICE_ID, "externalId": "q-3", "correlationId": "m-5"}
+    assert delay == timedelta(minutes=1)

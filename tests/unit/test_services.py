@@ -6,7 +6,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.errors import AccessPolicyMissing, ConcurrentUpdate, GraphThrottled, GraphUnavailable, MeetingNotFound, StorageUnavailable
+from shared.errors import (
+    AccessPolicyMissing,
+    ConcurrentUpdate,
+    GraphThrottled,
+    GraphUnavailable,
+    MeetingNotFound,
+    OrganizerNotFound,
+    StorageUnavailable,
+)
 from shared.repository import CREATED, FAILED, PENDING, MeetingKey, RecordModified
 from shared.services import MeetingService
 from shared.settings import load_settings
@@ -111,13 +119,55 @@ def test_a_repeat_with_other_details_asks_graph_which_returns_the_existing_meeti
 
 
 def test_a_permanent_graph_failure_is_recorded_as_failed_and_not_retryable(service, repo, graph):
-    graph.fail_next.append(AccessPolicyMissing("no policy"))
+    graph.fail_next.append(OrganizerNotFound("no such user"))
     outcome = submit(service, request(service), final=False)
     assert outcome.status == "failed" and not outcome.retryable_failure
-    assert outcome.result["error"] == {"code": "access_policy_missing", "message": "no policy", "retryable": False}
+    assert outcome.result["error"] == {"code": "organizer_not_found", "message": "no such user", "retryable": False}
     (record,) = repo.rows.values()
-    assert record.status == FAILED and record.last_error["code"] == "access_policy_missing"
-    assert record.last_error["status"] == 403
+    assert record.status == FAILED and record.last_error["code"] == "organizer_not_found"
+    assert record.last_error["status"] == 404
+
+
+def test_a_403_on_the_http_path_fails_at_once(service, repo, graph):
+    graph.fail_next.append(AccessPolicyMissing("no policy"))
+    outcome = submit(service, request(service), final=True)
+    assert outcome.status == "failed" and outcome.error.status == 403
+    assert next(iter(repo.rows.values())).status == FAILED
+
+
+def test_a_403_on_the_queue_path_is_retried_with_growing_delays_within_the_grace_window(service, repo, graph, clock):
+    delays = []
+    for _ in range(5):
+        graph.fail_next.append(AccessPolicyMissing("no policy"))
+        outcome = submit(service, request(service), final=False)
+        assert outcome.status == "deferred" and outcome.result is None
+        delays.append(outcome.retry_in)
+        clock.now += outcome.retry_in
+    assert delays == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4), timedelta(minutes=8),
+                      timedelta(minutes=10)]
+    record = next(iter(repo.rows.values()))
+    assert record.status == PENDING and record.last_error["code"] == "access_policy_missing"
+    graph.fail_next.append(AccessPolicyMissing("no policy"))
+    last = submit(service, request(service), final=False)
+    assert last.status == "deferred" and last.retry_in == timedelta(minutes=5), "capped by what is left of 30 min"
+    clock.now += last.retry_in
+    graph.fail_next.append(AccessPolicyMissing("still no policy"))
+    final = submit(service, request(service), final=False)
+    assert final.status == "failed" and final.error.code == "access_policy_missing"
+    assert next(iter(repo.rows.values())).status == FAILED
+
+
+def test_a_grant_that_applies_within_the_window_completes_the_request(service, repo, graph, clock):
+    graph.fail_next.append(AccessPolicyMissing("no policy"))
+    deferred = submit(service, request(service), final=False)
+    clock.now += deferred.retry_in
+    assert submit(service, request(service), final=False).status == "created"
+
+
+def test_a_grace_window_of_zero_fails_the_queue_path_at_once(repo, graph, clock):
+    service = MeetingService(load_settings({**ENV, "ACCESS_POLICY_GRACE_MINUTES": "0"}), repo, graph, clock)
+    graph.fail_next.append(AccessPolicyMissing("no policy"))
+    assert submit(service, request(service), final=False).status == "failed"
 
 
 def test_a_transient_failure_on_the_queue_path_stays_pending_and_a_retry_completes_it(service, repo, graph):
