@@ -51,5 +51,9 @@ def merged_settings(
 
 
 def is_configured(name: str, *, environ: Mapping[str, str] | None = None, path: Path = LOCAL_SETTINGS) -> bool:
-    """Whether name has a non-empty value in the process environment or local.settings.json (defaults not counted)."""
-    return bool(merged_settings(environ=environ, path=path).get(name))
+    """Whether name has a real value in the process environment or local.settings.json (defaults not counted).
+
+    A placeholder copied from local.settings.sample.json ("<your tenant id (GUID)>") counts as not configured.
+    """
+    value = merged_settings(environ=environ, path=path).get(name, "").strip()
+    return bool(value) and not (value.startswith("<") and value.endswith(">"))

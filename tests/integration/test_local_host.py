@@ -15,7 +15,7 @@ import requests
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from localdev.host import LocalFunctionsHost, LocalHostError
-from localdev.settings_file import merged_settings
+from localdev.settings_file import is_configured, merged_settings
 from tests.integration.toyapp import make_app
 
 HOST_JSON = {
@@ -246,3 +246,12 @@ def test_settings_merge_process_env_over_local_settings_over_defaults(tmp_path):
 
     assert merged == {"A": "env", "B": "file", "C": "default", "N": "3", "T": "true"}
     assert merged_settings({"C": "default"}, environ={}, path=tmp_path / "absent.json") == {"C": "default"}
+
+
+def test_a_placeholder_from_the_sample_settings_counts_as_not_configured(tmp_path):
+    path = tmp_path / "local.settings.json"
+    path.write_text(json.dumps({"Values": {"GRAPH_TENANT_ID": "<your tenant id (GUID)>", "GRAPH_CLIENT_ID": "abc"}}))
+
+    assert not is_configured("GRAPH_TENANT_ID", environ={}, path=path)
+    assert is_configured("GRAPH_CLIENT_ID", environ={}, path=path)
+    assert is_configured("GRAPH_TENANT_ID", environ={"GRAPH_TENANT_ID": "t"}, path=path)
