@@ -29,12 +29,13 @@ REQUEST_MEMBERS = ("organizerId", "externalId", "tenantId", "subject", "startDat
                    "chatInfo")
 QUEUE_ONLY_MEMBERS = ("correlationId",)
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_UPN = re.compile(r"^[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+# fullmatch and ASCII everywhere: "$" would accept a trailing newline and "\d" any script's digits.
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
+_UPN = re.compile(r"[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+")
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}", re.ASCII)
 # ISO 8601 with a mandatory offset and any number of fractional digits (Graph sends seven).
 _DATETIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$"
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
 )
 
 
@@ -44,7 +45,7 @@ def utc_now() -> datetime:
 
 def parse_datetime(value: str) -> datetime:
     """Parse ISO 8601 with an offset into an aware UTC datetime; ValueError names what is wrong."""
-    match = _DATETIME.match(value)
+    match = _DATETIME.fullmatch(value)
     if not match:
         raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-05-01T09:00:00Z")
     year, month, day, hour, minute, second, fraction, offset = match.groups()
@@ -66,12 +67,13 @@ def parse_datetime(value: str) -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """UTC, seven fractional digits and Z, the way Graph writes date-times."""
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
+    v = value.astimezone(timezone.utc)
+    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
+            f"{v.microsecond:06d}0Z")
 
 
 def is_guid(value: str) -> bool:
-    return bool(_GUID.match(value))
+    return bool(_GUID.fullmatch(value))
 
 
 def normalize_organizer(organizer_id: str) -> str:
@@ -81,6 +83,21 @@ def normalize_organizer(organizer_id: str) -> str:
 
 def has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def _surrogate_paths(value: Any, path: str) -> list[str]:
+    """Where a JSON document holds lone surrogates: valid JSON escapes, but not Unicode text (cannot be UTF-8)."""
+    if isinstance(value, str):
+        return [path or "(body)"] if any("\ud800" <= ch <= "\udfff" for ch in value) else []
+    if isinstance(value, dict):
+        found = []
+        for name, member in value.items():
+            found += _surrogate_paths(name, f"{path}.{name}".lstrip(".")) + _surrogate_paths(
+                member, f"{path}.{name}".lstrip("."))
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _surrogate_paths(item, f"{path}[{i}]")]
+    return []
 
 
 @dataclass(frozen=True)
@@ -181,11 +198,12 @@ def _check_participant(check: _Checker, value: Any, field: str) -> None:
         return
     check.unknown(info, ("identity", "upn", "role"), f"{field}.")
     upn = check.string(info, "upn", f"{field}.", max_len=MAX_ORGANIZER_ID)
-    if upn is not None and not _UPN.match(upn):
+    if upn is not None and not _UPN.fullmatch(upn):
         check.add(f"{field}.upn", "must be a user principal name such as name@contoso.com")
     role = info.get("role")
     if role is not None and role not in ROLES:
         check.add(f"{field}.role", f"must be one of {', '.join(ROLES)}")
+    named = upn is not None
     if info.get("identity") is not None:
         identity_set = check.obj(info["identity"], f"{field}.identity")
         if identity_set is not None:
@@ -193,8 +211,9 @@ def _check_participant(check: _Checker, value: Any, field: str) -> None:
             for kind in ("user", "application", "device"):
                 if identity_set.get(kind) is not None:
                     _check_identity(check, identity_set[kind], f"{field}.identity.{kind}")
-    elif upn is None:
-        check.add(field, "must name the participant by upn or identity")
+                    named = named or bool(isinstance(identity_set[kind], dict) and identity_set[kind].get("id"))
+    if not named:
+        check.add(field, "must name the participant by upn or by an identity with an id")
 
 
 def _check_participants(check: _Checker, value: Any) -> None:
@@ -233,12 +252,17 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
     check = _Checker()
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError("(body)", "must be a JSON object")])
+    broken = _surrogate_paths(payload, "")
+    if broken:
+        raise ValidationFailed([FieldError(p, "contains a lone surrogate, which is not Unicode text")
+                                for p in dict.fromkeys(broken)])
     check.unknown(payload, REQUEST_MEMBERS + (QUEUE_ONLY_MEMBERS if queue else ()), "")
 
     organizer = check.string(payload, "organizerId", "", max_len=MAX_ORGANIZER_ID, nullable=False)
     if "organizerId" not in payload or payload["organizerId"] is None:
         check.add("organizerId", "is required (the organizer's object id or UPN)")
-    elif organizer is not None and not (is_guid(organizer.strip()) or _UPN.match(organizer.strip())):
+    elif organizer is not None and (has_control_chars(organizer) or not (
+            is_guid(organizer.strip()) or _UPN.fullmatch(organizer.strip()))):
         check.add("organizerId", "must be an object id (GUID) or a user principal name such as name@contoso.com")
 
     external_id = check.string(payload, "externalId", "", nullable=False)
@@ -253,7 +277,7 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
             check.add("externalId", "must not contain control characters")
 
     tenant = check.string(payload, "tenantId", "", max_len=253)
-    if tenant is not None and not (is_guid(tenant) or _DOMAIN.match(tenant)):
+    if tenant is not None and not (is_guid(tenant) or _DOMAIN.fullmatch(tenant)):
         check.add("tenantId", "must be a tenant id (GUID) or a verified domain")
 
     subject = check.string(payload, "subject", "", max_len=MAX_SUBJECT)

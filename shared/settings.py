@@ -68,20 +68,20 @@ CLOUDS: dict[str, Cloud] = {
     ),
 }
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9-]{1,63}\.)+[a-zA-Z]{2,63}$")
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}", re.ASCII)
 # Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
 _QUEUE_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 
 
 def is_guid(value: str) -> bool:
-    return bool(_GUID.match(value))
+    return bool(_GUID.fullmatch(value))
 
 
 def is_tenant_id(value: str) -> bool:
     """A tenant is named by its GUID or one of its verified domains."""
-    return is_guid(value) or bool(_DOMAIN.match(value))
+    return is_guid(value) or bool(_DOMAIN.fullmatch(value))
 
 
 @dataclass(frozen=True)
@@ -188,13 +188,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         problems.append("AzureWebJobsStorage__credential must be 'managedidentity' when set")
 
     table = get("MEETINGS_TABLE", "meetings")
-    if not _TABLE_NAME.match(table):
+    if not _TABLE_NAME.fullmatch(table):
         problems.append(f"MEETINGS_TABLE must be 3-63 letters and digits, starting with a letter (got {table!r})")
     queues = {}
     for name, default in (("MEETING_REQUESTS_QUEUE", "meeting-requests"), ("MEETING_RESULTS_QUEUE", "meeting-results")):
         queues[name] = get(name, default)
         # The poison queue adds 7 characters ("-poison") and must itself be a valid queue name.
-        if not _QUEUE_NAME.match(queues[name]) or len(queues[name]) > 56:
+        if not _QUEUE_NAME.fullmatch(queues[name]) or len(queues[name]) > 56:
             problems.append(f"{name} must be 3-56 lowercase letters, digits and single hyphens (got {queues[name]!r})")
 
     cloud_name = get("GRAPH_CLOUD", "global").lower()
@@ -229,19 +229,22 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     else:
         if mode != "managed_identity" and not client_id:
             problems.append(f"GRAPH_CLIENT_ID is required for GRAPH_CREDENTIAL={mode} (the app registration's client id)")
-        if client_id and not is_guid(client_id):
-            problems.append("GRAPH_CLIENT_ID must be a GUID (the app registration's application (client) id)")
+
         if mode == "managed_identity_fic" and not mi_client_id:
             problems.append(
                 "MANAGED_IDENTITY_CLIENT_ID is required for GRAPH_CREDENTIAL=managed_identity_fic "
                 "(the client id of the user-assigned identity the app registration trusts)"
             )
-        if mi_client_id and not is_guid(mi_client_id):
-            problems.append("MANAGED_IDENTITY_CLIENT_ID must be a GUID")
+
         if mode == "client_secret" and not secret:
             problems.append("GRAPH_CLIENT_SECRET is required for GRAPH_CREDENTIAL=client_secret")
         if mode == "certificate" and not (cert_path or cert_pem):
             problems.append("GRAPH_CERTIFICATE_PATH or GRAPH_CERTIFICATE is required for GRAPH_CREDENTIAL=certificate")
+
+    if client_id and not is_guid(client_id):
+        problems.append("GRAPH_CLIENT_ID must be a GUID (the app registration's application (client) id)")
+    if mi_client_id and not is_guid(mi_client_id):
+        problems.append("MANAGED_IDENTITY_CLIENT_ID must be a GUID")
 
     raw_tenants = get("ALLOWED_TENANTS")
     allowed_tenants = {t.strip().lower() for t in (raw_tenants or "").split(",") if t.strip()}

@@ -130,8 +130,6 @@ def test_an_unknown_credential_mode_and_bad_guids_are_listed_together():
     assert mentions(problems, "GRAPH_TENANT_ID")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the GRAPH_CLIENT_ID / MANAGED_IDENTITY_CLIENT_ID GUID checks sit inside "
-                                       "the 'known mode' branch, so an unknown mode hides them")
 def test_an_unknown_credential_mode_does_not_hide_malformed_client_ids():
     problems = problems_of(env(GRAPH_CREDENTIAL="password", GRAPH_CLIENT_ID="nope", MANAGED_IDENTITY_CLIENT_ID="nope"))
     assert mentions(problems, "GRAPH_CLIENT_ID", "GUID")
