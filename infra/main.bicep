@@ -1,0 +1,197 @@
+// Teams Meeting Broker: everything `azd up` provisions, in one subscription-scoped deployment.
+//
+// Azure resources live in small modules of raw resources under app/ (checked offline by checkov).
+// The Entra ID side (app registration, its federated credential trusting the user-assigned identity, and the
+// OnlineMeetings.ReadWrite.All grant) lives in graph-app.bicep, which declares `extension microsoftGraphV1`.
+// No secret is created anywhere: storage is reached with the identity, Graph with the identity as a federated credential.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used to name the resource group and derive unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource (must offer the Flex Consumption plan).')
+param location string
+
+@minLength(1)
+@description('Who the app may create meetings for: comma-separated object ids, UPNs, @domain suffixes, or * (required: the app refuses to act as anyone without it).')
+param allowedOrganizers string
+
+@description('Comma-separated tenant ids or domains the app may act in besides its own (empty: only its own tenant).')
+param allowedTenants string = ''
+
+@allowed([
+  'global'
+  'usgov'
+  'dod'
+])
+@description('Microsoft Graph national cloud; picks the authority, the Graph root and the token-exchange audience of the federated credential.')
+param graphCloud string = 'global'
+
+@allowed([
+  'v1.0'
+  'beta'
+])
+@description('Microsoft Graph API version used for onlineMeetings calls.')
+param graphApiVersion string = 'v1.0'
+
+@description('Minutes a 403 "no application access policy" is retried on the queue path after a request first arrives (a fresh grant takes up to 30 minutes to apply).')
+param accessPolicyGraceMinutes string = '30'
+
+@description('Let other tenants consent to the app registration (multi-tenant). Default: single tenant.')
+param multiTenant bool = false
+
+@description('Name of the meetings lookup table.')
+param meetingsTableName string = 'meetings'
+
+@description('Name of the queue of meeting requests; its poison queue is "<name>-poison".')
+param requestsQueueName string = 'meeting-requests'
+
+@description('Name of the queue the results are written to.')
+param resultsQueueName string = 'meeting-results'
+
+@minValue(1)
+@maxValue(1000)
+@description('Upper bound of Flex Consumption instances.')
+param maximumInstanceCount int = 40
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of each Flex Consumption instance, in MB.')
+param instanceMemoryMB int = 2048
+
+var abbrs = {
+  identity: 'id-'
+  storage: 'st'
+  logAnalytics: 'log-'
+  appInsights: 'appi-'
+  plan: 'plan-'
+  functionApp: 'func-'
+}
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.functionApp}${resourceToken}'
+var poisonQueueName = '${requestsQueueName}-poison'
+var deploymentContainerName = 'app-package-${resourceToken}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.identity}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storage}${resourceToken}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+    tableNames: [
+      meetingsTableName
+    ]
+    queueNames: [
+      requestsQueueName
+      poisonQueueName
+      resultsQueueName
+    ]
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.logAnalytics}${resourceToken}'
+    appInsightsName: '${abbrs.appInsights}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    principalId: identity.outputs.principalId
+  }
+}
+
+// The app registration the function acts as towards Microsoft Graph. The deploying user needs rights to create
+// applications and to grant application permissions (see docs/deployment.md).
+module graphApp 'graph-app.bicep' = {
+  name: 'graph-app'
+  scope: rg
+  params: {
+    appUniqueName: 'teams-meeting-broker-${resourceToken}'
+    displayName: 'Teams Meeting Broker (${environmentName})'
+    multiTenant: multiTenant
+    graphCloud: graphCloud
+    managedIdentityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module api 'app/function.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: '${abbrs.plan}${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    graphClientId: graphApp.outputs.appId
+    graphCloud: graphCloud
+    graphApiVersion: graphApiVersion
+    meetingsTableName: meetingsTableName
+    requestsQueueName: requestsQueueName
+    resultsQueueName: resultsQueueName
+    allowedTenants: allowedTenants
+    allowedOrganizers: allowedOrganizers
+    accessPolicyGraceMinutes: accessPolicyGraceMinutes
+  }
+  // The host must be able to reach its storage and publish telemetry the moment it starts.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// Outputs in UPPER_SNAKE: azd stores them in the environment (.azure/<env>/.env).
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output GRAPH_CLIENT_ID string = graphApp.outputs.appId
+output GRAPH_CLOUD string = graphCloud
+output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
