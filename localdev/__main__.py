@@ -70,7 +70,10 @@ def _start_graph_emulator(stack: contextlib.ExitStack, settings: dict[str, str])
         "GRAPH_AUTHORITY_HOST": emulator.authority_host,
         "GRAPH_BASE_URL": emulator.graph_base_url,
     })
-    settings.setdefault("ALLOWED_ORGANIZERS", "@contoso.example")
+    # The emulator's users, by UPN domain and by object id (an @domain entry only matches organizers named by UPN).
+    from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID
+
+    settings.setdefault("ALLOWED_ORGANIZERS", f"@contoso.example,{ALICE_ID},{BOB_ID},{CAROL_ID}")
     return emulator
 
 

@@ -77,8 +77,8 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     return Container(settings, repository, service, token_provider, requeue or _intake_requeue(settings))
 
 
-# host.json "messageEncoding": the trigger reads base64, so what the code itself enqueues must be base64 too.
-MESSAGE_ENCODING = "base64"
+# host.json "messageEncoding": what the code itself enqueues must be written the way the trigger reads it.
+MESSAGE_ENCODING = "none"
 
 
 def _intake_requeue(settings: Settings) -> Callable[[str, timedelta], None]:

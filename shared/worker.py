@@ -7,6 +7,8 @@ https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-que
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 from typing import Callable
@@ -22,6 +24,21 @@ def _text(body: bytes) -> str:
     return body.decode("utf-8")
 
 
+def decode_message(body: bytes) -> object:
+    """The JSON of an intake message. host.json reads messages as plain text (``messageEncoding: none``) so that no
+    message can fail decoding in the host and skip this code; base64-encoded JSON (the Functions default that many
+    producers use) is accepted too. The two cannot be confused: plain JSON text is never valid base64."""
+    text = _text(body).strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        try:
+            decoded = base64.b64decode(text, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise ValueError("not JSON") from None
+        return json.loads(decoded)
+
+
 def process_request(body: bytes, *, message_id: str, dequeue_count: int,
                     container_factory: Callable[[], Container]) -> str | None:
     """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
@@ -30,7 +47,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
     payload = None
     try:
         try:
-            payload = json.loads(_text(body))
+            payload = decode_message(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise MalformedJson(f"the message is not valid UTF-8 JSON ({type(exc).__name__})") from None
         request = service.parse(payload, queue=True)
@@ -63,8 +80,8 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
     """A message that failed every attempt: record and emit the final ``retries_exhausted`` result."""
     container = container_factory()
     try:
-        text = _text(body)
-    except UnicodeDecodeError:
+        text = json.dumps(decode_message(body))
+    except (UnicodeDecodeError, ValueError):
         text = ""
     outcome = container.service.exhausted(text, correlation_id=message_id, dequeue_count=dequeue_count)
     return json.dumps(outcome.result, ensure_ascii=False)
