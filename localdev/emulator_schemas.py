@@ -1,0 +1,148 @@
+"""JSON-schema validators built from ``shared/graph/onlineMeeting-schemas.yaml``.
+
+The yaml holds four documents: OpenAPI 3.0 schema components for Graph v1.0 (1) and beta (2), CSDL text (3) and the
+derived createOrGet request-body schema (4), whose ``$ref``s resolve against document 1 or 2. Translation to JSON
+Schema (draft 2020-12), as the yaml header asks:
+
+* ``additionalProperties: {type: object}`` (OData open types) becomes ``true``; an explicit ``false`` (document 4's
+  closed request body) is kept.
+* ``nullable: true`` becomes ``type: [<type>, "null"]`` (and ``null`` joins an ``enum``).
+* A property that is a bare ``$ref`` becomes ``anyOf: [{$ref}, {type: null}]``: the full Graph openapi.yaml wraps
+  nullable complex/enum properties that way (the slices here use a bare ``$ref``; see the yaml header), and the CSDL
+  declares those properties nullable (e.g. ``audioConferencing: null`` in real responses). ``items`` and ``allOf``
+  references stay non-nullable.
+* v1.0 request bodies: ``chatInfo`` is removed from the accepted properties (the docs: "Currently chatInfo is only
+  supported in beta"), so a v1.0 body carrying it fails the closed schema.
+
+Used by the Graph emulator (request validation) and by ``tests/schemas.py`` (response validation in tests).
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCHEMAS_PATH = REPO_ROOT.parent / "shared" / "graph" / "onlineMeeting-schemas.yaml"
+VERSIONS = ("v1.0", "beta")
+_SCHEMA_PREFIX = "#/components/schemas/"
+ONLINE_MEETING = "microsoft.graph.onlineMeeting"
+CREATE_OR_GET_BODY = "createOrGetRequestBody"
+
+
+def _translate(node: Any, *, in_properties: bool = False) -> Any:
+    if isinstance(node, list):
+        return [_translate(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if in_properties:
+        return {name: _translate_property(value) for name, value in node.items()}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "additionalProperties" and isinstance(value, dict) and value == {"type": "object"}:
+            out[key] = True
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = _translate(value, in_properties=True)
+        elif key == "nullable":
+            continue
+        else:
+            out[key] = _translate(value)
+    if node.get("nullable") is True:
+        kind = out.get("type")
+        if isinstance(kind, str):
+            out["type"] = [kind, "null"]
+        elif isinstance(kind, list) and "null" not in kind:
+            out["type"] = kind + ["null"]
+        elif kind is None and "$ref" not in out and "anyOf" not in out and "allOf" not in out:
+            out["type"] = ["null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = out["enum"] + [None]
+    return out
+
+
+def _translate_property(schema: Any) -> Any:
+    if isinstance(schema, dict) and "$ref" in schema and set(schema) <= {"$ref", "description"}:
+        wrapped = {"anyOf": [{"$ref": schema["$ref"]}, {"type": "null"}]}
+        if "description" in schema:
+            wrapped["description"] = schema["description"]
+        return wrapped
+    return _translate(schema)
+
+
+class GraphSchemas:
+    """Validators for the onlineMeeting resource and the createOrGet body, per Graph version."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else DEFAULT_SCHEMAS_PATH
+        with open(self.path, encoding="utf-8") as handle:
+            documents = list(yaml.safe_load_all(handle))
+        if len(documents) < 4:
+            raise ValueError(f"{self.path}: expected 4 yaml documents, found {len(documents)}")
+        components = {
+            "v1.0": _translate(documents[0]["components"]["schemas"]),
+            "beta": _translate(documents[1]["components"]["schemas"]),
+        }
+        request_bodies = _translate(documents[3]["components"]["schemas"])
+        self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
+        for version in VERSIONS:
+            schemas = dict(components[version])
+            for name, schema in request_bodies.items():
+                body = copy.deepcopy(schema)
+                if version == "v1.0" and name == CREATE_OR_GET_BODY:
+                    body.get("properties", {}).pop("chatInfo", None)
+                schemas[name] = body
+            root = {"$schema": "https://json-schema.org/draft/2020-12/schema", "components": {"schemas": schemas}}
+            uri = f"urn:graph-schemas:{version}"
+            registry = Registry().with_resource(uri, Resource.from_contents(root, default_specification=DRAFT202012))
+            for name in (ONLINE_MEETING, CREATE_OR_GET_BODY):
+                schema = {"$ref": f"{uri}{_SCHEMA_PREFIX}{name}"}
+                validator = jsonschema.Draft202012Validator(schema, registry=registry)
+                self._validators[(version, name)] = validator
+
+    def validator(self, version: str, name: str) -> jsonschema.protocols.Validator:
+        if version not in VERSIONS:
+            raise ValueError(f"unknown Graph version {version!r}; expected one of {VERSIONS}")
+        return self._validators[(version, name)]
+
+    def validate_online_meeting(self, meeting: Any, version: str) -> None:
+        """Raise jsonschema.ValidationError when ``meeting`` is not a valid onlineMeeting of ``version``."""
+        self._raise_best(self.validator(version, ONLINE_MEETING), meeting)
+
+    def validate_create_or_get_body(self, body: Any, version: str) -> None:
+        """Raise jsonschema.ValidationError when ``body`` is not a valid createOrGet request body of ``version``."""
+        self._raise_best(self.validator(version, CREATE_OR_GET_BODY), body)
+
+    def create_or_get_body_error(self, body: Any, version: str) -> str | None:
+        """The most relevant violation as one line, or None when the body is valid."""
+        error = jsonschema.exceptions.best_match(self.validator(version, CREATE_OR_GET_BODY).iter_errors(body))
+        return None if error is None else _describe(error)
+
+    @staticmethod
+    def _raise_best(validator: jsonschema.protocols.Validator, instance: Any) -> None:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where or '(body)'}: {error.message}"
+
+
+_cache: dict[Path, GraphSchemas] = {}
+_cache_lock = threading.Lock()
+
+
+def load_schemas(path: Path | str | None = None) -> GraphSchemas:
+    """One GraphSchemas per yaml path per process."""
+    key = Path(path).resolve() if path else DEFAULT_SCHEMAS_PATH.resolve()
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = GraphSchemas(key)
+        return _cache[key]
