@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import msal
+from msal.exceptions import MsalError, MsalServiceError
 import requests
 
 from .errors import ConfigurationError, CredentialRejected, TenantNotAllowed, TokenUnavailable
@@ -116,7 +117,7 @@ class MsalTokenProvider:
     def _acquire_from_identity(self, resource: str) -> dict[str, Any]:
         try:
             result = self._mi.acquire_token_for_client(resource=resource)
-        except (requests.RequestException, ValueError, OSError) as exc:
+        except (requests.RequestException, ValueError, OSError, MsalError) as exc:
             raise TokenUnavailable(f"the managed identity endpoint failed ({type(exc).__name__})") from None
         if "access_token" not in result:
             _raise_for(result, f"the managed identity could not get a token for {resource}")
@@ -151,8 +152,9 @@ class MsalTokenProvider:
             result = self._app(tenant_id).acquire_token_for_client(scopes=[settings.graph_scope])
         except (TokenUnavailable, CredentialRejected):
             raise
-        except (requests.RequestException, OSError) as exc:
-            raise TokenUnavailable(f"the token endpoint for tenant {tenant_id} failed ({type(exc).__name__})") from None
+        except (requests.RequestException, OSError, MsalServiceError) as exc:
+            # MSAL raises instead of returning an error answer when the endpoint fails with a 5xx.
+            raise TokenUnavailable(f"the token endpoint for tenant {tenant_id} failed ({exc})"[:300]) from None
         except ValueError as exc:
             # MSAL raises ValueError when the authority's OpenID configuration cannot be loaded.
             raise TokenUnavailable(f"the authority for tenant {tenant_id} could not be used ({exc})"[:400]) from None

@@ -19,3 +19,12 @@ def azurite():
 
     with Azurite() as instance:
         yield instance
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """The HTTPS stand-in for Entra, the managed-identity endpoint and Graph, with its own CA."""
+    from localdev.graph_emulator import GraphEmulator
+
+    with GraphEmulator(tmp_path_factory.mktemp("graph-emulator")) as emu:
+        yield emu

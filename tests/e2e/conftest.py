@@ -13,7 +13,7 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, GraphEmulator
+from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
 from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID
 from localdev.host import LocalFunctionsHost
 from shared import bootstrap
@@ -21,12 +21,6 @@ from tests.conftest import REPO_ROOT
 from tests.openapi_check import assert_documented
 
 _names = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory):
-    with GraphEmulator(tmp_path_factory.mktemp("graph-emulator")) as emu:
-        yield emu
 
 
 def load_app():

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
+from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MI_CLIENT_ID, DEFAULT_TENANT_ID
 from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID
 from tests.schemas import validate_create_or_get_body, validate_online_meeting
 
@@ -218,3 +218,39 @@ def test_result_messages_carry_no_secret_and_no_token(world):
     world.post({"organizerId": ALICE, "externalId": "clean"})
     text = json.dumps(world.results())
     assert "Bearer" not in text and "eyJ" not in text and "passcode" not in text
+
+
+def test_the_secretless_managed_identity_mode_serves_both_paths(make_world, emulator, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
+    world = make_world(GRAPH_CREDENTIAL="managed_identity_fic", MANAGED_IDENTITY_CLIENT_ID=DEFAULT_MI_CLIENT_ID,
+                       GRAPH_CLIENT_SECRET="")
+    assert world.post({"organizerId": ALICE, "externalId": "fic-http"}).status_code == 201
+    world.send({"organizerId": BOB, "externalId": "fic-queue"})
+    world.host.drain()
+    assert [r["status"] for r in world.results()] == ["created", "created"]
+
+
+def test_a_second_allowed_tenant_gets_its_own_meetings_and_records(make_world, emulator):
+    tenant, user = "0b7c2d9e-3333-4a2b-9c3d-4e5f60718293", "5a4b3c2d-3333-4e5f-8a9b-0c1d2e3f4a5b"
+    emulator.state.add_user(tenant, user, "erin@fabrikam.example", "Erin")
+    emulator.state.register_app(tenant, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
+    emulator.state.grant_policy(tenant, DEFAULT_CLIENT_ID, user)
+    world = make_world(ALLOWED_TENANTS=tenant, ALLOWED_ORGANIZERS=f"@contoso.example,{user}")
+    created = world.post({"organizerId": user, "externalId": "shared", "tenantId": tenant})
+    assert created.status_code == 201
+    assert created.headers["Location"] == f"/api/meetings/{user}/shared?tenantId={tenant}"
+    assert world.get(created.headers["Location"]).json()["id"] == created.json()["id"]
+    assert world.get(f"/api/meetings/{user}/shared").status_code == 404, "the default tenant has no such row"
+    (result,) = world.results()
+    assert result["tenantId"] == tenant
+
+
+def test_a_tenant_outside_allowed_tenants_is_refused_on_both_paths(world):
+    stranger = "4d3c2b1a-0000-4000-8000-000000000000"
+    refused = world.post({"organizerId": ALICE, "externalId": "t-1", "tenantId": stranger})
+    assert refused.status_code == 403 and refused.json()["code"] == "tenant_not_allowed"
+    world.send({"organizerId": ALICE, "externalId": "t-2", "tenantId": stranger})
+    world.host.drain()
+    assert [(r["tenantId"], r["error"]["code"]) for r in world.results()] == [
+        (stranger, "tenant_not_allowed"), (stranger, "tenant_not_allowed")]
