@@ -7,11 +7,10 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 import requests
-from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+from azure.storage.queue import QueueClient
 
 from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
 from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID

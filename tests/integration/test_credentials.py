@@ -1,16 +1,11 @@
 """Every credential mode creating a meeting for real: MSAL against the emulator's token and identity endpoints."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from localdev.emulator_state import (
     ALICE_ID,
@@ -24,6 +19,7 @@ from shared.credentials import MsalTokenProvider
 from shared.errors import ConfigurationError, CredentialRejected, TenantNotAllowed, TokenUnavailable
 from shared.graph import GraphClient
 from shared.settings import load_settings
+from tests.support import self_signed_certificate
 
 SECOND_TENANT = "0b7c2d9e-1111-4a2b-9c3d-4e5f60718293"
 SECOND_USER = "9f8e7d6c-2222-4b3a-8c9d-0e1f2a3b4c5d"
@@ -62,18 +58,6 @@ def create_meeting(emulator, env, *, tenant=DEFAULT_TENANT_ID, organizer=ALICE_I
     return answer, tokens
 
 
-def self_signed_certificate() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meeting-broker-test")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def test_client_secret_mode_creates_a_meeting(emulator):
     answer, _ = create_meeting(emulator, env_for(emulator, GRAPH_CREDENTIAL="client_secret",
                                                  GRAPH_CLIENT_SECRET=DEFAULT_CLIENT_SECRET))
@@ -109,7 +93,7 @@ def test_the_managed_identity_mode_refuses_other_tenants(emulator):
 
 @pytest.mark.parametrize("source", ["path", "content"])
 def test_certificate_mode_creates_a_meeting(emulator, tmp_path, source):
-    key_pem, cert_pem = self_signed_certificate()
+    key_pem, cert_pem, _ = self_signed_certificate()
     client_id = str(uuid.uuid4())
     emulator.state.register_app(DEFAULT_TENANT_ID, client_id, certificate_pem=cert_pem)
     emulator.state.grant_policy(DEFAULT_TENANT_ID, client_id, ALICE_ID)
@@ -122,7 +106,7 @@ def test_certificate_mode_creates_a_meeting(emulator, tmp_path, source):
 
 
 def test_an_unregistered_certificate_is_rejected_for_good(emulator):
-    key_pem, cert_pem = self_signed_certificate()
+    key_pem, cert_pem, _ = self_signed_certificate()
     with pytest.raises(CredentialRejected) as rejected:
         create_meeting(emulator, env_for(emulator, GRAPH_CREDENTIAL="certificate", GRAPH_CERTIFICATE=key_pem + cert_pem))
     assert not rejected.value.retryable and "invalid_client" in rejected.value.detail
@@ -137,7 +121,7 @@ def test_an_unreadable_certificate_is_a_configuration_error(emulator, tmp_path):
 
 
 def test_a_certificate_without_its_key_lists_the_problem_without_echoing_the_content(emulator):
-    _, cert_pem = self_signed_certificate()
+    _, cert_pem, _ = self_signed_certificate()
     with pytest.raises(ConfigurationError) as failure:
         bootstrap.build_container(env_for(emulator, GRAPH_CREDENTIAL="certificate", GRAPH_CERTIFICATE=cert_pem))
     assert failure.value.problems == ["GRAPH_CERTIFICATE must hold an unencrypted PEM private key"]

@@ -2,18 +2,12 @@
 certificate; the managed-identity Graph token; Entra errors as MSAL surfaces them; MSAL's local throttling."""
 from __future__ import annotations
 
-import datetime as dt
-import time
 import uuid
 
 import jwt
 import msal
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from localdev.graph_emulator import (
     ALICE_ID,
@@ -26,23 +20,10 @@ from localdev.graph_emulator import (
     GraphEmulator,
 )
 from tests.schemas import validate_online_meeting
+from tests.support import Clock, self_signed_certificate
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 EXCHANGE = "api://AzureADTokenExchange"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.value = time.time()
-
-    def __call__(self) -> float:
-        return self.value
-
-    def reset(self) -> None:
-        self.value = time.time()
-
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
 
 
 @pytest.fixture(scope="module")
@@ -88,19 +69,6 @@ def create(emulator, token, user, external_id, *, version="v1.0"):
 
 def claims_of(token):
     return jwt.decode(token, options={"verify_signature": False})
-
-
-def self_signed_certificate():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meeting-broker-test")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=2)).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return key_pem, cert_pem, cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - x5t is SHA-1
 
 
 def test_secret_flow_then_create_or_get(emulator):

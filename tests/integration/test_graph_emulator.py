@@ -10,7 +10,6 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
-import time
 import uuid
 
 import jsonschema
@@ -37,26 +36,12 @@ from localdev.graph_emulator import (
     GraphEmulator,
 )
 from tests.schemas import validate_create_or_get_body, validate_online_meeting
+from tests.support import Clock
+
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DATETIME_7 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$"
-
-
-class Clock:
-    """Injectable clock: frozen at real time when reset, moved by advance()."""
-
-    def __init__(self) -> None:
-        self.value = time.time()
-
-    def __call__(self) -> float:
-        return self.value
-
-    def reset(self) -> None:
-        self.value = time.time()
-
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import assume, example, given, settings, strategies as st
 
 from shared.domain import (
-    MeetingRequest,
     format_datetime,
     meeting_summary,
     parse_datetime,
