@@ -138,7 +138,7 @@ module rbac 'app/rbac.bicep' = {
 }
 
 // The app registration the function acts as towards Microsoft Graph. The deploying user needs rights to create
-// applications and to grant application permissions (see docs/deployment.md).
+// applications and to grant application permissions (see README.md, Deploy to Azure).
 module graphApp 'graph-app.bicep' = {
   name: 'graph-app'
   scope: rg

@@ -5,6 +5,7 @@ Secret values are never echoed in problems or in ``repr``.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -240,6 +241,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             problems.append("GRAPH_CLIENT_SECRET is required for GRAPH_CREDENTIAL=client_secret")
         if mode == "certificate" and not (cert_path or cert_pem):
             problems.append("GRAPH_CERTIFICATE_PATH or GRAPH_CERTIFICATE is required for GRAPH_CREDENTIAL=certificate")
+        elif mode == "certificate" and cert_path and not cert_pem and not os.access(cert_path, os.R_OK):
+            problems.append(f"GRAPH_CERTIFICATE_PATH cannot be read ({cert_path})")
 
     if client_id and not is_guid(client_id):
         problems.append("GRAPH_CLIENT_ID must be a GUID (the app registration's application (client) id)")

@@ -113,7 +113,7 @@ def test_log_analytics_and_application_insights_disable_local_auth(modules):
 
 
 def test_every_checkov_skip_has_a_reason_and_is_listed_in_the_deployment_docs():
-    docs = (REPO_ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    docs = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     skips = []
     for path in template.bicep_files():
         for match in re.finditer(r"checkov:skip=(CKV_[A-Z0-9_]+):(.*)", path.read_text(encoding="utf-8")):
@@ -121,4 +121,4 @@ def test_every_checkov_skip_has_a_reason_and_is_listed_in_the_deployment_docs():
             assert len(match.group(2).strip()) > 20, f"{path.name}: {match.group(1)} has no real reason"
     assert skips, "expected the documented skips to be found"
     missing = [check for check in skips if check not in docs]
-    assert not missing, f"checkov skips not listed in docs/deployment.md: {missing}"
+    assert not missing, f"checkov skips not listed in README.md: {missing}"

@@ -112,12 +112,13 @@ def test_an_unregistered_certificate_is_rejected_for_good(emulator):
     assert not rejected.value.retryable and "invalid_client" in rejected.value.detail
 
 
-def test_an_unreadable_certificate_is_a_configuration_error(emulator, tmp_path):
-    settings = load_settings(env_for(emulator, GRAPH_CREDENTIAL="certificate",
-                                     GRAPH_CERTIFICATE_PATH=str(tmp_path / "missing.pem")))
+def test_an_unreadable_certificate_is_listed_with_every_other_problem(emulator, tmp_path):
     with pytest.raises(ConfigurationError) as failure:
-        MsalTokenProvider(settings, http_client=requests.Session())
-    assert "GRAPH_CERTIFICATE_PATH cannot be read" in failure.value.detail
+        load_settings(env_for(emulator, GRAPH_CREDENTIAL="certificate", GRAPH_CERTIFICATE_PATH=str(tmp_path / "x.pem"),
+                              ALLOWED_ORGANIZERS="", GRAPH_CLOUD="mars"))
+    problems = " | ".join(failure.value.problems)
+    assert "GRAPH_CERTIFICATE_PATH cannot be read" in problems
+    assert "ALLOWED_ORGANIZERS" in problems and "GRAPH_CLOUD" in problems
 
 
 def test_a_certificate_without_its_key_lists_the_problem_without_echoing_the_content(emulator):

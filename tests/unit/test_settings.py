@@ -26,7 +26,7 @@ MINIMAL = {
                              "MANAGED_IDENTITY_CLIENT_ID": IDENTITY},
     "managed_identity": {**COMMON, "GRAPH_CREDENTIAL": "managed_identity"},
     "certificate": {**COMMON, "GRAPH_CREDENTIAL": "certificate", "GRAPH_CLIENT_ID": CLIENT,
-                    "GRAPH_CERTIFICATE_PATH": "/home/site/cert.pem"},
+                    "GRAPH_CERTIFICATE_PATH": __file__},  # readable; its content is checked later
     "client_secret": {**COMMON, "GRAPH_CREDENTIAL": "client_secret", "GRAPH_CLIENT_ID": CLIENT,
                       "GRAPH_CLIENT_SECRET": CLIENT_SECRET},
 }
