@@ -14,7 +14,8 @@ import logging
 from typing import Callable
 
 from .bootstrap import Container
-from .errors import BrokerError, MalformedJson
+from .domain import result_message, utc_now
+from .errors import BrokerError, ConfigurationError, MalformedJson, RetriesExhausted
 from .services import DEFERRED_OUTCOME
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,27 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
 def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
                    container_factory: Callable[[], Container]) -> str:
     """A message that failed every attempt: record and emit the final ``retries_exhausted`` result."""
-    container = container_factory()
     try:
-        text = json.dumps(decode_message(body))
+        payload = decode_message(body)
     except (UnicodeDecodeError, ValueError):
-        text = ""
+        payload = None
+    try:
+        container = container_factory()
+    except ConfigurationError as error:
+        # The app cannot even load its settings: nothing can be recorded, but the outcome is still emitted
+        # (the output binding needs none of the app's own settings), so the request is not lost silently.
+        log.error("retries exhausted under a configuration error, message %s", message_id)
+        return json.dumps(unrecorded_exhaustion(payload, message_id, error), ensure_ascii=False)
+    text = json.dumps(payload) if payload is not None else ""
     outcome = container.service.exhausted(text, correlation_id=message_id, dequeue_count=dequeue_count)
     return json.dumps(outcome.result, ensure_ascii=False)
+
+
+def unrecorded_exhaustion(payload: object, message_id: str, cause: BrokerError) -> dict:
+    ids = payload if isinstance(payload, dict) else {}
+    text = {name: ids.get(name) if isinstance(ids.get(name), str) else None
+            for name in ("correlationId", "tenantId", "organizerId", "externalId")}
+    error = RetriesExhausted(f"the request failed on every attempt; last error: {cause.code}: {cause.detail}")
+    return result_message(correlation_id=text["correlationId"] or message_id, tenant_id=text["tenantId"],
+                          organizer_id=text["organizerId"], external_id=text["externalId"], status="failed",
+                          meeting=None, error=error.as_result_error(), source="queue", completed_at=utc_now())

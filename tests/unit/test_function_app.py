@@ -239,3 +239,17 @@ def test_a_403_within_the_grace_window_requeues_a_delayed_copy_and_emits_nothing
     ((message, delay),) = requeued
     assert json.loads(message) == {"organizerId": ALICE_ID, "externalId": "q-3", "correlationId": "m-5"}
     assert delay == timedelta(minutes=1)
+
+
+def test_the_poison_trigger_still_emits_a_result_when_the_settings_are_broken(functions):
+    bootstrap.use(lambda: bootstrap.build_container({"GRAPH_CLOUD": "mars"}))
+    try:
+        results = Out()
+        body = json.dumps({"organizerId": ALICE_ID, "externalId": "q-9", "correlationId": "c-9"}).encode()
+        call(functions, "process_poison_request", QueueMessage(id="m-9", body=body, dequeue_count=1),
+             results=results)
+    finally:
+        bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
+    result = json.loads(results.value)
+    assert result["correlationId"] == "c-9" and result["externalId"] == "q-9"
+    assert result["error"]["code"] == "retries_exhausted" and "configuration_error" in result["error"]["message"]
