@@ -53,7 +53,7 @@ def _uses_development_storage(value: str | None) -> bool:
 def _start_graph_emulator(stack: contextlib.ExitStack, settings: dict[str, str]) -> Any:
     """Start the local Graph/identity emulator and point the app's GRAPH_* settings at it."""
     try:
-        from .graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, GraphEmulator
+        from .graph_emulator import GraphEmulator
     except ImportError as exc:
         raise SystemExit(
             f"No GRAPH_TENANT_ID is configured and the local Graph emulator cannot be loaded ({exc}). Set GRAPH_* in "
@@ -61,19 +61,9 @@ def _start_graph_emulator(stack: contextlib.ExitStack, settings: dict[str, str])
         ) from exc
     emulator = GraphEmulator(STATE_DIR / "emulator", port=0).start()
     stack.callback(emulator.stop)
-    settings.update({
-        "REQUESTS_CA_BUNDLE": str(emulator.ca_bundle),
-        "GRAPH_TENANT_ID": DEFAULT_TENANT_ID,
-        "GRAPH_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "GRAPH_CREDENTIAL": "client_secret",
-        "GRAPH_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-        "GRAPH_AUTHORITY_HOST": emulator.authority_host,
-        "GRAPH_BASE_URL": emulator.graph_base_url,
-    })
-    # The emulator's users, by UPN domain and by object id (an @domain entry only matches organizers named by UPN).
-    from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID
-
-    settings.setdefault("ALLOWED_ORGANIZERS", f"@contoso.example,{ALICE_ID},{BOB_ID},{CAROL_ID}")
+    emulator_settings = emulator.app_settings()
+    settings.setdefault("ALLOWED_ORGANIZERS", emulator_settings.pop("ALLOWED_ORGANIZERS"))
+    settings.update({"REQUESTS_CA_BUNDLE": str(emulator.ca_bundle), **emulator_settings})
     return emulator
 
 

@@ -146,6 +146,19 @@ class GraphEmulator:
         return {"REQUESTS_CA_BUNDLE": str(self.ca_bundle), "IDENTITY_ENDPOINT": self.identity_endpoint,
                 "IDENTITY_HEADER": self.identity_header}
 
+    def app_settings(self) -> dict[str, str]:
+        """The broker's app settings for acting as the seeded app against this emulator (client secret)."""
+        return {
+            "GRAPH_TENANT_ID": DEFAULT_TENANT_ID,
+            "GRAPH_CLIENT_ID": DEFAULT_CLIENT_ID,
+            "GRAPH_CREDENTIAL": "client_secret",
+            "GRAPH_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+            "GRAPH_AUTHORITY_HOST": self.authority_host,
+            "GRAPH_BASE_URL": self.graph_base_url,
+            # The seeded users by UPN domain and by object id (an @domain entry only matches UPNs).
+            "ALLOWED_ORGANIZERS": f"@{DEFAULT_TENANT_DOMAIN},{ALICE_ID},{BOB_ID},{CAROL_ID}",
+        }
+
     def mint_access_token(self, *, tenant_id: str = DEFAULT_TENANT_ID, app_id: str = DEFAULT_CLIENT_ID,
                           roles: tuple[str, ...] = (ONLINE_MEETINGS_ROLE,), audience: str = GRAPH_RESOURCE,
                           lifetime: int = ACCESS_TOKEN_LIFETIME) -> str:

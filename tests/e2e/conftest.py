@@ -12,8 +12,6 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
-from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID
-from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID
 from localdev.host import LocalFunctionsHost
 from shared import bootstrap
 from tests.conftest import REPO_ROOT
@@ -41,14 +39,7 @@ class World:
             "MEETINGS_TABLE": f"meetings{n}",
             "MEETING_REQUESTS_QUEUE": f"requests-{n}",
             "MEETING_RESULTS_QUEUE": f"results-{n}",
-            "GRAPH_TENANT_ID": DEFAULT_TENANT_ID,
-            "GRAPH_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "GRAPH_CREDENTIAL": "client_secret",
-            "GRAPH_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "GRAPH_AUTHORITY_HOST": emulator.authority_host,
-            "GRAPH_BASE_URL": emulator.graph_base_url,
-            # @domain entries match organizers named by UPN; object ids are listed as such.
-            "ALLOWED_ORGANIZERS": f"@contoso.example,{ALICE_ID},{BOB_ID},{CAROL_ID}",
+            **emulator.app_settings(),
             **env_overrides,
         }
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
