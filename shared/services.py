@@ -229,6 +229,9 @@ class MeetingService:
         now = self._clock()
         current = record if target == key else self._repo.get(target)
         for _ in range(_WRITE_ATTEMPTS):
+            if current and current.status == CREATED and (current.meeting or {}).get("id") == meeting.get("id"):
+                stored = current  # a concurrent request already recorded this very meeting: nothing to change
+                break
             base = current or dataclasses.replace(record, key=target, etag=None, created_at=now)
             stored = dataclasses.replace(
                 base, status=CREATED, fingerprint=request.fingerprint, organizer_id=request.organizer_id,

@@ -300,8 +300,8 @@ def test_a_concurrent_writer_does_not_corrupt_the_row(graph, clock):
     outcome = submit(service, request(service, organizerId=ALICE_ID))
     (record,) = repo.rows.values()
     assert repo.raced and record.status == CREATED
-    assert record.meeting["id"] == outcome.meeting["id"]
-    assert record.correlation_id == "c-1"
+    assert record.meeting["id"] == outcome.meeting["id"] and outcome.status == "created"
+    assert record.correlation_id == "rival", "the row already held this meeting: it is read back, not rewritten"
 
 
 def test_rows_that_keep_changing_give_up_with_a_clear_error(graph, clock):
