@@ -17,24 +17,17 @@ from localdev.graph_emulator import (
     DEFAULT_MI_CLIENT_ID,
     DEFAULT_MI_PRINCIPAL_ID,
     DEFAULT_TENANT_ID,
-    GraphEmulator,
 )
 from tests.schemas import validate_online_meeting
-from tests.support import Clock, self_signed_certificate
+from tests.support import self_signed_certificate
 
 GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
 EXCHANGE = "api://AzureADTokenExchange"
 
 
 @pytest.fixture(scope="module")
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory, clock):
-    with GraphEmulator(tmp_path_factory.mktemp("graph-emulator-msal"), now=clock) as emu:
-        yield emu
+def emulator(clocked_emulator):
+    return clocked_emulator
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,6 @@ from localdev.graph_emulator import (
     GraphEmulator,
 )
 from tests.schemas import validate_create_or_get_body, validate_online_meeting
-from tests.support import Clock
 
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -45,14 +44,8 @@ DATETIME_7 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$"
 
 
 @pytest.fixture(scope="module")
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory, clock):
-    with GraphEmulator(tmp_path_factory.mktemp("graph-emulator"), now=clock) as emu:
-        yield emu
+def emulator(clocked_emulator):
+    return clocked_emulator
 
 
 @pytest.fixture(autouse=True)
