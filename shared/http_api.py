@@ -138,8 +138,9 @@ def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -
         except BrokerError as error:
             outcome = service.refused(error, correlation_id=correlation_id, source="http", request=request)
             return Reply(problem(error, correlation_id=correlation_id), json.dumps(outcome.result))
-        if accepted.already_created:
-            return Reply(_json(accepted.record.meeting, 200, headers))
+        if accepted.already_created:  # nothing to wait for: answer as the synchronous path would
+            outcome = service.from_table(request, accepted.record, source="http", correlation_id=correlation_id)
+            return Reply(_json(outcome.meeting, 200, headers), json.dumps(outcome.result, ensure_ascii=False))
         message = {**payload, "tenantId": tenant, "correlationId": correlation_id}
         return Reply(
             _json({"status": "accepted", "correlationId": correlation_id}, 202,

@@ -148,10 +148,7 @@ class MeetingService:
         key = self._key(tenant, request.organizer_id, request.external_id)
         record = self._repo.get(key)
         if record and record.status == CREATED and record.fingerprint == request.fingerprint and record.meeting:
-            log.info("answered from the table correlation=%s externalId=%r", correlation_id, request.external_id)
-            result = self._result(EXISTING_OUTCOME, correlation_id=correlation_id, tenant=tenant, request=request,
-                                  source=source, meeting=record.meeting)
-            return Outcome(EXISTING_OUTCOME, result, meeting=record.meeting, record=record)
+            return self.from_table(request, record, source=source, correlation_id=correlation_id)
 
         record = self._claim(key, record, request, correlation_id=correlation_id, source=source)
         try:
@@ -186,6 +183,14 @@ class MeetingService:
         growing = _POLICY_FIRST_DELAY * (2 ** max(0, record.attempts - 1))
         delay = min(growing, _POLICY_MAX_DELAY, remaining)
         return max(delay, timedelta(seconds=1))
+
+    def from_table(self, request: MeetingRequest, record: MeetingRecord, *, source: str,
+                   correlation_id: str) -> Outcome:
+        """A repeat of a request whose meeting is recorded: answered without calling Graph."""
+        log.info("answered from the table correlation=%s externalId=%r", correlation_id, request.external_id)
+        result = self._result(EXISTING_OUTCOME, correlation_id=correlation_id, tenant=record.key.tenant_id,
+                              request=request, source=source, meeting=record.meeting)
+        return Outcome(EXISTING_OUTCOME, result, meeting=record.meeting, record=record)
 
     def _claim(self, key: MeetingKey, record: MeetingRecord | None, request: MeetingRequest, *,
                correlation_id: str, source: str) -> MeetingRecord:

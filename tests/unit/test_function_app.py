@@ -253,3 +253,13 @@ def test_the_poison_trigger_still_emits_a_result_when_the_settings_are_broken(fu
     result = json.loads(results.value)
     assert result["correlationId"] == "c-9" and result["externalId"] == "q-9"
     assert result["error"]["code"] == "retries_exhausted" and "configuration_error" in result["error"]["message"]
+
+
+def test_respond_async_for_a_meeting_that_exists_answers_200_and_emits_existing(functions, world):
+    body = {"organizerId": "alice@contoso.example", "externalId": "b-2"}
+    call(functions, "create_meeting", post(body), results=Out(), intake=Out())
+    results, intake = Out(), Out()
+    response = call(functions, "create_meeting", post(body, {"Prefer": "respond-async"}), results=results,
+                    intake=intake)
+    assert response.status_code == 200 and intake.value is None
+    assert json.loads(results.value)["status"] == "existing"
