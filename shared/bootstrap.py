@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from .credentials import MsalTokenProvider
 from .errors import BrokerError, StorageUnavailable
-from .graph import GraphClient, RetryPolicy
+from .graph import GraphClient, RetryPolicy, TokenProvider
 from .repository import MeetingRepository, TableMeetingRepository
 from .services import MeetingService
 from .settings import Settings, load_settings
@@ -33,7 +33,7 @@ class Container:
     settings: Settings
     repository: MeetingRepository
     service: MeetingService
-    tokens: object
+    tokens: TokenProvider
     requeue: Callable[[str, timedelta], None]
     _ready: bool = False
 
@@ -60,7 +60,7 @@ def http_session() -> requests.Session:
 def build_container(env: Mapping[str, str], *, repository: MeetingRepository | None = None,
                     session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                     clock: Callable[[], datetime] = utc_clock, retry_policy: RetryPolicy = RetryPolicy(),
-                    tokens: object | None = None, graph: GraphClient | None = None,
+                    tokens: TokenProvider | None = None, graph: GraphClient | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None) -> Container:
     settings = load_settings(env)
     session = session or http_session()

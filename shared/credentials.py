@@ -91,7 +91,7 @@ class MsalTokenProvider:
         self._http = http_client
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
         self._lock = threading.Lock()
-        self._mi = managed_identity_client
+        self._mi: Any = managed_identity_client
         self._credential: Any = None
         mode = settings.credential_mode
         if mode == "certificate":

@@ -178,6 +178,12 @@ def _utc(value: datetime | None) -> datetime | None:
                     tzinfo=timezone.utc)
 
 
+def _required_utc(value: datetime) -> datetime:
+    converted = _utc(value)
+    assert converted is not None
+    return converted
+
+
 def _str_or_none(value: Any) -> str | None:
     # The derived columns are copies for people browsing the table; the record is read from MeetingJson.
     return value if isinstance(value, str) and len(value) <= _MAX_STRING_PROPERTY else None
@@ -235,8 +241,8 @@ def _from_entity(entity: Any) -> MeetingRecord:
         last_error=json.loads(last_error) if last_error else None,
         attempts=int(entity.get("Attempts") or 0),
         first_attempt_at=_utc(entity.get("FirstAttemptAt")),
-        created_at=_utc(entity["CreatedAt"]),
-        updated_at=_utc(entity["UpdatedAt"]),
+        created_at=_required_utc(entity["CreatedAt"]),
+        updated_at=_required_utc(entity["UpdatedAt"]),
         etag=entity.metadata.get("etag"),
     )
 

@@ -168,10 +168,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and check every setting; raise ConfigurationError listing every problem found."""
     problems: list[str] = []
 
-    def get(name: str, default: str | None = None) -> str | None:
+    def get(name: str) -> str | None:
         value = env.get(name)
         value = value.strip() if isinstance(value, str) else None
-        return value or default
+        return value or None
+
+    def get_or(name: str, default: str) -> str:
+        return get(name) or default
 
     storage = StorageSettings(
         connection_string=get("AzureWebJobsStorage"),
@@ -188,17 +191,17 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if storage.credential and storage.credential.lower() != "managedidentity":
         problems.append("AzureWebJobsStorage__credential must be 'managedidentity' when set")
 
-    table = get("MEETINGS_TABLE", "meetings")
+    table = get_or("MEETINGS_TABLE", "meetings")
     if not _TABLE_NAME.fullmatch(table):
         problems.append(f"MEETINGS_TABLE must be 3-63 letters and digits, starting with a letter (got {table!r})")
     queues = {}
     for name, default in (("MEETING_REQUESTS_QUEUE", "meeting-requests"), ("MEETING_RESULTS_QUEUE", "meeting-results")):
-        queues[name] = get(name, default)
+        queues[name] = get_or(name, default)
         # The poison queue adds 7 characters ("-poison") and must itself be a valid queue name.
         if not _QUEUE_NAME.fullmatch(queues[name]) or len(queues[name]) > 56:
             problems.append(f"{name} must be 3-56 lowercase letters, digits and single hyphens (got {queues[name]!r})")
 
-    cloud_name = get("GRAPH_CLOUD", "global").lower()
+    cloud_name = get_or("GRAPH_CLOUD", "global").lower()
     cloud = CLOUDS.get(cloud_name)
     if cloud is None:
         problems.append(f"GRAPH_CLOUD must be one of {', '.join(CLOUDS)} (got {cloud_name!r})")
@@ -208,13 +211,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"GRAPH_CLOUD={cloud_name}: Microsoft Graph in this cloud does not offer onlineMeetings/createOrGet, "
             "so this app cannot serve it"
         )
-    authority_host = _https_url("GRAPH_AUTHORITY_HOST", get("GRAPH_AUTHORITY_HOST", cloud.authority_host), problems)
-    graph_base_url = _https_url("GRAPH_BASE_URL", get("GRAPH_BASE_URL", cloud.graph_base_url), problems)
-    api_version = get("GRAPH_API_VERSION", "v1.0")
+    authority_host = _https_url("GRAPH_AUTHORITY_HOST", get_or("GRAPH_AUTHORITY_HOST", cloud.authority_host), problems)
+    graph_base_url = _https_url("GRAPH_BASE_URL", get_or("GRAPH_BASE_URL", cloud.graph_base_url), problems)
+    api_version = get_or("GRAPH_API_VERSION", "v1.0")
     if api_version not in API_VERSIONS:
         problems.append(f"GRAPH_API_VERSION must be one of {', '.join(API_VERSIONS)} (got {api_version!r})")
 
-    mode = get("GRAPH_CREDENTIAL", "managed_identity_fic").lower()
+    mode = get_or("GRAPH_CREDENTIAL", "managed_identity_fic").lower()
     tenant_id = (get("GRAPH_TENANT_ID") or "").lower()
     client_id = get("GRAPH_CLIENT_ID")
     mi_client_id = get("MANAGED_IDENTITY_CLIENT_ID")
@@ -265,7 +268,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "(object ids, UPNs, @domain suffixes, or * for everyone the access policy covers)"
         )
 
-    grace_raw = get("ACCESS_POLICY_GRACE_MINUTES", "30")
+    grace_raw = get_or("ACCESS_POLICY_GRACE_MINUTES", "30")
     try:
         grace_minutes = float(grace_raw)
         if not 0 <= grace_minutes <= 24 * 60:

@@ -95,7 +95,7 @@ def ensure_queue(client: QueueClient) -> None:
     except HttpResponseError as exc:
         raise StorageUnavailable(
             f"Queue Storage create queue {client.queue_name!r} failed: HTTP {exc.status_code}"
-            + (f" {getattr(exc.error_code, 'value', exc.error_code)}" if getattr(exc, "error_code", None) else "")
+            + (f" {getattr(code, 'value', code)}" if (code := getattr(exc, "error_code", None)) else "")
         ) from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise StorageUnavailable(

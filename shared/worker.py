@@ -65,6 +65,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         assert outcome.retry_in is not None
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
         # this message then completes without a result: the copy will produce it.
+        assert isinstance(payload, dict)
         container.requeue(json.dumps({**payload, "correlationId": correlation_id}, ensure_ascii=False),
                           outcome.retry_in)
         return None
