@@ -1,0 +1,142 @@
+"""The Graph adapter against the emulator over real HTTPS: retries, timeouts, throttling and error mapping."""
+from __future__ import annotations
+
+import email.utils
+import uuid
+
+import pytest
+import requests
+
+from localdev.emulator_state import ALICE_ID, CAROL_ID, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
+from shared.errors import (
+    AccessPolicyMissing,
+    GraphRejected,
+    GraphThrottled,
+    GraphUnauthorized,
+    GraphUnavailable,
+    OrganizerNotFound,
+)
+from shared.graph import GraphClient, RetryPolicy, parse_retry_after
+
+
+class StaticToken:
+    def __init__(self, token: str) -> None:
+        self.value = token
+
+    def token(self, tenant_id: str) -> str:
+        return self.value
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def client(emulator, monkeypatch, sleeps):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+    yield GraphClient(requests.Session(), StaticToken(emulator.mint_access_token()), base_url=emulator.graph_base_url,
+                      api_version="v1.0", app_id=DEFAULT_CLIENT_ID, sleep=sleeps.append, jitter=lambda: 0.5,
+                      policy=RetryPolicy(read_timeout=0.5))
+    emulator.state.clear_faults()
+
+
+def create(client, organizer=ALICE_ID):
+    return client.create_or_get(DEFAULT_TENANT_ID, organizer, {"externalId": f"g-{uuid.uuid4()}"},
+                                correlation_id="test")
+
+
+def test_a_slow_answer_is_retried_after_the_read_timeout_and_idempotency_keeps_one_meeting(client, emulator, sleeps):
+    emulator.state.inject("graph", None, count=1, delay=1.5)
+    external_id = f"slow-{uuid.uuid4()}"
+    answer = client.create_or_get(DEFAULT_TENANT_ID, ALICE_ID, {"externalId": external_id}, correlation_id="test")
+    assert sleeps == [0.5], "one backoff (base 0.5 s) before the second attempt"
+    # The timed-out first attempt did create the meeting; the retry gets that same meeting back (200).
+    assert not answer.created
+    assert [m["id"] for m in emulator.state.meetings if m["externalId"] == external_id] == [answer.meeting["id"]]
+
+
+def test_503_and_504_are_retried_and_then_succeed(client, emulator, sleeps):
+    emulator.state.inject("graph", 503, count=1)
+    emulator.state.inject("graph", 504, count=1)
+    assert create(client).created
+    assert sleeps == [0.5, 1.0], "exponential backoff when Graph sends no Retry-After"
+
+
+def test_500_is_not_retried_in_process(client, emulator, sleeps):
+    emulator.state.inject("graph", 500, count=1)
+    with pytest.raises(GraphUnavailable) as failure:
+        create(client)
+    assert sleeps == [] and failure.value.retryable and "request-id" in failure.value.detail
+
+
+def test_a_persisting_503_gives_up_after_four_attempts(client, emulator, sleeps):
+    emulator.state.inject("graph", 503, count=None)
+    before = emulator.state.counters["create_or_get"]
+    with pytest.raises(GraphUnavailable):
+        create(client)
+    assert emulator.state.counters["create_or_get"] - before == 4 and len(sleeps) == 3
+
+
+def test_a_retry_after_beyond_the_cap_is_handed_back_without_waiting(client, emulator, sleeps):
+    emulator.state.inject("graph", 429, count=1, retry_after="120")
+    with pytest.raises(GraphThrottled) as throttled:
+        create(client)
+    assert sleeps == [] and throttled.value.retry_after == 120.0
+
+
+def test_a_429_without_retry_after_backs_off_exponentially(client, emulator, sleeps):
+    emulator.state.inject("graph", 429, count=2)
+    assert create(client).created and sleeps == [0.5, 1.0]
+
+
+def test_a_200_without_a_meeting_body_is_graph_unavailable(client, emulator):
+    emulator.state.inject("graph", 200, count=1, body=b"")
+    with pytest.raises(GraphUnavailable) as failure:
+        create(client)
+    assert "without an onlineMeeting body" in failure.value.detail
+
+
+def test_a_malformed_error_body_still_maps_by_status(client, emulator):
+    emulator.state.inject("graph", 404, count=1, body=b"{not json")
+    with pytest.raises(OrganizerNotFound):
+        create(client)
+
+
+def test_403_names_the_app_the_organizer_and_the_grant(client):
+    with pytest.raises(AccessPolicyMissing) as failure:
+        create(client, CAROL_ID)
+    detail = failure.value.detail
+    assert DEFAULT_CLIENT_ID in detail and CAROL_ID in detail and "Grant-CsApplicationAccessPolicy" in detail
+    assert not failure.value.retryable
+
+
+def test_a_bad_token_is_graph_unauthorized(emulator, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+    client = GraphClient(requests.Session(), StaticToken("not-a-token"), base_url=emulator.graph_base_url,
+                         api_version="v1.0", app_id=DEFAULT_CLIENT_ID, sleep=lambda s: None)
+    with pytest.raises(GraphUnauthorized):
+        create(client)
+
+
+def test_a_rejected_body_is_graph_rejected_with_graphs_message(client):
+    with pytest.raises(GraphRejected) as failure:
+        client.create_or_get(DEFAULT_TENANT_ID, ALICE_ID, {"externalId": "x", "endDateTime": "2026-01-01T00:00:00Z"},
+                             correlation_id="test")
+    assert not failure.value.retryable and "Graph status 400" in failure.value.detail
+
+
+def test_every_attempt_sends_its_own_client_request_id(client, emulator):
+    emulator.state.inject("graph", 503, count=1)
+    before = len(emulator.state.requests)
+    create(client)
+    ids = [r["headers"].get("client-request-id") for r in emulator.state.requests[before:]]
+    assert len(ids) == 2 and len(set(ids)) == 2 and all(ids)
+
+
+def test_retry_after_is_read_as_seconds_fractions_or_an_http_date():
+    assert parse_retry_after("2.128", now=0) == 2.128
+    assert parse_retry_after("-3", now=0) == 0.0
+    assert parse_retry_after(None, now=0) is None and parse_retry_after("soon", now=0) is None
+    date = email.utils.formatdate(1_000_030, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000) == 30.0
