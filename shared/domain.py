@@ -351,6 +351,13 @@ def organizer_object_id(meeting: Mapping[str, Any]) -> str | None:
     return value.lower() if isinstance(value, str) and value else None
 
 
+def payload_ids(payload: Any) -> dict[str, str | None]:
+    """The identifying members of a request that may not have passed validation (for its failed result)."""
+    members = payload if isinstance(payload, dict) else {}
+    return {name: members[name] if isinstance(members.get(name), str) else None
+            for name in ("correlationId", "tenantId", "organizerId", "externalId")}
+
+
 def result_message(*, correlation_id: str, tenant_id: str | None, organizer_id: str | None, external_id: str | None,
                    status: str, meeting: Mapping[str, Any] | None, error: Mapping[str, Any] | None, source: str,
                    completed_at: datetime) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from .domain import MeetingRequest, organizer_object_id, result_message, validate_request
+from .domain import MeetingRequest, organizer_object_id, payload_ids, result_message, validate_request
 from .errors import (
     AccessPolicyMissing,
     BrokerError,
@@ -115,12 +115,11 @@ class MeetingService:
     def refused(self, error: BrokerError, *, correlation_id: str, source: str, payload: Any = None,
                 request: MeetingRequest | None = None) -> Outcome:
         """A request refused before any work (invalid, or outside policy): emitted, not stored."""
-        ids = payload if isinstance(payload, dict) else {}
-        text = lambda name: ids.get(name) if isinstance(ids.get(name), str) else None  # noqa: E731
-        tenant = (request.tenant_id if request else text("tenantId")) or self._settings.tenant_id
+        ids = payload_ids(payload)
+        tenant = (request.tenant_id if request else ids["tenantId"]) or self._settings.tenant_id
         result = self._result(FAILED_OUTCOME, correlation_id=correlation_id, tenant=tenant, request=request,
-                              source=source, error=error, organizer_id=text("organizerId"),
-                              external_id=text("externalId"))
+                              source=source, error=error, organizer_id=ids["organizerId"],
+                              external_id=ids["externalId"])
         return Outcome(FAILED_OUTCOME, result, error=error)
 
     # ---- create or get -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import logging
 from typing import Callable
 
 from .bootstrap import Container
-from .domain import result_message, utc_now
+from .domain import payload_ids, result_message, utc_now
 from .errors import BrokerError, ConfigurationError, MalformedJson, RetriesExhausted
 from .services import DEFERRED_OUTCOME
 
@@ -54,8 +54,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         request = service.parse(payload, queue=True)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
-        given = payload.get("correlationId") if isinstance(payload, dict) else None
-        correlation_id = given if isinstance(given, str) and given else message_id
+        correlation_id = payload_ids(payload)["correlationId"] or message_id
         outcome = service.refused(error, correlation_id=correlation_id, source="queue", payload=payload)
         return json.dumps(outcome.result, ensure_ascii=False)
 
@@ -97,9 +96,7 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
 
 
 def unrecorded_exhaustion(payload: object, message_id: str, cause: BrokerError) -> dict:
-    ids = payload if isinstance(payload, dict) else {}
-    text = {name: ids.get(name) if isinstance(ids.get(name), str) else None
-            for name in ("correlationId", "tenantId", "organizerId", "externalId")}
+    text = payload_ids(payload)
     error = RetriesExhausted(f"the request failed on every attempt; last error: {cause.code}: {cause.detail}")
     return result_message(correlation_id=text["correlationId"] or message_id, tenant_id=text["tenantId"],
                           organizer_id=text["organizerId"], external_id=text["externalId"], status="failed",
