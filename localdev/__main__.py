@@ -24,7 +24,8 @@ from .host import LocalFunctionsHost
 from .settings_file import LOCAL_SETTINGS, is_configured, merged_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = REPO_ROOT / ".localdev"
+# Where Azurite's data, the emulator's CA and env.json live; LOCALDEV_STATE_DIR moves it (the tests use a temp dir).
+STATE_DIR = Path(os.environ.get("LOCALDEV_STATE_DIR") or REPO_ROOT / ".localdev")
 ENV_FILE = STATE_DIR / "env.json"
 APP_DEFAULTS = {
     "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -95,11 +96,15 @@ def _banner(host: LocalFunctionsHost, emulator: Any) -> str:
     if queue_functions:
         lines += ["", "Queue functions:"]
         lines += [f"  {spec.name}: queue {spec.trigger['queueName']}" for spec in queue_functions]
-    lines += ["", f"Storage: Azurite; connection string and endpoints in {ENV_FILE.relative_to(REPO_ROOT)}"]
+    lines += ["", f"Storage: Azurite; connection string and endpoints in {_shown(ENV_FILE)}"]
     if emulator is not None:
         lines.append(f"Graph emulator: {emulator.url} (CA {emulator.ca_bundle})")
     lines += ["", "Ctrl-C to stop.", ""]
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def run(port: int, fresh: bool) -> int:
