@@ -33,7 +33,6 @@ class Container:
     settings: Settings
     repository: MeetingRepository
     service: MeetingService
-    tokens: TokenProvider
     requeue: Callable[[str, timedelta], None]
     _ready: bool = False
 
@@ -74,7 +73,7 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     service = MeetingService(settings, repository, graph, clock)
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
-    return Container(settings, repository, service, token_provider, requeue or _intake_requeue(settings))
+    return Container(settings, repository, service, requeue or _intake_requeue(settings))
 
 
 # host.json "messageEncoding": what the code itself enqueues must be written the way the trigger reads it.

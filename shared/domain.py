@@ -76,6 +76,11 @@ def is_guid(value: str) -> bool:
     return bool(_GUID.fullmatch(value))
 
 
+def is_tenant_id(value: str) -> bool:
+    """A tenant is named by its GUID or one of its verified domains."""
+    return is_guid(value) or bool(_DOMAIN.fullmatch(value))
+
+
 def normalize_organizer(organizer_id: str) -> str:
     """Object ids and UPNs are case-insensitive: one spelling per organizer."""
     return organizer_id.strip().lower()
@@ -277,7 +282,7 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
             check.add("externalId", "must not contain control characters")
 
     tenant = check.string(payload, "tenantId", "", max_len=253)
-    if tenant is not None and not (is_guid(tenant) or _DOMAIN.fullmatch(tenant)):
+    if tenant is not None and not is_tenant_id(tenant):
         check.add("tenantId", "must be a tenant id (GUID) or a verified domain")
 
     subject = check.string(payload, "subject", "", max_len=MAX_SUBJECT)
@@ -349,6 +354,11 @@ def organizer_object_id(meeting: Mapping[str, Any]) -> str | None:
     user = ((organizer.get("identity") or {}).get("user") or {})
     value = user.get("id")
     return value.lower() if isinstance(value, str) and value else None
+
+
+def to_message(document: Mapping[str, Any]) -> str:
+    """A queue message body: JSON text, non-ASCII kept as is."""
+    return json.dumps(document, ensure_ascii=False)
 
 
 def payload_ids(payload: Any) -> dict[str, str | None]:

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 import azure.functions as func
 
 from .bootstrap import Container
-from .domain import MAX_BODY_BYTES
+from .domain import MAX_BODY_BYTES, to_message
 from .errors import (
     BrokerError,
     FieldError,
@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 ContainerFactory = Callable[[], Container]
-_CORRELATION = re.compile(r"^[\x21-\x7e]{1,200}$")
-_PATH_SAFE = re.compile(r"^[^/\\#?%\s]+$")
+_CORRELATION = re.compile(r"[\x21-\x7e]{1,200}")
+_PATH_SAFE = re.compile(r"[^/\\#?%\s]+")
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None, mimetyp
                              mimetype=mimetype, charset="utf-8")
 
 
-def problem(error: BrokerError, *, correlation_id: str | None = None, instance: str | None = None,
-            status: int | None = None) -> func.HttpResponse:
+def problem(error: BrokerError, *, correlation_id: str | None = None, status: int | None = None
+            ) -> func.HttpResponse:
     status = status or error.status
     body: dict[str, Any] = {
         "type": f"urn:teams-meeting-broker:problem:{error.code}",
@@ -65,8 +65,6 @@ def problem(error: BrokerError, *, correlation_id: str | None = None, instance: 
         "code": error.code,
         "retryable": error.retryable,
     }
-    if instance:
-        body["instance"] = instance
     if correlation_id:
         body["correlationId"] = correlation_id
     if error.errors:
@@ -82,7 +80,7 @@ def problem(error: BrokerError, *, correlation_id: str | None = None, instance: 
 
 def correlation_id_of(req: func.HttpRequest) -> str:
     given = (req.headers.get("x-correlation-id") or "").strip()
-    return given if _CORRELATION.match(given) else str(uuid.uuid4())
+    return given if _CORRELATION.fullmatch(given) else str(uuid.uuid4())
 
 
 def read_json(req: func.HttpRequest) -> Any:
@@ -101,7 +99,7 @@ def read_json(req: func.HttpRequest) -> Any:
 def location(organizer_id: str, external_id: str, tenant_id: str | None = None) -> str:
     """Where the meeting can be read back; the query form when the externalId cannot travel in a path segment."""
     extra = {"tenantId": tenant_id} if tenant_id else {}
-    if _PATH_SAFE.match(external_id) and _PATH_SAFE.match(organizer_id):
+    if _PATH_SAFE.fullmatch(external_id) and _PATH_SAFE.fullmatch(organizer_id):
         suffix = f"?{urlencode(extra)}" if extra else ""
         return f"/api/meetings/{quote(organizer_id, safe='@')}/{quote(external_id, safe='')}{suffix}"
     return "/api/meetings?" + urlencode({"organizerId": organizer_id, "externalId": external_id, **extra})
@@ -126,7 +124,7 @@ def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -
         request = service.parse(payload, queue=False)
     except BrokerError as error:
         outcome = service.refused(error, correlation_id=correlation_id, source="http", payload=payload)
-        return Reply(problem(error, correlation_id=correlation_id), json.dumps(outcome.result, ensure_ascii=False))
+        return Reply(problem(error, correlation_id=correlation_id), outcome.message)
 
     tenant = service.tenant_of(request)
     where = location(request.organizer_id, request.external_id,
@@ -137,19 +135,19 @@ def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -
             accepted = service.accept(request, correlation_id=correlation_id)
         except BrokerError as error:
             outcome = service.refused(error, correlation_id=correlation_id, source="http", request=request)
-            return Reply(problem(error, correlation_id=correlation_id), json.dumps(outcome.result))
+            return Reply(problem(error, correlation_id=correlation_id), outcome.message)
         if accepted.already_created:  # nothing to wait for: answer as the synchronous path would
             outcome = service.from_table(request, accepted.record, source="http", correlation_id=correlation_id)
-            return Reply(_json(outcome.meeting, 200, headers), json.dumps(outcome.result, ensure_ascii=False))
+            return Reply(_json(outcome.meeting, 200, headers), outcome.message)
         message = {**payload, "tenantId": tenant, "correlationId": correlation_id}
         return Reply(
             _json({"status": "accepted", "correlationId": correlation_id}, 202,
                   {**headers, "Preference-Applied": "respond-async", "Retry-After": "1"}),
-            intake=json.dumps(message, ensure_ascii=False),
+            intake=to_message(message),
         )
 
     outcome = service.submit(request, source="http", correlation_id=correlation_id, transient_is_final=True)
-    result = json.dumps(outcome.result, ensure_ascii=False)
+    result = outcome.message
     if outcome.status == FAILED_OUTCOME:
         assert outcome.error is not None
         return Reply(problem(outcome.error, correlation_id=correlation_id), result)

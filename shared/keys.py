@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .settings import is_guid
+from .domain import is_guid
 
 SEPARATOR = "|"
 # Measured in UTF-16 code units, as the Table service counts characters: 400 keeps a row key (and a partition key

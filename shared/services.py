@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from .domain import MeetingRequest, organizer_object_id, payload_ids, result_message, validate_request
+from .domain import (
+    MeetingRequest,
+    organizer_object_id,
+    payload_ids,
+    result_message,
+    to_message,
+    validate_request,
+)
 from .errors import (
     AccessPolicyMissing,
     BrokerError,
@@ -46,6 +53,12 @@ class Outcome:
     record: MeetingRecord | None = None
     error: BrokerError | None = None
     retry_in: timedelta | None = None  # deferred: when to try again
+
+    @property
+    def message(self) -> str:
+        """The result message as the results queue carries it."""
+        assert self.result is not None
+        return to_message(self.result)
 
     @property
     def retryable_failure(self) -> bool:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from .domain import is_guid, is_tenant_id
 from .errors import ConfigurationError
 
 # Every app setting the code reads. The infra test checks these against the Bicep app settings.
@@ -69,20 +70,11 @@ CLOUDS: dict[str, Cloud] = {
     ),
 }
 
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}", re.ASCII)
+
+
 # Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
-_QUEUE_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-
-
-def is_guid(value: str) -> bool:
-    return bool(_GUID.fullmatch(value))
-
-
-def is_tenant_id(value: str) -> bool:
-    """A tenant is named by its GUID or one of its verified domains."""
-    return is_guid(value) or bool(_DOMAIN.fullmatch(value))
+_QUEUE_NAME = re.compile(r"(?=.{3,63}\Z)[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import logging
 from typing import Callable
 
 from .bootstrap import Container
-from .domain import payload_ids, result_message, utc_now
+from .domain import payload_ids, result_message, to_message, utc_now
 from .errors import BrokerError, ConfigurationError, MalformedJson, RetriesExhausted
 from .services import DEFERRED_OUTCOME
 
@@ -56,7 +56,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
         outcome = service.refused(error, correlation_id=correlation_id, source="queue", payload=payload)
-        return json.dumps(outcome.result, ensure_ascii=False)
+        return outcome.message
 
     correlation_id = request.correlation_id or message_id
     outcome = service.submit(request, source="queue", correlation_id=correlation_id, transient_is_final=False)
@@ -65,7 +65,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
         # this message then completes without a result: the copy will produce it.
         assert isinstance(payload, dict)
-        container.requeue(json.dumps({**payload, "correlationId": correlation_id}, ensure_ascii=False),
+        container.requeue(to_message({**payload, "correlationId": correlation_id}),
                           outcome.retry_in)
         return None
     if outcome.retryable_failure:
@@ -73,7 +73,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
                     outcome.error.code)
         raise outcome.error
-    return json.dumps(outcome.result, ensure_ascii=False)
+    return outcome.message
 
 
 def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
@@ -89,10 +89,10 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
         # The app cannot even load its settings: nothing can be recorded, but the outcome is still emitted
         # (the output binding needs none of the app's own settings), so the request is not lost silently.
         log.error("retries exhausted under a configuration error, message %s", message_id)
-        return json.dumps(unrecorded_exhaustion(payload, message_id, error), ensure_ascii=False)
+        return to_message(unrecorded_exhaustion(payload, message_id, error))
     text = json.dumps(payload) if payload is not None else ""
     outcome = container.service.exhausted(text, correlation_id=message_id, dequeue_count=dequeue_count)
-    return json.dumps(outcome.result, ensure_ascii=False)
+    return outcome.message
 
 
 def unrecorded_exhaustion(payload: object, message_id: str, cause: BrokerError) -> dict:
