@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 import uuid
 
 import pytest
@@ -140,3 +141,12 @@ def test_retry_after_is_read_as_seconds_fractions_or_an_http_date():
     assert parse_retry_after(None, now=0) is None and parse_retry_after("soon", now=0) is None
     date = email.utils.formatdate(1_000_030, usegmt=True)
     assert parse_retry_after(date, now=1_000_000) == 30.0
+
+
+def test_graphs_request_id_and_our_client_request_id_are_logged_and_the_token_is_not(client, emulator, caplog):
+    caplog.set_level(logging.INFO, logger="shared.graph")
+    answer = create(client)
+    sent = emulator.state.requests[-1]["headers"]["client-request-id"]
+    assert answer.request_id and f"request-id={answer.request_id}" in caplog.text
+    assert f"client-request-id={sent}" in caplog.text
+    assert "Bearer" not in caplog.text and emulator.mint_access_token()[:20] not in caplog.text
