@@ -1,4 +1,4 @@
-"""JSON-schema validators built from ``shared/graph/onlineMeeting-schemas.yaml``.
+"""JSON-schema validators built from ``localdev/graph/onlineMeeting-schemas.yaml`` (Microsoft's fragments, MIT).
 
 The yaml holds four documents: OpenAPI 3.0 schema components for Graph v1.0 (1) and beta (2), CSDL text (3) and the
 derived createOrGet request-body schema (4), whose ``$ref``s resolve against document 1 or 2. Translation to JSON
@@ -28,8 +28,7 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCHEMAS_PATH = REPO_ROOT.parent / "shared" / "graph" / "onlineMeeting-schemas.yaml"
+DEFAULT_SCHEMAS_PATH = Path(__file__).resolve().parent / "graph" / "onlineMeeting-schemas.yaml"
 VERSIONS = ("v1.0", "beta")
 _SCHEMA_PREFIX = "#/components/schemas/"
 ONLINE_MEETING = "microsoft.graph.onlineMeeting"

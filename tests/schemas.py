@@ -1,6 +1,6 @@
 """Graph onlineMeeting JSON-schema validation for tests.
 
-Loads ``SHARED_DIR / "graph/onlineMeeting-schemas.yaml"`` (see tests/conftest.py) and validates with JSON Schema
+Loads ``localdev/graph/onlineMeeting-schemas.yaml`` (the copy of Microsoft's fragments kept in the repo) and validates with JSON Schema
 draft 2020-12 after the translation its header asks for (``localdev/emulator_schemas.py``):
 ``additionalProperties: {type: object}`` -> ``true``, OpenAPI ``nullable`` -> ``type: [..., "null"]``, bare-``$ref``
 properties nullable (as in the full Graph openapi.yaml), and on v1.0 createOrGet bodies ``chatInfo`` is rejected
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from localdev.emulator_schemas import GraphSchemas, load_schemas
-from tests.conftest import SHARED_DIR
+from localdev.emulator_schemas import DEFAULT_SCHEMAS_PATH, GraphSchemas, load_schemas
 
-SCHEMAS_PATH = SHARED_DIR / "graph" / "onlineMeeting-schemas.yaml"
+SCHEMAS_PATH = DEFAULT_SCHEMAS_PATH
 VERSIONS = ("v1.0", "beta")
 
 

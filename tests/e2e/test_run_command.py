@@ -1,11 +1,13 @@
-"""The README's main-job command, as a user runs it: one process that starts everything and stops it on Ctrl-C."""
+"""The README's main-job command, as a user runs it: ``./scripts/run`` in a clone with nothing beside it, one process
+that starts everything and stops it on Ctrl-C."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,10 +17,13 @@ from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.skipif(LOCAL_SETTINGS.exists(), reason="a local.settings.json may point the run at a real tenant")
-def test_the_run_command_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRAPH_", "ALLOWED_", "MEETING", "AzureWebJobs"))}
-    env["LOCALDEV_STATE_DIR"] = str(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "localdev", "run", "--port", "0"], cwd=REPO_ROOT, env=env,
+def test_the_run_command_serves_the_app_from_a_bare_clone_and_stops_cleanly_on_ctrl_c(tmp_path):
+    clone = _bare_clone(tmp_path / "empty" / "teams-meeting-broker")
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GRAPH_", "ALLOWED_", "MEETING", "AzureWebJobs", "REQUESTS_CA_BUNDLE", "VIRTUAL_ENV"))}
+    env["LOCALDEV_STATE_DIR"] = str(state)
+    process = subprocess.Popen(["./scripts/run", "--port", "0"], cwd=clone, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         banner = []
@@ -27,21 +32,39 @@ def test_the_run_command_serves_the_app_and_stops_cleanly_on_ctrl_c(tmp_path):
             if "Ctrl-C to stop" in line:
                 break
         assert any("Graph emulator: https://127.0.0.1:" in line for line in banner), "".join(banner)
-        state = json.loads((tmp_path / "env.json").read_text())
+        assert "Ctrl-C to stop" in banner[-1], "".join(banner)
+        where = json.loads((state / "env.json").read_text())
         http = requests.Session()
         http.trust_env = False
         body = {"organizerId": "alice@contoso.example", "externalId": "run-command-1"}
-        created = http.post(f"{state['baseUrl']}/api/meetings", json=body, timeout=30)
+        created = http.post(f"{where['baseUrl']}/api/meetings", json=body, timeout=30)
         assert created.status_code == 201, created.text
-        assert http.post(f"{state['baseUrl']}/api/meetings", json=body, timeout=30).json()["id"] == created.json()["id"]
-        assert http.get(f"{state['baseUrl']}/api/health", timeout=30).json() == {"status": "ok"}
+        repeat = http.post(f"{where['baseUrl']}/api/meetings", json=body, timeout=30)
+        assert (repeat.status_code, repeat.json()["id"]) == (200, created.json()["id"])
+        assert http.get(f"{where['baseUrl']}/api/health", timeout=30).json() == {"status": "ok"}
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "Stopping" in output
-    assert not (tmp_path / "env.json").exists(), "the run removes what it wrote on exit"
-    assert _processes_mentioning(str(tmp_path)) == [], "Azurite stopped with the run"
+    assert not (state / "env.json").exists(), "the run removes what it wrote on exit"
+    assert _processes_mentioning(str(state)) == [], "Azurite stopped with the run"
+
+
+def _bare_clone(target: Path) -> Path:
+    """The repository's files (tracked, and new ones not ignored) alone in an empty folder, as `git clone` leaves them.
+    The installed .venv and node_modules are linked in so the run's own set-up finds them current instead of
+    installing again; modification times are kept, so npm's stamp stays newer than package-lock.json."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    for name in listed:
+        source = REPO_ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for installed in (".venv", "node_modules"):
+        (target / installed).symlink_to(REPO_ROOT / installed, target_is_directory=True)
+    return target
 
 
 def _processes_mentioning(text: str) -> list[str]:
