@@ -65,5 +65,6 @@ def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> N
 @app.queue_trigger(arg_name="msg", queue_name="%MEETING_REQUESTS_QUEUE%-poison", connection=STORAGE)
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def process_poison_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
-    results.set(worker.process_poison(msg.get_body(), message_id=msg.id or "", dequeue_count=msg.dequeue_count or 1,
-                                      container_factory=bootstrap.get_container))
+    _emit(results, worker.process_poison(msg.get_body(), message_id=msg.id or "",
+                                         dequeue_count=msg.dequeue_count or 1,
+                                         container_factory=bootstrap.get_container, clock=bootstrap.clock))

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
 import requests
@@ -19,22 +19,31 @@ from requests.adapters import HTTPAdapter
 
 from .credentials import MsalTokenProvider
 from .errors import BrokerError, StorageUnavailable
-from .graph import GraphClient, RetryPolicy, TokenProvider
-from .repository import MeetingRepository, TableMeetingRepository
-from .services import MeetingService
+from .graph import GraphClient, RetryPolicy
+from .ports import MeetingsGraph, TokenProvider
+from .records import MeetingRepository
 from .settings import Settings, load_settings
 from .storage import queue_client, table_client
+from .table_repository import TableMeetingRepository
+from .usecases import Deps
+from .values import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Container:
-    settings: Settings
-    repository: MeetingRepository
-    service: MeetingService
-    requeue: Callable[[str, timedelta], None]
+    deps: Deps                                  # what the use cases work with
+    requeue: Callable[[str, timedelta], None]   # a delayed copy on the intake queue
     _ready: bool = False
+
+    @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
+    def repository(self) -> MeetingRepository:
+        return self.deps.repository
 
     def ready(self) -> "Container":
         """Create the table on first use (local runs); in Azure the template has created it already."""
@@ -42,10 +51,6 @@ class Container:
             self.repository.ensure_ready()
             self._ready = True
         return self
-
-
-def utc_clock() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def http_session() -> requests.Session:
@@ -58,8 +63,8 @@ def http_session() -> requests.Session:
 
 def build_container(env: Mapping[str, str], *, repository: MeetingRepository | None = None,
                     session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                    clock: Callable[[], datetime] = utc_clock, retry_policy: RetryPolicy = RetryPolicy(),
-                    tokens: TokenProvider | None = None, graph: GraphClient | None = None,
+                    clock: Clock = utc_now, retry_policy: RetryPolicy = RetryPolicy(),
+                    tokens: TokenProvider | None = None, graph: MeetingsGraph | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None) -> Container:
     settings = load_settings(env)
     session = session or http_session()
@@ -70,10 +75,9 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
         app_id=settings.client_id or settings.managed_identity_client_id, policy=retry_policy, sleep=sleep,
         clock=lambda: clock().timestamp(),
     )
-    service = MeetingService(settings, repository, graph, clock)
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
-    return Container(settings, repository, service, requeue or _intake_requeue(settings))
+    return Container(Deps(settings, repository, graph, clock), requeue or _intake_requeue(settings))
 
 
 # host.json "messageEncoding": what the code itself enqueues must be written the way the trigger reads it.
@@ -97,6 +101,12 @@ _lock = threading.Lock()
 _container: Container | None = None
 _failure: BrokerError | None = None
 _factory: Callable[[], Container] = lambda: build_container(os.environ)  # noqa: E731
+_clock: Clock = utc_now
+
+
+def clock() -> datetime:
+    """The process clock, for adapters that must tell the time without a container (its settings failed to load)."""
+    return _clock()
 
 
 def get_container() -> Container:
@@ -116,8 +126,8 @@ def get_container() -> Container:
     return _container.ready()
 
 
-def use(factory: Callable[[], Container]) -> None:
-    """Replace how the container is built (tests and the local host); forgets any built one."""
-    global _container, _failure, _factory
+def use(factory: Callable[[], Container], *, clock: Clock = utc_now) -> None:
+    """Replace how the container is built, and the process clock (tests and the local host); forgets any built one."""
+    global _container, _failure, _factory, _clock
     with _lock:
-        _factory, _container, _failure = factory, None, None
+        _factory, _container, _failure, _clock = factory, None, None, clock

@@ -106,6 +106,12 @@ class CredentialRejected(BrokerError):
     status, code, title = 502, "credential_rejected", "Microsoft Entra ID rejected the app's credential"
 
 
+class MeetingTooLarge(BrokerError):
+    """Graph answered with a meeting the table cannot hold. Not retryable: Graph would return the same meeting."""
+
+    status, code, title = 502, "meeting_too_large", "The meeting Microsoft Graph returned is too large to record"
+
+
 class StorageUnavailable(BrokerError):
     status, code, title, retryable = 503, "storage_unavailable", "Table Storage is unavailable", True
 

@@ -14,7 +14,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 from urllib.parse import quote
 
 import requests
@@ -28,23 +28,12 @@ from .errors import (
     GraphUnavailable,
     OrganizerNotFound,
 )
+from .ports import GraphAnswer, TokenProvider
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 POLICY_DELAY_MINUTES = 30
-
-
-class TokenProvider(Protocol):
-    def token(self, tenant_id: str) -> str:
-        """An app-only access token for Microsoft Graph in this tenant (cached by MSAL)."""
-
-
-@dataclass(frozen=True)
-class GraphAnswer:
-    meeting: dict[str, Any]
-    created: bool
-    request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -72,6 +61,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 class GraphClient:
+    """The ``MeetingsGraph`` port over HTTPS with a pooled ``requests.Session``."""
+
     def __init__(self, session: requests.Session, tokens: TokenProvider, *, base_url: str, api_version: str,
                  app_id: str | None, policy: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,

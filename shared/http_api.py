@@ -18,7 +18,6 @@ from urllib.parse import quote, urlencode
 import azure.functions as func
 
 from .bootstrap import Container
-from .domain import MAX_BODY_BYTES, to_message
 from .errors import (
     BrokerError,
     FieldError,
@@ -28,8 +27,10 @@ from .errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from .repository import CREATED, PENDING, MeetingRecord
-from .services import FAILED_OUTCOME, CREATED_OUTCOME
+from .records import MeetingRecord, Status
+from .usecases import Outcome, accept_meeting, create_meeting as create_or_get, find_meeting
+from .usecases.common import Context, refused, tenant_of
+from .validation import MAX_BODY_BYTES, validate_request
 
 log = logging.getLogger(__name__)
 
@@ -111,48 +112,40 @@ def _wants_async(req: func.HttpRequest) -> bool:
 
 
 def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -> Reply:
+    """POST /meetings: parse, make one use-case call, map its outcome."""
     correlation_id = correlation_id_of(req)
-    payload: Any = None
     try:
         container = container_factory()
     except BrokerError as error:  # the app cannot work at all: nothing is processed, the caller may retry
         log.error("app unavailable: %s", error.code)
         return Reply(problem(error, correlation_id=correlation_id))
-    service = container.service
+    deps, payload = container.deps, None
     try:
         payload = read_json(req)
-        request = service.parse(payload, queue=False)
+        request = validate_request(payload, api_version=deps.settings.api_version, queue=False)
     except BrokerError as error:
-        outcome = service.refused(error, correlation_id=correlation_id, source="http", payload=payload)
-        return Reply(problem(error, correlation_id=correlation_id), outcome.message)
-
-    tenant = service.tenant_of(request)
-    where = location(request.organizer_id, request.external_id,
-                     request.tenant_id if request.tenant_id != container.settings.tenant_id else None)
-    headers = {"Location": where, "x-correlation-id": correlation_id}
+        return _reply(refused(deps, Context(correlation_id, "http", payload=payload), error), correlation_id)
     if _wants_async(req):
-        try:
-            accepted = service.accept(request, correlation_id=correlation_id)
-        except BrokerError as error:
-            outcome = service.refused(error, correlation_id=correlation_id, source="http", request=request)
-            return Reply(problem(error, correlation_id=correlation_id), outcome.message)
-        if accepted.already_created:  # nothing to wait for: answer as the synchronous path would
-            outcome = service.from_table(request, accepted.record, source="http", correlation_id=correlation_id)
-            return Reply(_json(outcome.meeting, 200, headers), outcome.message)
-        message = {**payload, "tenantId": tenant, "correlationId": correlation_id}
-        return Reply(
-            _json({"status": "accepted", "correlationId": correlation_id}, 202,
-                  {**headers, "Preference-Applied": "respond-async", "Retry-After": "1"}),
-            intake=to_message(message),
-        )
+        outcome = accept_meeting(deps, request, correlation_id=correlation_id)
+    else:
+        outcome = create_or_get(deps, request, source="http", correlation_id=correlation_id, final=True)
+    tenant = tenant_of(deps.settings, request.tenant_id)
+    where = location(request.organizer_id, request.external_id, tenant if tenant != deps.settings.tenant_id else None)
+    return _reply(outcome, correlation_id, {"Location": where})
 
-    outcome = service.submit(request, source="http", correlation_id=correlation_id, transient_is_final=True)
-    result = outcome.message
-    if outcome.status == FAILED_OUTCOME:
+
+def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None = None) -> Reply:
+    """The HTTP answer to an outcome, and the messages its output bindings send."""
+    if outcome.status == Status.FAILED:
         assert outcome.error is not None
-        return Reply(problem(outcome.error, correlation_id=correlation_id), result)
-    status = 201 if outcome.status == CREATED_OUTCOME else 200
-    return Reply(_json(outcome.meeting, status, headers), result)
+        return Reply(problem(outcome.error, correlation_id=correlation_id), outcome.message)
+    headers = {**(headers or {}), "x-correlation-id": correlation_id}
+    if outcome.status == Status.ACCEPTED:
+        body = {"status": Status.ACCEPTED, "correlationId": correlation_id}
+        return Reply(_json(body, 202, {**headers, "Preference-Applied": "respond-async", "Retry-After": "1"}),
+                     intake=outcome.intake)
+    status = 201 if outcome.status == Status.CREATED else 200
+    return Reply(_json(outcome.meeting, status, headers), outcome.message)
 
 
 def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
@@ -163,7 +156,7 @@ def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, orga
         if missing:
             raise ValidationFailed([FieldError(name, "is required") for name in missing])
         container = container_factory()
-        record = container.service.find(organizer_id or "", external_id or "", req.params.get("tenantId"))
+        record = find_meeting(container.deps, organizer_id or "", external_id or "", req.params.get("tenantId"))
     except BrokerError as error:
         return problem(error, correlation_id=correlation_id)
     return record_response(record, correlation_id)
@@ -171,10 +164,11 @@ def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, orga
 
 def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResponse:
     headers = {"x-correlation-id": correlation_id}
-    if record.status == CREATED and record.meeting is not None:
+    if record.has_meeting:
         return _json(record.meeting, 200, headers)
-    if record.status == PENDING:
-        return _json({"status": "pending", "correlationId": record.correlation_id}, 202, {**headers, "Retry-After": "1"})
+    if record.status == Status.PENDING:
+        return _json({"status": Status.PENDING, "correlationId": record.correlation_id}, 202,
+                     {**headers, "Retry-After": "1"})
     # A failed request: replay the problem it ended with, as the POST answered it.
     return problem(RecordedFailure(record.last_error or {}), correlation_id=record.correlation_id or correlation_id)
 

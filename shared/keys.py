@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .domain import is_guid
+from .values import normalize_organizer
 
 SEPARATOR = "|"
 # Measured in UTF-16 code units, as the Table service counts characters: 400 keeps a row key (and a partition key
@@ -53,13 +53,6 @@ def decode_key_part(part: str) -> str:
     return _ESCAPE_RUN.sub(lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode("utf-8"), part)
 
 
-def organizer_key(organizer_id: str) -> str:
-    """The organizer as keyed: object ids (GUIDs) and UPNs are case-insensitive, so both are lowercased."""
-    if is_guid(organizer_id) or "@" in organizer_id:
-        return organizer_id.lower()
-    return organizer_id
-
-
 def meeting_partition_key(tenant_id: str, organizer_key: str) -> str:
     return f"m{SEPARATOR}{encode_key_part(tenant_id)}{SEPARATOR}{encode_key_part(organizer_key)}"
 
@@ -73,4 +66,4 @@ def alias_partition_key(tenant_id: str) -> str:
 
 
 def alias_row_key(upn: str) -> str:
-    return encode_key_part(upn.lower())
+    return encode_key_part(normalize_organizer(upn))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .domain import MAX_EXTERNAL_ID, ROLES
+from .validation import MAX_EXTERNAL_ID, ROLES
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _MEETING = {"application/json": {"schema": {"$ref": "#/components/schemas/OnlineMeeting"}}}
@@ -109,7 +109,8 @@ def document() -> dict[str, Any]:
                         "429": _problem("`graph_throttled`.", retry_after=True),
                         "500": _problem("`configuration_error`."),
                         "502": _problem("`graph_unavailable`, `graph_unauthorized`, `graph_rejected`, "
-                                        "`token_unavailable` or `credential_rejected`.", retry_after=True),
+                                        "`token_unavailable`, `credential_rejected`, or `meeting_too_large` (the "
+                                        "meeting Graph returned cannot be recorded).", retry_after=True),
                         "503": _problem("`storage_unavailable`.", retry_after=True),
                     },
                 },

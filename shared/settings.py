@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from .domain import is_guid, is_tenant_id
+from .values import is_guid, is_tenant_id
 from .errors import ConfigurationError
 
 # Every app setting the code reads. The infra test checks these against the Bicep app settings.

@@ -14,9 +14,13 @@ import logging
 from typing import Callable
 
 from .bootstrap import Container
-from .domain import payload_ids, result_message, to_message, utc_now
-from .errors import BrokerError, ConfigurationError, MalformedJson, RetriesExhausted
-from .services import DEFERRED_OUTCOME
+from .errors import BrokerError, ConfigurationError, MalformedJson
+from .records import Status
+from .usecases import create_meeting, exhaust_request, unrecorded_exhaustion
+from .usecases.common import Context, refused
+from .validation import validate_request
+from .values import Clock
+from .messages import payload_ids
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +48,25 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
                     container_factory: Callable[[], Container]) -> str | None:
     """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
     container = container_factory()  # a configuration error raises: retried, then poisoned with a clear result
-    service = container.service
-    payload = None
+    deps, payload = container.deps, None
     try:
         try:
             payload = decode_message(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise MalformedJson(f"the message is not valid UTF-8 JSON ({type(exc).__name__})") from None
-        request = service.parse(payload, queue=True)
+        request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
-        outcome = service.refused(error, correlation_id=correlation_id, source="queue", payload=payload)
-        return outcome.message
+        return refused(deps, Context(correlation_id, "queue", payload=payload), error).message
 
-    correlation_id = request.correlation_id or message_id
-    outcome = service.submit(request, source="queue", correlation_id=correlation_id, transient_is_final=False)
-    if outcome.status == DEFERRED_OUTCOME:
-        assert outcome.retry_in is not None
+    outcome = create_meeting(deps, request, source="queue", correlation_id=request.correlation_id or message_id,
+                             final=False)
+    if outcome.status == Status.DEFERRED:
+        assert outcome.retry_in is not None and outcome.intake is not None
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
         # this message then completes without a result: the copy will produce it.
-        assert isinstance(payload, dict)
-        container.requeue(to_message({**payload, "correlationId": correlation_id}),
-                          outcome.retry_in)
+        container.requeue(outcome.intake, outcome.retry_in)
         return None
     if outcome.retryable_failure:
         assert outcome.error is not None
@@ -76,8 +76,8 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
     return outcome.message
 
 
-def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
-                   container_factory: Callable[[], Container]) -> str:
+def process_poison(body: bytes, *, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
+                   clock: Clock) -> str | None:
     """A message that failed every attempt: record and emit the final ``retries_exhausted`` result."""
     try:
         payload = decode_message(body)
@@ -86,18 +86,6 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int,
     try:
         container = container_factory()
     except ConfigurationError as error:
-        # The app cannot even load its settings: nothing can be recorded, but the outcome is still emitted
-        # (the output binding needs none of the app's own settings), so the request is not lost silently.
         log.error("retries exhausted under a configuration error, message %s", message_id)
-        return to_message(unrecorded_exhaustion(payload, message_id, error))
-    text = json.dumps(payload) if payload is not None else ""
-    outcome = container.service.exhausted(text, correlation_id=message_id, dequeue_count=dequeue_count)
-    return outcome.message
-
-
-def unrecorded_exhaustion(payload: object, message_id: str, cause: BrokerError) -> dict:
-    text = payload_ids(payload)
-    error = RetriesExhausted(f"the request failed on every attempt; last error: {cause.code}: {cause.detail}")
-    return result_message(correlation_id=text["correlationId"] or message_id, tenant_id=text["tenantId"],
-                          organizer_id=text["organizerId"], external_id=text["externalId"], status="failed",
-                          meeting=None, error=error.as_result_error(), source="queue", completed_at=utc_now())
+        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
+    return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count).message

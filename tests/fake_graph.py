@@ -4,16 +4,16 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from shared.domain import format_datetime, parse_datetime
 from shared.errors import BrokerError
-from shared.graph import GraphAnswer
+from shared.ports import GraphAnswer, MeetingsGraph
+from shared.values import format_datetime, normalize_organizer, parse_datetime
 
 ALICE_ID = "11111111-1111-4111-8111-111111111111"
 BOB_ID = "22222222-2222-4222-8222-222222222222"
 USERS = {"alice@contoso.example": ALICE_ID, "bob@contoso.example": BOB_ID}
 
 
-class FakeGraph:
+class FakeGraph(MeetingsGraph):
     """createOrGet keyed by (tenant, organizer object id, externalId); ``fail_next`` injects errors in order."""
 
     def __init__(self) -> None:
@@ -27,7 +27,7 @@ class FakeGraph:
         self.calls.append((tenant_id, organizer_id, body))
         if self.fail_next:
             raise self.fail_next.pop(0)
-        object_id = USERS.get(organizer_id.lower(), organizer_id.lower())
+        object_id = USERS.get(normalize_organizer(organizer_id), normalize_organizer(organizer_id))
         key = (tenant_id, object_id, body["externalId"])
         if key in self.meetings:
             return GraphAnswer(self.meetings[key], False, "req-existing")

@@ -7,20 +7,14 @@ from dataclasses import replace as with_changes
 from datetime import datetime, timezone
 
 from shared.errors import BrokerError
-from shared.repository import (
-    MeetingKey,
-    MeetingRecord,
-    MeetingRepository,
-    RecordExists,
-    RecordModified,
-    encode_meeting_json,
-)
+from shared.records import MeetingKey, MeetingRecord, MeetingRepository, RecordExists, RecordModified, meeting_json
+from shared.values import normalize_organizer
 
 
 def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
     """The record as the table would hand it back: UTC datetimes, its own copy of the JSON, the new ETag."""
     if record.meeting is not None:
-        encode_meeting_json(record.meeting)  # the same size limit as the table: ValueError when too large
+        meeting_json(record.meeting)  # the port's size limit: MeetingTooLarge, as the table adapter raises
 
     def utc(value: datetime | None) -> datetime | None:
         return value.astimezone(timezone.utc) if value is not None else None
@@ -101,8 +95,8 @@ class InMemoryMeetingRepository(MeetingRepository):
 
     def get_alias(self, tenant_id: str, upn: str) -> str | None:
         self._check_outage()
-        return self.aliases.get((tenant_id, upn.lower()))
+        return self.aliases.get((tenant_id, normalize_organizer(upn)))
 
     def put_alias(self, tenant_id: str, upn: str, object_id: str) -> None:
         self._check_outage()
-        self.aliases[(tenant_id, upn.lower())] = object_id
+        self.aliases[(tenant_id, normalize_organizer(upn))] = object_id

@@ -10,17 +10,10 @@ import pytest
 
 from localdev.azurite import ACCOUNT_KEY
 from shared import keys, storage
-from shared.errors import StorageUnavailable
-from shared.repository import (
-    CREATED,
-    FAILED,
-    PENDING,
-    MeetingKey,
-    MeetingRecord,
-    RecordExists,
-    RecordModified,
-    TableMeetingRepository,
-)
+from shared.errors import MeetingTooLarge, StorageUnavailable
+from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
+from shared.table_repository import TableMeetingRepository
+from shared.values import normalize_organizer
 from shared.settings import StorageSettings
 from tests.fakes import InMemoryMeetingRepository
 
@@ -53,8 +46,8 @@ def meeting_json(external_id: str = "order-1", *, padding: str = "") -> dict:
 def make_record(external_id: str = "order-1", *, tenant: str = TENANT, organizer: str = ORGANIZER, **changes) -> MeetingRecord:
     now = datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=CEST)
     record = MeetingRecord(
-        key=MeetingKey(tenant, keys.organizer_key(organizer), external_id),
-        status=CREATED,
+        key=MeetingKey(tenant, normalize_organizer(organizer), external_id),
+        status=Status.CREATED,
         fingerprint="f" * 64,
         organizer_id=organizer,
         correlation_id="corr-1",
@@ -115,7 +108,7 @@ def test_an_inserted_record_reads_back_equal_with_utc_datetimes(repository):
 
 
 def test_a_record_without_meeting_or_first_attempt_reads_back_with_none(repository):
-    record = make_record(status=PENDING, meeting=None, first_attempt_at=None, correlation_id=None, source=None, attempts=0)
+    record = make_record(status=Status.PENDING, meeting=None, first_attempt_at=None, correlation_id=None, source=None, attempts=0)
     repository.insert(record)
     assert with_changes(repository.get(record.key), etag=None) == record
 
@@ -138,23 +131,23 @@ def test_the_meeting_fields_are_derived_from_the_stored_json(repository):
 def test_inserting_twice_raises_record_exists_carrying_the_first_row(repository):
     first = repository.insert(make_record(fingerprint="1" * 64))
     with pytest.raises(RecordExists) as raised:
-        repository.insert(make_record(fingerprint="2" * 64, status=FAILED))
+        repository.insert(make_record(fingerprint="2" * 64, status=Status.FAILED))
     assert raised.value.existing == first
     assert repository.get(first.key) == first
 
 
 def test_replace_with_the_current_etag_stores_the_change_under_a_new_etag(repository):
-    first = repository.insert(make_record(status=PENDING))
-    second = repository.replace(with_changes(first, status=CREATED, attempts=2))
+    first = repository.insert(make_record(status=Status.PENDING))
+    second = repository.replace(with_changes(first, status=Status.CREATED, attempts=2))
     assert second.etag != first.etag
     assert repository.get(first.key) == second
 
 
 def test_replace_with_a_stale_etag_raises_record_modified_and_keeps_the_winner(repository):
-    first = repository.insert(make_record(status=PENDING))
-    winner = repository.replace(with_changes(first, status=CREATED, fingerprint="w" * 64))
+    first = repository.insert(make_record(status=Status.PENDING))
+    winner = repository.replace(with_changes(first, status=Status.CREATED, fingerprint="w" * 64))
     with pytest.raises(RecordModified):
-        repository.replace(with_changes(first, status=FAILED, fingerprint="l" * 64))
+        repository.replace(with_changes(first, status=Status.FAILED, fingerprint="l" * 64))
     assert repository.get(first.key) == winner
 
 
@@ -236,7 +229,7 @@ def test_a_200_kb_meeting_round_trips_and_shrinks_back_without_leftover_chunks(r
 
 
 def test_a_meeting_too_large_for_one_entity_is_rejected(repository):
-    with pytest.raises(ValueError):
+    with pytest.raises(MeetingTooLarge):
         repository.insert(make_record(meeting=meeting_json(padding="x" * 460_000)))
     assert repository.get(make_record().key) is None
 
@@ -289,7 +282,7 @@ def test_the_entity_keeps_raw_values_and_graph_fields_as_columns(table_client):
     entity = table_client.get_entity(keys.meeting_partition_key(TENANT, "ada.lovelace@contoso.com"), "order%2F1")
     assert (entity["TenantId"], entity["OrganizerKey"], entity["OrganizerId"], entity["ExternalId"]) == (
         TENANT, "ada.lovelace@contoso.com", ORGANIZER, "order/1")
-    assert entity["Attempts"] == 3 and entity["Status"] == CREATED
+    assert entity["Attempts"] == 3 and entity["Status"] == Status.CREATED
     assert entity["JoinMeetingId"] == "123456789012" and entity["Subject"] == "Réunion d'équipe 😀"
     assert entity["StartDateTime"] == "2024-05-01T10:00:00Z"
     assert entity["MeetingJsonParts"] == 1 and "MeetingJson1" not in entity

@@ -13,7 +13,7 @@ from shared import bootstrap
 from shared.errors import AccessPolicyMissing, GraphUnavailable, StorageUnavailable
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository
-from tests.unit.test_services import ENV, Clock
+from tests.unit.test_usecases import ENV, Clock
 
 
 class Out(func.Out):
@@ -237,7 +237,8 @@ def test_a_403_within_the_grace_window_requeues_a_delayed_copy_and_emits_nothing
     call(functions, "process_meeting_request", QueueMessage(id="m-5", body=body, dequeue_count=1), results=results)
     assert results.value is None
     ((message, delay),) = requeued
-    assert json.loads(message) == {"organizerId": ALICE_ID, "externalId": "q-3", "correlationId": "m-5"}
+    assert json.loads(message) == {"organizerId": ALICE_ID, "externalId": "q-3", "correlationId": "m-5",
+                                   "tenantId": ENV["GRAPH_TENANT_ID"]}, "the validated request, its tenant resolved"
     assert delay == timedelta(minutes=1)
 
 

@@ -1,16 +1,16 @@
-"""The meeting lookup: its port (``MeetingRepository``) and the Azure Table Storage adapter.
+"""The Azure Table Storage adapter of ``MeetingRepository``.
 
 One row per (tenant, organizer, externalId) holds the state of that meeting request and the onlineMeeting Graph
 returned. State changes are conditional on the row's ETag (optimistic concurrency), never blind upserts, so two
 workers racing on one externalId cannot overwrite each other's outcome:
 https://learn.microsoft.com/azure/storage/tables/table-storage-design-for-modification#optimistic-concurrency
+SDK errors never leave this module: they become RecordExists, RecordModified or StorageUnavailable.
 """
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass, replace as with_changes
+from dataclasses import replace as with_changes
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
@@ -26,142 +26,18 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, UpdateMode
 
 from . import keys
-from .errors import StorageUnavailable
-
-PENDING, CREATED, FAILED = "pending", "created", "failed"
-STATUSES = (PENDING, CREATED, FAILED)
+from .errors import MeetingTooLarge, StorageUnavailable
+from .records import MeetingKey, MeetingRecord, MeetingRepository, RecordExists, RecordModified, meeting_json
 
 # A string property is at most 64 KiB of UTF-16 (32,768 code units):
 # https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#property-types
-# The meeting JSON is serialized as ASCII (non-ASCII escaped), so one character is one UTF-16 code unit.
+# The meeting JSON is ASCII (non-ASCII escaped), so one character is one UTF-16 code unit.
 MEETING_JSON_CHUNK = 30_000
-# An entity is at most 1 MiB (strings counted as UTF-16, 2 bytes a character) and 252 user properties. 450,000
-# characters of JSON is 900 KB stored in 15 properties, leaving room for the other columns.
-MAX_MEETING_JSON_CHARS = 450_000
 _MAX_STRING_PROPERTY = 32_000
 
 
-@dataclass(frozen=True)
-class MeetingKey:
-    tenant_id: str
-    organizer_key: str  # already normalized with keys.organizer_key
-    external_id: str
-
-
-@dataclass(frozen=True)
-class MeetingRecord:
-    key: MeetingKey
-    status: str
-    fingerprint: str
-    organizer_id: str
-    correlation_id: str | None
-    source: str | None
-    meeting: dict | None
-    last_error: dict | None
-    attempts: int
-    first_attempt_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    etag: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)} (got {self.status!r})")
-        for name in ("first_attempt_at", "created_at", "updated_at"):
-            value = getattr(self, name)
-            if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-                raise ValueError(f"{name} must be a timezone-aware datetime")
-
-    def _meeting_field(self, *path: str) -> Any:
-        value: Any = self.meeting
-        for step in path:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(step)
-        return value
-
-    @property
-    def meeting_id(self) -> str | None:
-        return self._meeting_field("id")
-
-    @property
-    def join_web_url(self) -> str | None:
-        return self._meeting_field("joinWebUrl")
-
-    @property
-    def join_meeting_id(self) -> str | None:
-        return self._meeting_field("joinMeetingIdSettings", "joinMeetingId")
-
-    @property
-    def subject(self) -> str | None:
-        return self._meeting_field("subject")
-
-    @property
-    def start_date_time(self) -> str | None:
-        return self._meeting_field("startDateTime")
-
-    @property
-    def end_date_time(self) -> str | None:
-        return self._meeting_field("endDateTime")
-
-    @property
-    def organizer_object_id(self) -> str | None:
-        return self._meeting_field("participants", "organizer", "identity", "user", "id")
-
-
-class RecordExists(Exception):
-    """An insert met an existing row; ``existing`` is that row as read back."""
-
-    def __init__(self, existing: MeetingRecord) -> None:
-        super().__init__("a record already exists for this tenant, organizer and externalId")
-        self.existing = existing
-
-
-class RecordModified(Exception):
-    """A conditional write lost: the row changed (ETag mismatch) or vanished since it was read."""
-
-
-class MeetingRepository(ABC):
-    @abstractmethod
-    def ensure_ready(self) -> None:
-        """Create the table if it is missing; fine when it exists."""
-
-    @abstractmethod
-    def ping(self) -> None:
-        """A cheap health probe; raises StorageUnavailable."""
-
-    @abstractmethod
-    def get(self, key: MeetingKey) -> MeetingRecord | None:
-        """The record for ``key``, or None."""
-
-    @abstractmethod
-    def insert(self, record: MeetingRecord) -> MeetingRecord:
-        """Store a new record and return it with its ETag; RecordExists (carrying the stored row) if one exists."""
-
-    @abstractmethod
-    def replace(self, record: MeetingRecord) -> MeetingRecord:
-        """Overwrite the row if it still has ``record.etag``; RecordModified when stale or gone."""
-
-    @abstractmethod
-    def delete(self, key: MeetingKey, etag: str | None = None) -> None:
-        """Delete the row (only if it still has ``etag`` when given); a missing row is fine."""
-
-    @abstractmethod
-    def get_alias(self, tenant_id: str, upn: str) -> str | None:
-        """The organizer object id Graph gave for ``upn``, if learned."""
-
-    @abstractmethod
-    def put_alias(self, tenant_id: str, upn: str, object_id: str) -> None:
-        """Remember the organizer object id Graph gave for ``upn``."""
-
-
-def encode_meeting_json(meeting: dict) -> list[str]:
-    """The meeting as ASCII JSON in chunks that each fit a string property; ValueError when too large to store."""
-    text = json.dumps(meeting, ensure_ascii=True, separators=(",", ":"))
-    if len(text) > MAX_MEETING_JSON_CHARS:
-        raise ValueError(
-            f"the onlineMeeting JSON is {len(text)} characters; at most {MAX_MEETING_JSON_CHARS} fit in a table entity"
-        )
+def _meeting_json_parts(meeting: dict) -> list[str]:
+    text = meeting_json(meeting)
     return [text[i:i + MEETING_JSON_CHUNK] for i in range(0, len(text), MEETING_JSON_CHUNK)] or [text]
 
 
@@ -206,7 +82,7 @@ def _to_entity(record: MeetingRecord) -> dict[str, Any]:
     }
     for name, value in entity.items():
         if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > _MAX_STRING_PROPERTY:
-            raise ValueError(f"{name} is too long to store in a table property")
+            raise MeetingTooLarge(f"{name} is too long to store in a table property")
     entity.update({
         "MeetingId": _str_or_none(record.meeting_id),
         "JoinWebUrl": _str_or_none(record.join_web_url),
@@ -219,7 +95,7 @@ def _to_entity(record: MeetingRecord) -> dict[str, Any]:
         "CreatedAt": _utc(record.created_at),
         "UpdatedAt": _utc(record.updated_at),
     })
-    parts = encode_meeting_json(record.meeting) if record.meeting is not None else []
+    parts = _meeting_json_parts(record.meeting) if record.meeting is not None else []
     entity["MeetingJsonParts"] = len(parts)
     for index, part in enumerate(parts):
         entity[_meeting_json_column(index)] = part
@@ -252,8 +128,7 @@ def _table_missing(error: HttpResponseError) -> bool:
 
 
 class TableMeetingRepository(MeetingRepository):
-    """Azure Table Storage adapter. SDK errors never leave it: they become RecordExists, RecordModified or
-    StorageUnavailable."""
+    """Meeting records in one Azure table."""
 
     def __init__(self, table_client: TableClient) -> None:
         self._table = table_client

@@ -8,13 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import assume, example, given, settings, strategies as st
 
-from shared.domain import (
-    format_datetime,
-    meeting_summary,
-    parse_datetime,
-    result_message,
-    validate_request,
-)
+from shared.messages import meeting_summary, result_message
+from shared.validation import validate_request
+from shared.values import format_datetime, parse_datetime
 from shared.errors import FieldError, ValidationFailed
 
 ORGANIZER_GUID = "1f35f2e6-9cab-44ad-8d5a-b74c14720000"

@@ -15,9 +15,10 @@ from shared.errors import (
     OrganizerNotFound,
     StorageUnavailable,
 )
-from shared.repository import CREATED, FAILED, PENDING, MeetingKey, RecordModified
-from shared.services import MeetingService
+from shared.records import MeetingKey, RecordModified, Status
 from shared.settings import load_settings
+from shared.usecases import Deps, accept_meeting, create_meeting, exhaust_request, find_meeting
+from shared.validation import validate_request
 from tests.fake_graph import ALICE_ID, BOB_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository
 
@@ -59,16 +60,16 @@ def clock():
 
 @pytest.fixture
 def service(repo, graph, clock):
-    return MeetingService(load_settings(ENV), repo, graph, clock)
+    return Deps(load_settings(ENV), repo, graph, clock)
 
 
 def request(service, **members):
     payload = {"organizerId": "alice@contoso.example", "externalId": "booking-1", "subject": "Intro", **members}
-    return service.parse(payload, queue=False)
+    return validate_request(payload, queue=False)
 
 
-def submit(service, req, *, final=True, correlation_id="c-1"):
-    return service.submit(req, source="http", correlation_id=correlation_id, transient_is_final=final)
+def submit(service, req, *, final=True, correlation_id="c-1", source="http"):
+    return create_meeting(service, req, source=source, correlation_id=correlation_id, final=final)
 
 
 def test_a_new_request_creates_a_meeting_and_records_it(service, repo, graph):
@@ -76,7 +77,7 @@ def test_a_new_request_creates_a_meeting_and_records_it(service, repo, graph):
     assert outcome.status == "created"
     assert outcome.result["status"] == "created" and outcome.result["meeting"]["id"] == outcome.meeting["id"]
     (record,) = repo.rows.values()
-    assert record.status == CREATED and record.meeting == outcome.meeting
+    assert record.status == Status.CREATED and record.meeting == outcome.meeting
     assert record.key == MeetingKey(TENANT, ALICE_ID, "booking-1")
 
 
@@ -93,7 +94,7 @@ def test_the_organizer_by_upn_and_by_object_id_end_on_one_row(service, repo, gra
     by_id = submit(service, request(service, organizerId=ALICE_ID.upper()))
     assert by_id.meeting["id"] == by_upn.meeting["id"]
     assert len(repo.rows) == 1 and len(graph.calls) == 1
-    assert service.find("ALICE@contoso.example", "booking-1").meeting["id"] == by_upn.meeting["id"]
+    assert find_meeting(service, "ALICE@contoso.example", "booking-1").meeting["id"] == by_upn.meeting["id"]
 
 
 def test_two_organizers_with_one_external_id_get_two_meetings(service, repo):
@@ -124,7 +125,7 @@ def test_a_permanent_graph_failure_is_recorded_as_failed_and_not_retryable(servi
     assert outcome.status == "failed" and not outcome.retryable_failure
     assert outcome.result["error"] == {"code": "organizer_not_found", "message": "no such user", "retryable": False}
     (record,) = repo.rows.values()
-    assert record.status == FAILED and record.last_error["code"] == "organizer_not_found"
+    assert record.status == Status.FAILED and record.last_error["code"] == "organizer_not_found"
     assert record.last_error["status"] == 404
 
 
@@ -132,7 +133,7 @@ def test_a_403_on_the_http_path_fails_at_once(service, repo, graph):
     graph.fail_next.append(AccessPolicyMissing("no policy"))
     outcome = submit(service, request(service), final=True)
     assert outcome.status == "failed" and outcome.error.status == 403
-    assert next(iter(repo.rows.values())).status == FAILED
+    assert next(iter(repo.rows.values())).status == Status.FAILED
 
 
 def test_a_403_on_the_queue_path_is_retried_with_growing_delays_within_the_grace_window(service, repo, graph, clock):
@@ -146,7 +147,7 @@ def test_a_403_on_the_queue_path_is_retried_with_growing_delays_within_the_grace
     assert delays == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4), timedelta(minutes=8),
                       timedelta(minutes=10)]
     record = next(iter(repo.rows.values()))
-    assert record.status == PENDING and record.last_error["code"] == "access_policy_missing"
+    assert record.status == Status.PENDING and record.last_error["code"] == "access_policy_missing"
     graph.fail_next.append(AccessPolicyMissing("no policy"))
     last = submit(service, request(service), final=False)
     assert last.status == "deferred" and last.retry_in == timedelta(minutes=5), "capped by what is left of 30 min"
@@ -154,7 +155,7 @@ def test_a_403_on_the_queue_path_is_retried_with_growing_delays_within_the_grace
     graph.fail_next.append(AccessPolicyMissing("still no policy"))
     final = submit(service, request(service), final=False)
     assert final.status == "failed" and final.error.code == "access_policy_missing"
-    assert next(iter(repo.rows.values())).status == FAILED
+    assert next(iter(repo.rows.values())).status == Status.FAILED
 
 
 def test_a_grant_that_applies_within_the_window_completes_the_request(service, repo, graph, clock):
@@ -165,7 +166,7 @@ def test_a_grant_that_applies_within_the_window_completes_the_request(service, r
 
 
 def test_a_grace_window_of_zero_fails_the_queue_path_at_once(repo, graph, clock):
-    service = MeetingService(load_settings({**ENV, "ACCESS_POLICY_GRACE_MINUTES": "0"}), repo, graph, clock)
+    service = Deps(load_settings({**ENV, "ACCESS_POLICY_GRACE_MINUTES": "0"}), repo, graph, clock)
     graph.fail_next.append(AccessPolicyMissing("no policy"))
     assert submit(service, request(service), final=False).status == "failed"
 
@@ -175,11 +176,11 @@ def test_a_transient_failure_on_the_queue_path_stays_pending_and_a_retry_complet
     first = submit(service, request(service), final=False)
     assert first.retryable_failure
     (record,) = repo.rows.values()
-    assert record.status == PENDING and record.last_error["code"] == "graph_unavailable"
+    assert record.status == Status.PENDING and record.last_error["code"] == "graph_unavailable"
     second = submit(service, request(service), final=False)
     assert second.status == "created"
     (record,) = repo.rows.values()
-    assert record.status == CREATED and record.attempts == 2 and record.last_error is None
+    assert record.status == Status.CREATED and record.attempts == 2 and record.last_error is None
 
 
 def test_a_transient_failure_on_the_http_path_is_final_for_that_request(service, repo, graph):
@@ -187,7 +188,7 @@ def test_a_transient_failure_on_the_http_path_is_final_for_that_request(service,
     outcome = submit(service, request(service), final=True)
     assert outcome.status == "failed" and outcome.error.retry_after == 30
     (record,) = repo.rows.values()
-    assert record.status == FAILED and record.last_error["retryable"] is True
+    assert record.status == Status.FAILED and record.last_error["retryable"] is True
 
 
 def test_a_failed_request_is_tried_again_when_repeated(service, repo, graph):
@@ -203,7 +204,7 @@ def test_a_created_row_keeps_its_meeting_when_a_later_call_fails(service, repo, 
     later = submit(service, request(service, subject="changed"))
     assert later.status == "failed"
     (record,) = repo.rows.values()
-    assert record.status == CREATED and record.meeting["id"] == first.meeting["id"]
+    assert record.status == Status.CREATED and record.meeting["id"] == first.meeting["id"]
 
 
 def test_a_storage_outage_fails_retryably_before_any_graph_call(service, repo, graph):
@@ -227,25 +228,27 @@ def test_tenants_outside_the_allowlist_are_refused(service, graph):
 
 def test_an_accepted_request_is_pending_until_processed(service, repo):
     req = request(service)
-    acceptance = service.accept(req, correlation_id="async-1")
-    assert not acceptance.already_created and acceptance.record.status == PENDING
-    assert service.find("alice@contoso.example", "booking-1").status == PENDING
-    outcome = service.submit(req, source="queue", correlation_id="async-1", transient_is_final=False)
+    acceptance = accept_meeting(service, req, correlation_id="async-1")
+    assert acceptance.status == Status.ACCEPTED and acceptance.result is None
+    assert json.loads(acceptance.intake)["correlationId"] == "async-1"
+    assert find_meeting(service, "alice@contoso.example", "booking-1").status == Status.PENDING
+    outcome = submit(service, req, source="queue", correlation_id="async-1", final=False)
     assert outcome.status == "created"
-    record = service.find("alice@contoso.example", "booking-1")
-    assert record.status == CREATED and record.correlation_id == "async-1"
+    record = find_meeting(service, "alice@contoso.example", "booking-1")
+    assert record.status == Status.CREATED and record.correlation_id == "async-1"
     assert len(repo.rows) == 1, "the UPN-keyed pending row is replaced by the object-id row"
 
 
 def test_accepting_a_request_that_already_has_its_meeting_answers_from_the_table(service):
     submit(service, request(service))
-    acceptance = service.accept(request(service), correlation_id="async-2")
-    assert acceptance.already_created and acceptance.record.meeting is not None
+    acceptance = accept_meeting(service, request(service), correlation_id="async-2")
+    assert acceptance.status == Status.EXISTING and acceptance.record.meeting is not None
+    assert acceptance.intake is None and acceptance.result["correlationId"] == "async-2"
 
 
 def test_an_unknown_meeting_is_not_found(service):
     with pytest.raises(MeetingNotFound):
-        service.find("alice@contoso.example", "nope")
+        find_meeting(service, "alice@contoso.example", "nope")
 
 
 def test_exhausted_retries_mark_the_row_failed_and_emit_retries_exhausted(service, repo, graph):
@@ -253,22 +256,22 @@ def test_exhausted_retries_mark_the_row_failed_and_emit_retries_exhausted(servic
     submit(service, request(service), final=False)
     body = json.dumps({"organizerId": "alice@contoso.example", "externalId": "booking-1", "subject": "Intro",
                        "correlationId": "q-9"})
-    outcome = service.exhausted(body, correlation_id="msg-1", dequeue_count=5)
+    outcome = exhaust_request(service, json.loads(body), message_id="msg-1", dequeue_count=5)
     assert outcome.result["status"] == "failed" and outcome.result["correlationId"] == "q-9"
     assert outcome.result["error"]["code"] == "retries_exhausted"
     assert "graph_unavailable" in outcome.result["error"]["message"]
     (record,) = repo.rows.values()
-    assert record.status == FAILED and record.last_error["code"] == "retries_exhausted"
+    assert record.status == Status.FAILED and record.last_error["code"] == "retries_exhausted"
 
 
 def test_exhausted_retries_of_a_malformed_message_still_emit_a_result(service):
-    outcome = service.exhausted("{not json", correlation_id="msg-2")
+    outcome = exhaust_request(service, None, message_id="msg-2")
     assert outcome.result["status"] == "failed" and outcome.result["correlationId"] == "msg-2"
     assert outcome.result["externalId"] is None
 
 
 def test_defaults_are_applied_at_processing_time(service, graph, clock):
-    submit(service, service.parse({"organizerId": "alice@contoso.example", "externalId": "x"}, queue=False))
+    submit(service, validate_request({"organizerId": "alice@contoso.example", "externalId": "x"}, queue=False))
     body = graph.calls[0][2]
     assert body["startDateTime"] == "2026-03-01T09:00:00.0000000Z"
     assert body["endDateTime"] == "2026-03-01T10:00:00.0000000Z"
@@ -282,24 +285,23 @@ class RacingRepository(InMemoryMeetingRepository):
         self.graph, self.clock, self.raced = graph, clock, False
 
     def replace(self, record):
-        if not self.raced and record.status == CREATED:
+        if not self.raced and record.status == Status.CREATED:
             self.raced = True
-            rival = MeetingService(load_settings(ENV), InMemoryMeetingRepository(), self.graph, self.clock)
-            rival_outcome = rival.submit(rival.parse({"organizerId": ALICE_ID,
-                                                      "externalId": "booking-1", "subject": "Intro"}, queue=False),
-                                         source="queue", correlation_id="rival", transient_is_final=False)
+            rival = Deps(load_settings(ENV), InMemoryMeetingRepository(), self.graph, self.clock)
+            rival_request = validate_request({"organizerId": ALICE_ID, "externalId": "booking-1", "subject": "Intro"})
+            rival_outcome = submit(rival, rival_request, source="queue", correlation_id="rival", final=False)
             current = self.rows[record.key]
-            super().replace(type(record)(**{**current.__dict__, "status": CREATED, "meeting": rival_outcome.meeting,
-                                            "correlation_id": "rival"}))
+            super().replace(type(record)(**{**current.__dict__, "status": Status.CREATED,
+                                            "meeting": rival_outcome.meeting, "correlation_id": "rival"}))
         return super().replace(record)
 
 
 def test_a_concurrent_writer_does_not_corrupt_the_row(graph, clock):
     repo = RacingRepository(graph, clock)
-    service = MeetingService(load_settings(ENV), repo, graph, clock)
+    service = Deps(load_settings(ENV), repo, graph, clock)
     outcome = submit(service, request(service, organizerId=ALICE_ID))
     (record,) = repo.rows.values()
-    assert repo.raced and record.status == CREATED
+    assert repo.raced and record.status == Status.CREATED
     assert record.meeting["id"] == outcome.meeting["id"] and outcome.status == "created"
     assert record.correlation_id == "rival", "the row already held this meeting: it is read back, not rewritten"
 
@@ -310,11 +312,11 @@ def test_rows_that_keep_changing_give_up_with_a_clear_error(graph, clock):
             raise RecordModified("always stale")
 
     repo = Hostile()
-    service = MeetingService(load_settings(ENV), repo, graph, clock)
+    service = Deps(load_settings(ENV), repo, graph, clock)
     graph.fail_next.append(AccessPolicyMissing("no policy"))
     submit(service, request(service, organizerId=ALICE_ID))  # the row is inserted; recording the failure is not
     clock.now += timedelta(minutes=1)
-    with pytest.raises(ConcurrentUpdate):
-        service.accept(request(service, organizerId=ALICE_ID), correlation_id="x")
+    refused = accept_meeting(service, request(service, organizerId=ALICE_ID), correlation_id="x")
+    assert refused.status == Status.FAILED and isinstance(refused.error, ConcurrentUpdate)
     outcome = submit(service, request(service, organizerId=ALICE_ID))
     assert outcome.retryable_failure and outcome.error.code == "concurrent_update"

@@ -1,93 +1,28 @@
-"""The meeting request, its validation rules, and the result message. Standard library only.
+"""The rules a meeting request must pass. Every broken rule is collected, so the caller fixes a body in one round trip.
 
-Rules come from Graph's createOrGet reference (see the seed documents): externalId is required; with no start and no
-end, start is now and end is start + 1 h; with a start only, end is start + 1 h; an end without a start, or an end
-earlier than the start, is an error. The identity of a meeting is (tenant, organizer, externalId).
+Rules come from Graph's createOrGet reference (see the seed documents): externalId is required; an end without a
+start, or an end earlier than the start, is an error; participants are Graph's ``meetingParticipants``.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import unicodedata
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from .errors import FieldError, ValidationFailed
+from .meeting_request import MeetingRequest
+from .values import UPN, has_control_chars, is_guid, is_tenant_id, parse_datetime
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_EXTERNAL_ID = 1000
 MAX_ORGANIZER_ID = 256
 MAX_SUBJECT = 1024
 MAX_ATTENDEES = 1000
-DEFAULT_DURATION = timedelta(hours=1)
 
 # Graph's onlineMeetingRole members a caller may send (unknownFutureValue is a sentinel, not a role).
 ROLES = ("attendee", "presenter", "producer", "coorganizer")
 REQUEST_MEMBERS = ("organizerId", "externalId", "tenantId", "subject", "startDateTime", "endDateTime", "participants",
                    "chatInfo")
 QUEUE_ONLY_MEMBERS = ("correlationId",)
-
-# fullmatch and ASCII everywhere: "$" would accept a trailing newline and "\d" any script's digits.
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
-_UPN = re.compile(r"[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}", re.ASCII)
-# ISO 8601 with a mandatory offset and any number of fractional digits (Graph sends seven).
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
-)
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def parse_datetime(value: str) -> datetime:
-    """Parse ISO 8601 with an offset into an aware UTC datetime; ValueError names what is wrong."""
-    match = _DATETIME.fullmatch(value)
-    if not match:
-        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-05-01T09:00:00Z")
-    year, month, day, hour, minute, second, fraction, offset = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    if offset == "Z":
-        tz = timezone.utc
-    else:
-        hours, minutes = int(offset[1:3]), int(offset[4:6])
-        if hours > 23 or minutes > 59:
-            raise ValueError("has an offset out of range")
-        sign = 1 if offset[0] == "+" else -1
-        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    try:
-        parsed = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
-        return parsed.astimezone(timezone.utc)
-    except (ValueError, OverflowError) as exc:
-        raise ValueError("is not a valid calendar date-time") from exc
-
-
-def format_datetime(value: datetime) -> str:
-    """UTC, seven fractional digits and Z, the way Graph writes date-times."""
-    v = value.astimezone(timezone.utc)
-    return (f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}."
-            f"{v.microsecond:06d}0Z")
-
-
-def is_guid(value: str) -> bool:
-    return bool(_GUID.fullmatch(value))
-
-
-def is_tenant_id(value: str) -> bool:
-    """A tenant is named by its GUID or one of its verified domains."""
-    return is_guid(value) or bool(_DOMAIN.fullmatch(value))
-
-
-def normalize_organizer(organizer_id: str) -> str:
-    """Object ids and UPNs are case-insensitive: one spelling per organizer."""
-    return organizer_id.strip().lower()
-
-
-def has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in value)
 
 
 def _surrogate_paths(value: Any, path: str) -> list[str]:
@@ -103,55 +38,6 @@ def _surrogate_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, list):
         return [p for i, item in enumerate(value) for p in _surrogate_paths(item, f"{path}[{i}]")]
     return []
-
-
-@dataclass(frozen=True)
-class MeetingRequest:
-    """A validated createOrGet request for one organizer."""
-
-    organizer_id: str
-    external_id: str
-    tenant_id: str | None = None
-    subject: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    participants: dict[str, Any] | None = None
-    chat_info: dict[str, Any] | None = None
-    correlation_id: str | None = None
-
-    @property
-    def organizer_key(self) -> str:
-        return normalize_organizer(self.organizer_id)
-
-    @property
-    def fingerprint(self) -> str:
-        """A digest of what the caller asked for (not of defaults), so a repeat is recognised as the same request."""
-        canonical = {
-            "subject": self.subject,
-            "startDateTime": format_datetime(self.start) if self.start else None,
-            "endDateTime": format_datetime(self.end) if self.end else None,
-            "participants": self.participants,
-            "chatInfo": self.chat_info,
-        }
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def graph_body(self, now: datetime) -> dict[str, Any]:
-        """The createOrGet body, with Graph's documented defaults made explicit."""
-        start = self.start or now
-        end = self.end or start + DEFAULT_DURATION
-        body: dict[str, Any] = {
-            "externalId": self.external_id,
-            "startDateTime": format_datetime(start),
-            "endDateTime": format_datetime(end),
-        }
-        if self.subject is not None:
-            body["subject"] = self.subject
-        if self.participants is not None:
-            body["participants"] = self.participants
-        if self.chat_info is not None:
-            body["chatInfo"] = self.chat_info
-        return body
 
 
 class _Checker:
@@ -203,7 +89,7 @@ def _check_participant(check: _Checker, value: Any, field: str) -> None:
         return
     check.unknown(info, ("identity", "upn", "role"), f"{field}.")
     upn = check.string(info, "upn", f"{field}.", max_len=MAX_ORGANIZER_ID)
-    if upn is not None and not _UPN.fullmatch(upn):
+    if upn is not None and not UPN.fullmatch(upn):
         check.add(f"{field}.upn", "must be a user principal name such as name@contoso.com")
     role = info.get("role")
     if role is not None and role not in ROLES:
@@ -267,7 +153,7 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
     if "organizerId" not in payload or payload["organizerId"] is None:
         check.add("organizerId", "is required (the organizer's object id or UPN)")
     elif organizer is not None and (has_control_chars(organizer) or not (
-            is_guid(organizer.strip()) or _UPN.fullmatch(organizer.strip()))):
+            is_guid(organizer.strip()) or UPN.fullmatch(organizer.strip()))):
         check.add("organizerId", "must be an object id (GUID) or a user principal name such as name@contoso.com")
 
     external_id = check.string(payload, "externalId", "", nullable=False)
@@ -326,60 +212,3 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
         chat_info=payload.get("chatInfo"),
         correlation_id=correlation_id,
     )
-
-
-def meeting_summary(meeting: Mapping[str, Any]) -> dict[str, Any]:
-    """What a result message carries of a meeting. The passcode stays out: results travel through more hands."""
-    join = meeting.get("joinMeetingIdSettings") or {}
-    organizer = ((meeting.get("participants") or {}).get("organizer") or {})
-    user = ((organizer.get("identity") or {}).get("user") or {})
-    summary = {
-        "id": meeting.get("id"),
-        "joinWebUrl": meeting.get("joinWebUrl"),
-        "subject": meeting.get("subject"),
-        "startDateTime": meeting.get("startDateTime"),
-        "endDateTime": meeting.get("endDateTime"),
-        "externalId": meeting.get("externalId"),
-        "organizerObjectId": user.get("id"),
-    }
-    if join.get("joinMeetingId"):
-        summary["joinMeetingId"] = join["joinMeetingId"]
-        summary["isPasscodeRequired"] = bool(join.get("isPasscodeRequired"))
-    return summary
-
-
-def organizer_object_id(meeting: Mapping[str, Any]) -> str | None:
-    """The organizer's object id as Graph names it in the meeting."""
-    organizer = ((meeting.get("participants") or {}).get("organizer") or {})
-    user = ((organizer.get("identity") or {}).get("user") or {})
-    value = user.get("id")
-    return value.lower() if isinstance(value, str) and value else None
-
-
-def to_message(document: Mapping[str, Any]) -> str:
-    """A queue message body: JSON text, non-ASCII kept as is."""
-    return json.dumps(document, ensure_ascii=False)
-
-
-def payload_ids(payload: Any) -> dict[str, str | None]:
-    """The identifying members of a request that may not have passed validation (for its failed result)."""
-    members = payload if isinstance(payload, dict) else {}
-    return {name: members[name] if isinstance(members.get(name), str) else None
-            for name in ("correlationId", "tenantId", "organizerId", "externalId")}
-
-
-def result_message(*, correlation_id: str, tenant_id: str | None, organizer_id: str | None, external_id: str | None,
-                   status: str, meeting: Mapping[str, Any] | None, error: Mapping[str, Any] | None, source: str,
-                   completed_at: datetime) -> dict[str, Any]:
-    """The one message every processed request emits to the results queue."""
-    return {
-        "correlationId": correlation_id,
-        "tenantId": tenant_id,
-        "organizerId": organizer_id,
-        "externalId": external_id,
-        "status": status,
-        "meeting": meeting_summary(meeting) if meeting else None,
-        "error": dict(error) if error else None,
-        "source": source,
-        "completedAt": format_datetime(completed_at),
-    }

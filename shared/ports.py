@@ -1,0 +1,33 @@
+"""The ports to Microsoft Graph and Microsoft Entra that the use cases depend on.
+
+``shared.graph.GraphClient`` implements ``MeetingsGraph`` over HTTPS; tests use hand-written doubles
+(``tests/fake_graph.py``) and the local emulator. The storage port sits beside the record it stores
+(``shared.records.MeetingRepository``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class TokenProvider(Protocol):
+    def token(self, tenant_id: str) -> str:
+        """An app-only access token for Microsoft Graph in this tenant (cached by MSAL)."""
+        ...
+
+
+@dataclass(frozen=True)
+class GraphAnswer:
+    meeting: dict[str, Any]
+    created: bool
+    request_id: str | None
+
+
+class MeetingsGraph(Protocol):
+    """Graph's onlineMeetings for one organizer, as the use cases need them. Failures raise BrokerError subclasses
+    (AccessPolicyMissing, OrganizerNotFound, GraphThrottled, GraphUnavailable, ...)."""
+
+    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *,
+                      correlation_id: str) -> GraphAnswer:
+        """``POST /users/{organizer}/onlineMeetings/createOrGet``: 201 created or 200 existing."""
+        ...

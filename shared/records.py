@@ -1,0 +1,168 @@
+"""The durable record of a meeting request, its statuses, its key, and the port of the store that keeps it.
+
+One record per (tenant, organizer object id, externalId). Every state change is conditional on the record's ETag
+(``shared.cas``), so concurrent requests for one key cannot overwrite each other. The Azure Table Storage adapter is
+``shared.table_repository``; tests use a fake that honours the same contract (``tests/fakes.py``).
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from .errors import MeetingTooLarge
+from .values import organizer_object_id
+
+
+class Status(StrEnum):
+    """Every status the broker writes: a record's state, a result's outcome, an answer's ``status`` member."""
+
+    PENDING = "pending"      # record: accepted or in progress, no meeting yet
+    CREATED = "created"      # record: holds its meeting; result: Graph created the meeting for this request
+    EXISTING = "existing"    # result: the meeting already existed (from the table, or Graph returned it)
+    FAILED = "failed"        # record and result: the request ended in an error
+    ACCEPTED = "accepted"    # answer: queued for async processing (202)
+    DEFERRED = "deferred"    # queue path: tried again later by a delayed copy; nothing emitted yet
+
+
+RECORD_STATUSES = frozenset({Status.PENDING, Status.CREATED, Status.FAILED})
+
+# The meeting is stored as compact ASCII JSON. A table entity holds at most 1 MiB (strings count 2 bytes a
+# character) in at most 252 properties: 450,000 characters leave room for every other column.
+# https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model
+MAX_MEETING_JSON_CHARS = 450_000
+
+
+def meeting_json(meeting: dict[str, Any]) -> str:
+    """The meeting as stored; MeetingTooLarge when no store of this port can hold it."""
+    text = json.dumps(meeting, ensure_ascii=True, separators=(",", ":"))
+    if len(text) > MAX_MEETING_JSON_CHARS:
+        raise MeetingTooLarge(
+            f"the onlineMeeting Graph returned is {len(text)} characters of JSON; at most {MAX_MEETING_JSON_CHARS} "
+            f"can be recorded (meeting id {str(meeting.get('id'))[:80]!r})")
+    return text
+
+
+@dataclass(frozen=True)
+class MeetingKey:
+    tenant_id: str
+    organizer_key: str  # values.normalize_organizer: the object id, or a UPN until Graph names the object id
+    external_id: str
+
+
+@dataclass(frozen=True)
+class MeetingRecord:
+    key: MeetingKey
+    status: Status
+    fingerprint: str
+    organizer_id: str
+    correlation_id: str | None
+    source: str | None
+    meeting: dict | None
+    last_error: dict | None
+    attempts: int
+    first_attempt_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    etag: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in RECORD_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(sorted(RECORD_STATUSES))} (got {self.status!r})")
+        object.__setattr__(self, "status", Status(self.status))
+        for name in ("first_attempt_at", "created_at", "updated_at"):
+            value = getattr(self, name)
+            if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+                raise ValueError(f"{name} must be a timezone-aware datetime")
+
+    def _meeting_field(self, *path: str) -> Any:
+        value: Any = self.meeting
+        for step in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(step)
+        return value
+
+    @property
+    def has_meeting(self) -> bool:
+        return self.status == Status.CREATED and self.meeting is not None
+
+    @property
+    def meeting_id(self) -> str | None:
+        return self._meeting_field("id")
+
+    @property
+    def join_web_url(self) -> str | None:
+        return self._meeting_field("joinWebUrl")
+
+    @property
+    def join_meeting_id(self) -> str | None:
+        return self._meeting_field("joinMeetingIdSettings", "joinMeetingId")
+
+    @property
+    def subject(self) -> str | None:
+        return self._meeting_field("subject")
+
+    @property
+    def start_date_time(self) -> str | None:
+        return self._meeting_field("startDateTime")
+
+    @property
+    def end_date_time(self) -> str | None:
+        return self._meeting_field("endDateTime")
+
+    @property
+    def organizer_object_id(self) -> str | None:
+        return organizer_object_id(self.meeting)
+
+
+class RecordExists(Exception):
+    """An insert met an existing row; ``existing`` is that row as read back."""
+
+    def __init__(self, existing: MeetingRecord) -> None:
+        super().__init__("a record already exists for this tenant, organizer and externalId")
+        self.existing = existing
+
+
+class RecordModified(Exception):
+    """A conditional write lost: the row changed (ETag mismatch) or vanished since it was read."""
+
+
+class MeetingRepository(ABC):
+    """The store of meeting records. Failures of the store itself raise ``StorageUnavailable``; a meeting too large
+    to hold raises ``MeetingTooLarge`` (see ``meeting_json``)."""
+
+    @abstractmethod
+    def ensure_ready(self) -> None:
+        """Create the table if it is missing; fine when it exists."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """A cheap health probe; raises StorageUnavailable."""
+
+    @abstractmethod
+    def get(self, key: MeetingKey) -> MeetingRecord | None:
+        """The record for ``key``, or None."""
+
+    @abstractmethod
+    def insert(self, record: MeetingRecord) -> MeetingRecord:
+        """Store a new record and return it with its ETag; RecordExists (carrying the stored row) if one exists."""
+
+    @abstractmethod
+    def replace(self, record: MeetingRecord) -> MeetingRecord:
+        """Overwrite the row if it still has ``record.etag``; RecordModified when stale or gone."""
+
+    @abstractmethod
+    def delete(self, key: MeetingKey, etag: str | None = None) -> None:
+        """Delete the row (only if it still has ``etag`` when given); a missing row is fine."""
+
+    @abstractmethod
+    def get_alias(self, tenant_id: str, upn: str) -> str | None:
+        """The organizer object id Graph gave for ``upn``, if learned."""
+
+    @abstractmethod
+    def put_alias(self, tenant_id: str, upn: str, object_id: str) -> None:
+        """Remember the organizer object id Graph gave for ``upn``."""

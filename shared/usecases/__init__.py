@@ -1,0 +1,15 @@
+"""The use cases, one module each. An adapter parses its input, calls one of these, and maps the ``Outcome``.
+
+- ``create_meeting`` (create.py): create or get a meeting, sync (HTTP) or from the intake queue
+- ``accept_meeting`` (accept.py): record an async request and hand back the intake message
+- ``find_meeting`` (find.py): look a record up, from the table only
+- ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
+"""
+from .accept import accept_meeting
+from .common import Deps, Outcome
+from .create import create_meeting
+from .exhaust import exhaust_request, unrecorded_exhaustion
+from .find import find_meeting
+
+__all__ = ["Deps", "Outcome", "accept_meeting", "create_meeting", "exhaust_request", "find_meeting",
+           "unrecorded_exhaustion"]

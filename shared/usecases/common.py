@@ -1,0 +1,140 @@
+"""What every use case shares: its dependencies, the outcome it returns, and who the request is for.
+
+A use case takes a ``Deps`` and its inputs, does one job, and returns one ``Outcome``: the status, the result message
+that tells the world (``None`` while there is nothing to tell yet), and what the adapter needs to answer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ..cas import compare_and_set
+from ..errors import BrokerError, ConcurrentUpdate, OrganizerNotAllowed, TenantNotAllowed
+from ..meeting_request import MeetingRequest
+from ..messages import payload_ids, result_message, to_message
+from ..ports import MeetingsGraph
+from ..records import MeetingKey, MeetingRecord, MeetingRepository, Status
+from ..settings import Settings
+from ..values import Clock, normalize_organizer
+
+log = logging.getLogger("shared.usecases")
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The ports and settings a use case works with; built once by ``shared.bootstrap``."""
+
+    settings: Settings
+    repository: MeetingRepository
+    graph: MeetingsGraph
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request came to."""
+
+    status: Status
+    result: dict[str, Any] | None        # the result message; None while nothing is to be emitted yet
+    meeting: dict[str, Any] | None = None
+    record: MeetingRecord | None = None
+    error: BrokerError | None = None
+    retry_in: timedelta | None = None    # DEFERRED: when the delayed copy becomes visible
+    intake: str | None = None            # ACCEPTED / DEFERRED: the intake message to queue
+
+    @property
+    def message(self) -> str | None:
+        """The result message as the results queue carries it."""
+        return to_message(self.result) if self.result is not None else None
+
+    @property
+    def retryable_failure(self) -> bool:
+        return self.error is not None and self.error.retryable
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who and what a result is about: the request (validated or not) and where it came from."""
+
+    correlation_id: str
+    source: str                                  # "http" or "queue"
+    request: MeetingRequest | None = None
+    payload: Any = None                          # the raw payload, when the request did not validate
+
+    def ids(self, default_tenant: str) -> tuple[str | None, str | None, str | None]:
+        if self.request is not None:
+            return self.request.tenant_id or default_tenant, self.request.organizer_id, self.request.external_id
+        raw = payload_ids(self.payload)
+        return raw["tenantId"] or default_tenant, raw["organizerId"], raw["externalId"]
+
+
+def outcome(deps: Deps, context: Context, status: Status, *, tenant: str | None = None,
+            meeting: dict[str, Any] | None = None, record: MeetingRecord | None = None,
+            error: BrokerError | None = None) -> Outcome:
+    """An outcome with its result message."""
+    default_tenant, organizer_id, external_id = context.ids(deps.settings.tenant_id)
+    result = result_message(
+        correlation_id=context.correlation_id, tenant_id=tenant or default_tenant, organizer_id=organizer_id,
+        external_id=external_id, status=status, meeting=meeting,
+        error=error.as_result_error() if error else None, source=context.source, completed_at=deps.clock(),
+    )
+    return Outcome(status, result, meeting=meeting, record=record, error=error)
+
+
+def refused(deps: Deps, context: Context, error: BrokerError) -> Outcome:
+    """A request that ends in ``error`` with nothing (more) stored: emitted as ``failed``."""
+    return outcome(deps, context, Status.FAILED, error=error)
+
+
+def tenant_of(settings: Settings, tenant_id: str | None) -> str:
+    return (tenant_id or settings.tenant_id).lower()
+
+
+def authorize(settings: Settings, request: MeetingRequest) -> str:
+    """The tenant to act in; refuses tenants and organizers outside the allowlists before any Graph call."""
+    tenant = tenant_of(settings, request.tenant_id)
+    if tenant not in settings.allowed_tenants:
+        raise TenantNotAllowed(f"tenant {tenant} is not in ALLOWED_TENANTS; the app does not act there")
+    if not settings.allowed_organizers.allows(request.organizer_id):
+        raise OrganizerNotAllowed(
+            f"organizer {request.organizer_id} is not in ALLOWED_ORGANIZERS; the app does not act as them")
+    return tenant
+
+
+def record_key(deps: Deps, tenant: str, organizer_id: str, external_id: str) -> MeetingKey:
+    """Rows live under the organizer's object id; a UPN is translated with what Graph told us before."""
+    organizer = normalize_organizer(organizer_id)
+    if "@" in organizer:
+        organizer = deps.repository.get_alias(tenant, organizer) or organizer
+    return MeetingKey(tenant, organizer, external_id)
+
+
+def from_table(deps: Deps, context: Context, record: MeetingRecord) -> Outcome:
+    """A repeat of a request whose meeting is recorded: answered without calling Graph."""
+    log.info("answered from the table correlation=%s externalId=%r", context.correlation_id,
+             record.key.external_id)
+    return outcome(deps, context, Status.EXISTING, tenant=record.key.tenant_id, meeting=record.meeting,
+                   record=record)
+
+
+def error_record(error: BrokerError) -> dict[str, Any]:
+    """How an error is kept on a record (and replayed by a lookup)."""
+    return {**error.as_result_error(), "status": error.status}
+
+
+def record_error(deps: Deps, record: MeetingRecord, error: BrokerError, *, final: bool) -> MeetingRecord:
+    """Keep the last error on the row; a created row keeps its meeting whatever happens later. Best effort: the
+    outcome is told either way."""
+    def note(current: MeetingRecord | None) -> MeetingRecord | None:
+        if current is None:
+            return None
+        status = current.status if current.status == Status.CREATED else (Status.FAILED if final else Status.PENDING)
+        return dataclasses.replace(current, status=status, last_error=error_record(error), updated_at=deps.clock())
+
+    try:
+        return compare_and_set(deps.repository, record.key, note, current=record) or record
+    except ConcurrentUpdate:
+        return record
