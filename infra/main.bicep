@@ -11,13 +11,58 @@ targetScope = 'subscription'
 @description('Name of the azd environment; used to name the resource group and derive unique resource names.')
 param environmentName string
 
+// The regions the official Flex Consumption azd quickstart (Azure-Samples/functions-quickstart-python-http-azd) allows,
+// less its early-access canary region eastus2euap. Flex Consumption keeps reaching new regions: list the current ones
+// with `az functionapp list-flexconsumption-locations -o table` and add a region here when you need it.
+// azd reads both decorators: it offers only these regions when it asks for AZURE_LOCATION.
 @minLength(1)
-@description('Azure region for every resource (must offer the Flex Consumption plan).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+@description('Azure region for every resource; it must offer the Flex Consumption plan.')
 param location string
 
 @minLength(1)
 @description('Who the app may create meetings for: comma-separated object ids, UPNs, @domain suffixes, or * (required: the app refuses to act as anyone without it).')
 param allowedOrganizers string
+
+@description('Object id of the principal running azd (azd sets AZURE_PRINCIPAL_ID). It gets read access to the deployment-package container only, for the predeploy readiness probe; empty: no grant.')
+param principalId string = ''
 
 @description('Comma-separated tenant ids or domains the app may act in besides its own (empty: only its own tenant).')
 param allowedTenants string = ''
@@ -137,6 +182,18 @@ module rbac 'app/rbac.bicep' = {
   }
 }
 
+// Lets the predeploy hook see when this deployment's storage role assignments have reached the data plane (the deployer
+// needs no write access: the platform, not azd, writes the package, with the identity's Blob Data Owner grant).
+module deployerAccess 'app/deployer-access.bicep' = {
+  name: 'deployer-access'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    principalId: principalId
+  }
+}
+
 // The app registration the function acts as towards Microsoft Graph. The deploying user needs rights to create
 // applications and to grant application permissions (see README.md, Deploy to Azure).
 module graphApp 'graph-app.bicep' = {
@@ -190,6 +247,9 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+// Read by the predeploy hook (infra/hooks/wait-for-storage-access.*): where the package goes.
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
 output GRAPH_CLIENT_ID string = graphApp.outputs.appId
 output GRAPH_CLOUD string = graphCloud
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId

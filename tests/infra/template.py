@@ -88,6 +88,18 @@ def render(expr: Any) -> str:
     return str(expr)
 
 
+def _unwrap_condition(config: Any) -> tuple[Any, Any]:
+    """pycep nests a conditional declaration (``= if (cond) {...}``) as ``{condition, config}``: split the two.
+
+    A loop (``[for x in xs: ...]``) keeps its ``{loop_type, condition, config}`` shape; its condition is returned too.
+    """
+    if isinstance(config, dict) and "loop_type" in config:
+        return config, config.get("condition")
+    if isinstance(config, dict) and "condition" in config and "config" in config:
+        return config["config"], config["condition"]
+    return config, None
+
+
 @dataclass(frozen=True)
 class Resource:
     symbol: str
@@ -95,6 +107,7 @@ class Resource:
     config: dict
     scope: "Module"
     loop_locals: dict = field(default_factory=dict)
+    condition: Any = None  # the pycep expression of `= if (...)`, None when the resource is unconditional
 
     def value(self, *path: str) -> Any:
         """Resolved value at ``config[path[0]][path[1]]...`` in this resource's scope (None when absent)."""
@@ -187,7 +200,7 @@ class Module:
                 continue
             if decl.get("existing") and not include_existing:
                 continue
-            config = decl["config"]
+            config, condition = _unwrap_condition(decl["config"])
             loop = config.get("loop_type") if isinstance(config, dict) else None
             if loop:
                 detail = loop["detail"]
@@ -195,14 +208,15 @@ class Module:
                 if not isinstance(items, list):
                     items = [Unresolved(f"<items of {render(detail['array_name'])}>")]
                 for item in items:
-                    found.append(Resource(symbol, rtype, config["config"], self, {detail["item_name"]: item}))
+                    found.append(Resource(symbol, rtype, config["config"], self, {detail["item_name"]: item}, condition))
             else:
-                found.append(Resource(symbol, rtype, config, self))
+                found.append(Resource(symbol, rtype, config, self, condition=condition))
         return found
 
     def resource(self, symbol: str) -> Resource:
         decl = self.doc["resources"][symbol]
-        return Resource(symbol, decl["type"].split("@", 1)[0], decl["config"], self)
+        config, condition = _unwrap_condition(decl["config"])
+        return Resource(symbol, decl["type"].split("@", 1)[0], config, self, condition=condition)
 
     def modules(self) -> dict[str, "Module"]:
         children = {}
@@ -211,12 +225,14 @@ class Module:
                 raise AssertionError(f"{self.path.name}: module {symbol} is not a local file (registry modules "
                                      "cannot be checked offline)")
             path = (self.path.parent / decl["detail"]["path"]).resolve()
-            args = {key: self.resolve(value) for key, value in (decl["config"].get("params") or {}).items()}
+            config, _condition = _unwrap_condition(decl["config"])
+            args = {key: self.resolve(value) for key, value in (config.get("params") or {}).items()}
             children[symbol] = Module(path, args, symbol)
         return children
 
     def module_args_raw(self, symbol: str) -> dict:
-        return self.doc["modules"][symbol]["config"].get("params") or {}
+        config, _condition = _unwrap_condition(self.doc["modules"][symbol]["config"])
+        return config.get("params") or {}
 
     def walk(self) -> Iterator["Module"]:
         yield self

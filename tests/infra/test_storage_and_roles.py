@@ -1,6 +1,7 @@
 """Every queue and table the app uses exists, and the identity holds exactly the data roles its connections need."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -86,3 +87,48 @@ def test_every_role_assignment_says_which_binding_or_client_needs_it(modules):
     for index, line in enumerate(lines):
         if f"'{ROLE_ASSIGNMENTS}@" in line:
             assert lines[index - 1].lstrip().startswith("//"), f"no comment above: {line.strip()}"
+
+
+# -- the deploying principal ------------------------------------------------------------------------------------------
+# azd does not write the package: on Flex Consumption it posts it to /api/publish and the platform writes the blob with
+# the identity in functionAppConfig.deployment.storage (Blob Data Owner above). The deployer only reads the package
+# container, which is what the predeploy hook's readiness probe lists.
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+
+
+@pytest.fixture(scope="module")
+def deployer_grants(modules):
+    module = modules["deployer-access.bicep"]
+    return module, module.resources(ROLE_ASSIGNMENTS)
+
+
+def test_the_deployer_gets_read_access_to_the_package_container_and_nothing_else(deployer_grants):
+    module, grants = deployer_grants
+    (grant,) = grants
+    role_ref = grant.raw("properties", "roleDefinitionId")["function"]["parameters"]["resource_name_1"]
+    assert module.resolve(role_ref) == STORAGE_BLOB_DATA_READER
+    scope = module.resource(grant.raw("scope"))
+    assert scope.type == "Microsoft.Storage/storageAccounts/blobServices/containers"
+    assert scope.raw("name") == "deploymentContainerName"
+    parts = [render(v) for v in grant.raw("name")["function"]["parameters"].values() if v is not None]
+    assert parts == [f"{scope.symbol}.id", "principalId", role_ref]
+
+
+def test_the_deployer_grant_is_the_container_the_function_app_deploys_from(modules):
+    deployer, function = modules["deployer-access.bicep"], modules["function.bicep"]
+    assert deployer.args["deploymentContainerName"] == function.args["deploymentContainerName"]
+    assert render(deployer.args["storageAccountName"]) == render(function.args["storageAccountName"]) == (
+        "storage.outputs.name"
+    )
+
+
+def test_the_deployer_is_whoever_runs_azd_and_may_be_a_user_or_a_service_principal(modules, deployer_grants):
+    _module, (grant,) = deployer_grants
+    assert render(grant.condition) == "not(empty(principalId))", "no principal id must mean no grant"
+    assert grant.raw("properties", "principalId") == "principalId"
+    assert grant.raw("properties", "principalType") is None, "a fixed type breaks CI (service principal) or users"
+    main = modules["main.bicep"]
+    assert main.module_args_raw("deployerAccess")["principalId"] == "principalId"
+    assert main.parameters["principalId"]["default"] == ""
+    given = json.loads((template.INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert given["principalId"]["value"] == "${AZURE_PRINCIPAL_ID=}"

@@ -29,10 +29,26 @@ def test_only_graph_app_declares_an_extension_so_checkov_sees_every_other_file()
     assert "microsoftGraphV1" in template.parse(INFRA / "graph-app.bicep").get("extensions", {})
 
 
-def test_bicepconfig_resolves_the_graph_extension_alias():
+# An extension needs the full OCI reference: the `br/public:` alias resolves modules only (for an extension Bicep answers
+# BCP380). Microsoft Graph Bicep types v1.0 1.0.0, GA: https://learn.microsoft.com/graph/templates/bicep/whats-new
+GRAPH_EXTENSION_REFERENCE = "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0"
+
+
+def _bicepconfig() -> dict:
     text = (INFRA / "bicepconfig.json").read_text(encoding="utf-8")
-    config = json.loads("\n".join(line for line in text.splitlines() if not line.strip().startswith("//")))
-    assert re.search(r"/microsoftgraph/v1\.0:\d", config["extensions"]["microsoftGraphV1"])
+    return json.loads("\n".join(line for line in text.splitlines() if not line.strip().startswith("//")))
+
+
+def test_bicepconfig_resolves_the_graph_extension_with_its_full_registry_reference():
+    assert _bicepconfig()["extensions"] == {"microsoftGraphV1": GRAPH_EXTENSION_REFERENCE}
+
+
+def test_no_extension_is_referenced_through_a_module_alias():
+    for name, reference in _bicepconfig()["extensions"].items():
+        assert reference.startswith("br:"), f"{name}: {reference} (an alias such as br/public: cannot name an extension)"
+    for path in template.bicep_files():
+        for match in re.finditer(r"^\s*extension\s+'([^']+)'", path.read_text(encoding="utf-8"), re.MULTILINE):
+            assert match.group(1).startswith("br:"), f"{path.name}: extension '{match.group(1)}'"
 
 
 def test_parameters_file_gives_every_required_parameter_from_the_azd_environment(modules):
@@ -44,6 +60,28 @@ def test_parameters_file_gives_every_required_parameter_from_the_azd_environment
     assert given["environmentName"]["value"] == "${AZURE_ENV_NAME}"
     assert given["location"]["value"] == "${AZURE_LOCATION}"
     assert given["allowedOrganizers"]["value"] == "${ALLOWED_ORGANIZERS}"
+
+
+def _decorator(decl: dict, kind: str):
+    found = [d["argument"] for d in decl["decorators"] if d["type"] == kind]
+    assert len(found) == 1, f"expected one @{kind} decorator, found {len(found)}"
+    return found[0]
+
+
+def test_location_is_an_azd_location_prompt_limited_to_flex_consumption_regions(modules):
+    decl = modules["main.bicep"].parameters["location"]
+    assert decl.get("default") is None
+    assert _decorator(decl, "metadata") == {"azd": {"type": "location"}}
+    regions = _decorator(decl, "allowed")
+    assert regions, "the allowed list is empty"
+    assert all(isinstance(r, str) and re.fullmatch(r"[a-z][a-z0-9]*", r) for r in regions), regions
+    assert len(set(regions)) == len(regions), "a region is listed twice"
+    assert "euap" not in " ".join(regions), "early-access canary regions are not for ordinary subscriptions"
+
+
+def test_the_readme_says_how_to_list_the_current_flex_consumption_regions():
+    docs = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "az functionapp list-flexconsumption-locations" in docs
 
 
 def test_allowed_organizers_is_required_and_may_not_be_empty(modules):
@@ -78,7 +116,8 @@ def test_function_app_runs_python_311_on_flex_consumption_as_the_identity(root, 
     assert app.value("kind") == "functionapp,linux"
     props = app.value("properties")
     assert props["httpsOnly"] is True
-    assert props["siteConfig"]["ftpsState"] == "Disabled"
+    # Only what the Flex samples set, plus the TLS floor; test_flex_deprecations keeps the rejected properties out.
+    assert set(props["siteConfig"]) == {"minTlsVersion", "appSettings"}
     assert props["siteConfig"]["minTlsVersion"] == "1.2"
     assert props["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
     deployment = props["functionAppConfig"]["deployment"]["storage"]
