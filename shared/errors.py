@@ -141,8 +141,8 @@ class RecordedFailure(BrokerError):
 
     title = "The request for this meeting failed"
 
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(str(error.get("message") or "the request failed"), extra={"state": "failed"})
+    def __init__(self, error: dict[str, Any], *, state: str) -> None:
+        super().__init__(str(error.get("message") or "the request failed"), extra={"state": state})
         self.status = int(error.get("status") or 500)
-        self.code = str(error.get("code") or "failed")
+        self.code = str(error.get("code") or "internal_error")
         self.retryable = bool(error.get("retryable"))

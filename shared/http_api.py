@@ -170,7 +170,8 @@ def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResp
         return _json({"status": Status.PENDING, "correlationId": record.correlation_id}, 202,
                      {**headers, "Retry-After": "1"})
     # A failed request: replay the problem it ended with, as the POST answered it.
-    return problem(RecordedFailure(record.last_error or {}), correlation_id=record.correlation_id or correlation_id)
+    return problem(RecordedFailure(record.last_error or {}, state=record.status),
+                   correlation_id=record.correlation_id or correlation_id)
 
 
 def health(container_factory: ContainerFactory) -> func.HttpResponse:

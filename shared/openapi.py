@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .validation import MAX_EXTERNAL_ID, ROLES
+from .openapi_schemas import schemas
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _MEETING = {"application/json": {"schema": {"$ref": "#/components/schemas/OnlineMeeting"}}}
@@ -44,20 +44,6 @@ _KEY_PARAMS = [
 
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    participant = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "upn": {"type": "string"},
-            "role": {"type": "string", "enum": list(ROLES)},
-            "identity": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {kind: {"$ref": "#/components/schemas/Identity"}
-                               for kind in ("user", "application", "device")},
-            },
-        },
-    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -170,86 +156,6 @@ def document() -> dict[str, Any]:
                 "CorrelationId": {"description": "The request's correlation id.", "schema": {"type": "string"}},
                 "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}},
             },
-            "schemas": {
-                "MeetingRequest": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["organizerId", "externalId"],
-                    "properties": {
-                        "organizerId": {"type": "string", "description": "Object id (GUID) or UPN."},
-                        "externalId": {"type": "string", "minLength": 1, "maxLength": MAX_EXTERNAL_ID,
-                                       "description": "Your key for the meeting, e.g. a booking id."},
-                        "tenantId": {"type": "string", "description": "Default: the app's tenant."},
-                        "subject": {"type": ["string", "null"]},
-                        "startDateTime": {"type": ["string", "null"], "format": "date-time",
-                                          "description": "ISO 8601 with an offset. Default: now."},
-                        "endDateTime": {"type": ["string", "null"], "format": "date-time",
-                                        "description": "Requires startDateTime. Default: start + 1 hour."},
-                        "participants": {"type": ["object", "null"], "additionalProperties": False, "properties": {
-                            "organizer": participant, "attendees": {"type": "array", "items": participant}}},
-                        "chatInfo": {"type": ["object", "null"], "description": "Graph beta only.",
-                                     "additionalProperties": False, "properties": {
-                                         name: {"type": ["string", "null"]}
-                                         for name in ("threadId", "messageId", "replyChainMessageId")}},
-                    },
-                },
-                "Identity": {"type": "object", "additionalProperties": False, "properties": {
-                    "id": {"type": "string"}, "displayName": {"type": "string"}, "tenantId": {"type": "string"}}},
-                "OnlineMeeting": {
-                    "type": "object",
-                    "description": "Microsoft Graph onlineMeeting, passed through as Graph returned it.",
-                    "required": ["id"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "joinWebUrl": {"type": "string"},
-                        "subject": {"type": ["string", "null"]},
-                        "startDateTime": {"type": "string"},
-                        "endDateTime": {"type": "string"},
-                        "externalId": {"type": ["string", "null"]},
-                    },
-                },
-                "Accepted": {"type": "object", "required": ["status", "correlationId"], "properties": {
-                    "status": {"const": "accepted"}, "correlationId": {"type": "string"}}},
-                "Pending": {"type": "object", "required": ["status"], "properties": {
-                    "status": {"const": "pending"}, "correlationId": {"type": ["string", "null"]}}},
-                "Problem": {
-                    "type": "object",
-                    "required": ["type", "title", "status", "detail", "code"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "code": {"type": "string"},
-                        "retryable": {"type": "boolean"},
-                        "correlationId": {"type": "string"},
-                        "errors": {"type": "array", "items": {
-                            "type": "object", "required": ["field", "message"],
-                            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
-                    },
-                },
-                "ResultMessage": {
-                    "type": "object",
-                    "description": "One message on the results queue per processed request (not an HTTP body).",
-                    "required": ["correlationId", "organizerId", "externalId", "status", "meeting", "error",
-                                 "source", "completedAt"],
-                    "properties": {
-                        "correlationId": {"type": "string"},
-                        "tenantId": {"type": ["string", "null"]},
-                        "organizerId": {"type": ["string", "null"]},
-                        "externalId": {"type": ["string", "null"]},
-                        "status": {"enum": ["created", "existing", "failed"]},
-                        "meeting": {"type": ["object", "null"], "properties": {
-                            "id": {"type": "string"}, "joinWebUrl": {"type": "string"},
-                            "subject": {"type": ["string", "null"]}, "startDateTime": {"type": "string"},
-                            "endDateTime": {"type": "string"}, "joinMeetingId": {"type": "string"}}},
-                        "error": {"type": ["object", "null"], "required": ["code", "message", "retryable"],
-                                  "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                                                 "retryable": {"type": "boolean"}}},
-                        "source": {"enum": ["http", "queue"]},
-                        "completedAt": {"type": "string", "format": "date-time"},
-                    },
-                },
-            },
+            "schemas": schemas(),
         },
     }

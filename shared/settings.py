@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from .access import OrganizerAllowlist
+from .clouds import CLOUDS, Cloud
 from .values import is_guid, is_tenant_id
 from .errors import ConfigurationError
 
@@ -47,31 +49,6 @@ CREDENTIAL_MODES = ("managed_identity_fic", "managed_identity", "certificate", "
 API_VERSIONS = ("v1.0", "beta")
 
 
-@dataclass(frozen=True)
-class Cloud:
-    """A national cloud: where tokens come from, where Graph lives, and the token-exchange audience."""
-
-    name: str
-    authority_host: str
-    graph_base_url: str
-    token_exchange_audience: str
-    supports_create_or_get: bool = True
-
-
-# https://learn.microsoft.com/graph/deployments and https://learn.microsoft.com/entra/workload-id/workload-identity-federation
-CLOUDS: dict[str, Cloud] = {
-    "global": Cloud("global", "https://login.microsoftonline.com", "https://graph.microsoft.com", "api://AzureADTokenExchange"),
-    "usgov": Cloud("usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us", "api://AzureADTokenExchangeUSGov"),
-    "dod": Cloud("dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us", "api://AzureADTokenExchangeUSGov"),
-    # Teams createOrGet is not offered by Microsoft Graph operated by 21Vianet.
-    "china": Cloud(
-        "china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn",
-        "api://AzureADTokenExchangeChina", supports_create_or_get=False,
-    ),
-}
-
-
-
 # Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
 _QUEUE_NAME = re.compile(r"(?=.{3,63}\Z)[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}", re.ASCII)
@@ -86,24 +63,6 @@ class StorageSettings:
     table_service_uri: str | None = None
     credential: str | None = None
     client_id: str | None = None
-
-
-@dataclass(frozen=True)
-class OrganizerAllowlist:
-    """Who the app may act as: object ids, UPNs, ``@domain`` suffixes, or ``*``."""
-
-    entries: frozenset[str]
-
-    @classmethod
-    def parse(cls, raw: str) -> "OrganizerAllowlist":
-        return cls(frozenset(part.strip().lower() for part in raw.split(",") if part.strip()))
-
-    def allows(self, organizer_id: str) -> bool:
-        organizer = organizer_id.lower()
-        if "*" in self.entries or organizer in self.entries:
-            return True
-        domain = organizer.rpartition("@")[2] if "@" in organizer else None
-        return domain is not None and f"@{domain}" in self.entries
 
 
 @dataclass(frozen=True)

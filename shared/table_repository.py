@@ -8,11 +8,9 @@ SDK errors never leave this module: they become RecordExists, RecordModified or 
 """
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from dataclasses import replace as with_changes
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Iterator
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -26,102 +24,9 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, UpdateMode
 
 from . import keys
-from .errors import MeetingTooLarge, StorageUnavailable
-from .records import MeetingKey, MeetingRecord, MeetingRepository, RecordExists, RecordModified, meeting_json
-
-# A string property is at most 64 KiB of UTF-16 (32,768 code units):
-# https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#property-types
-# The meeting JSON is ASCII (non-ASCII escaped), so one character is one UTF-16 code unit.
-MEETING_JSON_CHUNK = 30_000
-_MAX_STRING_PROPERTY = 32_000
-
-
-def _meeting_json_parts(meeting: dict) -> list[str]:
-    text = meeting_json(meeting)
-    return [text[i:i + MEETING_JSON_CHUNK] for i in range(0, len(text), MEETING_JSON_CHUNK)] or [text]
-
-
-def _meeting_json_column(index: int) -> str:
-    return "MeetingJson" if index == 0 else f"MeetingJson{index}"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A plain tz-aware UTC datetime (the SDK returns a datetime subclass carrying the service's string)."""
-    if value is None:
-        return None
-    value = value.astimezone(timezone.utc)
-    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
-                    tzinfo=timezone.utc)
-
-
-def _required_utc(value: datetime) -> datetime:
-    converted = _utc(value)
-    assert converted is not None
-    return converted
-
-
-def _str_or_none(value: Any) -> str | None:
-    # The derived columns are copies for people browsing the table; the record is read from MeetingJson.
-    return value if isinstance(value, str) and len(value) <= _MAX_STRING_PROPERTY else None
-
-
-def _to_entity(record: MeetingRecord) -> dict[str, Any]:
-    key = record.key
-    entity: dict[str, Any] = {
-        "PartitionKey": keys.meeting_partition_key(key.tenant_id, key.organizer_key),
-        "RowKey": keys.meeting_row_key(key.external_id),
-        "TenantId": key.tenant_id,
-        "OrganizerKey": key.organizer_key,
-        "OrganizerId": record.organizer_id,
-        "ExternalId": key.external_id,
-        "Status": record.status,
-        "Fingerprint": record.fingerprint,
-        "CorrelationId": record.correlation_id,
-        "Source": record.source,
-        "LastError": json.dumps(record.last_error, ensure_ascii=True) if record.last_error is not None else None,
-    }
-    for name, value in entity.items():
-        if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > _MAX_STRING_PROPERTY:
-            raise MeetingTooLarge(f"{name} is too long to store in a table property")
-    entity.update({
-        "MeetingId": _str_or_none(record.meeting_id),
-        "JoinWebUrl": _str_or_none(record.join_web_url),
-        "JoinMeetingId": _str_or_none(record.join_meeting_id),
-        "Subject": _str_or_none(record.subject),
-        "StartDateTime": _str_or_none(record.start_date_time),
-        "EndDateTime": _str_or_none(record.end_date_time),
-        "Attempts": int(record.attempts),
-        "FirstAttemptAt": _utc(record.first_attempt_at),
-        "CreatedAt": _utc(record.created_at),
-        "UpdatedAt": _utc(record.updated_at),
-    })
-    parts = _meeting_json_parts(record.meeting) if record.meeting is not None else []
-    entity["MeetingJsonParts"] = len(parts)
-    for index, part in enumerate(parts):
-        entity[_meeting_json_column(index)] = part
-    return entity
-
-
-def _from_entity(entity: Any) -> MeetingRecord:
-    parts = int(entity.get("MeetingJsonParts") or 0)
-    meeting = json.loads("".join(entity[_meeting_json_column(i)] for i in range(parts))) if parts else None
-    last_error = entity.get("LastError")
-    return MeetingRecord(
-        key=MeetingKey(entity["TenantId"], entity["OrganizerKey"], entity["ExternalId"]),
-        status=entity["Status"],
-        fingerprint=entity["Fingerprint"],
-        organizer_id=entity["OrganizerId"],
-        correlation_id=entity.get("CorrelationId"),
-        source=entity.get("Source"),
-        meeting=meeting,
-        last_error=json.loads(last_error) if last_error else None,
-        attempts=int(entity.get("Attempts") or 0),
-        first_attempt_at=_utc(entity.get("FirstAttemptAt")),
-        created_at=_required_utc(entity["CreatedAt"]),
-        updated_at=_required_utc(entity["UpdatedAt"]),
-        etag=entity.metadata.get("etag"),
-    )
-
+from .errors import StorageUnavailable
+from .records import MeetingKey, MeetingRecord, MeetingRepository, RecordExists, RecordModified
+from .table_entities import from_entity, to_entity
 
 def _table_missing(error: HttpResponseError) -> bool:
     return getattr(error, "error_code", None) == "TableNotFound"
@@ -183,10 +88,10 @@ class TableMeetingRepository(MeetingRepository):
                 if _table_missing(exc):
                     raise
                 return None
-        return _from_entity(entity)
+        return from_entity(entity)
 
     def insert(self, record: MeetingRecord) -> MeetingRecord:
-        entity = _to_entity(record)
+        entity = to_entity(record)
         with self._storage_errors("insert"):
             try:
                 metadata = self._table.create_entity(entity)
@@ -204,7 +109,7 @@ class TableMeetingRepository(MeetingRepository):
     def replace(self, record: MeetingRecord) -> MeetingRecord:
         if not record.etag:
             raise ValueError("replace needs the ETag of the row it read")
-        entity = _to_entity(record)
+        entity = to_entity(record)
         with self._storage_errors("replace"):
             try:
                 # If-Match: the write lands only if nobody changed the row since we read it (412 otherwise).

@@ -20,6 +20,7 @@ class FakeGraph(MeetingsGraph):
         self.meetings: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.fail_next: list[BrokerError] = []
+        self.extra_members: dict[str, Any] = {}  # added to every meeting created from now on
         self._ids = itertools.count(1)
 
     def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *,
@@ -42,6 +43,7 @@ class FakeGraph(MeetingsGraph):
             "joinMeetingIdSettings": {"joinMeetingId": f"{number:012d}", "passcode": None, "isPasscodeRequired": False},
             "participants": {"organizer": {"identity": {"user": {"id": object_id}}, "role": "presenter"},
                              "attendees": (body.get("participants") or {}).get("attendees", [])},
+            **self.extra_members,
         }
         self.meetings[key] = meeting
         return GraphAnswer(meeting, True, "req-new")

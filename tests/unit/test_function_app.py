@@ -264,3 +264,22 @@ def test_respond_async_for_a_meeting_that_exists_answers_200_and_emits_existing(
                     intake=intake)
     assert response.status_code == 200 and intake.value is None
     assert json.loads(results.value)["status"] == "existing"
+
+
+def test_a_meeting_too_large_to_record_is_a_clear_502_and_a_final_failed_result_on_both_paths(functions, world):
+    repo, graph = world
+    graph.extra_members = {"joinInformation": {"content": "x" * 500_000}}  # a Graph answer no table row can hold
+    results = Out()
+    answer = call(functions, "create_meeting", post({"organizerId": ALICE_ID, "externalId": "huge-1"}),
+                  results=results, intake=Out())
+    problem = json.loads(answer.get_body())
+    assert (answer.status_code, problem["code"], problem["retryable"]) == (502, "meeting_too_large", False)
+    assert "at most 450000" in problem["detail"]
+    assert json.loads(results.value)["error"]["code"] == "meeting_too_large"
+
+    results = Out()
+    body = json.dumps({"organizerId": ALICE_ID, "externalId": "huge-2"}).encode()
+    call(functions, "process_meeting_request", QueueMessage(id="m-9", body=body, dequeue_count=1), results=results)
+    result = json.loads(results.value)  # emitted at once: retrying cannot make Graph's answer smaller
+    assert (result["status"], result["error"]["code"], result["correlationId"]) == ("failed", "meeting_too_large",
+                                                                                   "m-9")
