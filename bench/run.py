@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import importlib.util
 import json
 import math
 import os
 import platform
 import resource
 import sys
-import tempfile
 import threading
 import time
 import timeit
@@ -28,17 +26,15 @@ import uuid
 from collections import Counter, deque
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
-from azure.data.tables import TableClient
-from azure.storage.queue import QueueClient
 
-from localdev.azurite import Azurite
-from localdev.emulator_state import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN
-from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID, GraphEmulator
-from localdev.host import LocalFunctionsHost
+from localdev.emulator import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN
+from localdev.world import LocalWorld
 from shared import bootstrap
+from shared.usecases import create_meeting
+from shared.validation import validate_request
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ORGANIZERS = (ALICE_UPN, BOB_UPN)
@@ -75,28 +71,6 @@ def meeting_body(external_id: str, index: int = 0) -> dict[str, Any]:
         "endDateTime": "2026-12-01T09:45:00+01:00",
         "participants": {"attendees": attendees},
     }
-
-
-@contextlib.contextmanager
-def environment(name: str, value: str) -> Iterator[None]:
-    """Set one variable of this process's environment for the duration."""
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
-
-
-def load_app():
-    """A private instance of function_app (get_functions() may be called once per FunctionApp), as tests/e2e does."""
-    spec = importlib.util.spec_from_file_location("function_app_bench", REPO_ROOT / "function_app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
 
 
 def rss_kib() -> int | None:
@@ -147,45 +121,26 @@ class Checks:
 # ---- the world ---------------------------------------------------------------------------------------------------
 
 class World:
-    """Azurite, the emulator, one app container shared by the in-process service and the local host."""
+    """The local world (``localdev.world.LocalWorld``: in-memory Azurite, the emulator, the local host without queue
+    workers) and one app container shared by the in-process service and the local host."""
 
     def __init__(self, stack: contextlib.ExitStack) -> None:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        self.azurite = stack.enter_context(Azurite())
-        self.emulator = stack.enter_context(GraphEmulator(workdir / "graph-emulator"))
-        stack.enter_context(environment("REQUESTS_CA_BUNDLE", str(self.emulator.ca_bundle)))
-        conn = self.azurite.connection_string
-        suffix = uuid.uuid4().hex[:8]
-        self.env = {
-            "AzureWebJobsStorage": conn,
-            "MEETINGS_TABLE": f"benchmeetings{suffix}",
-            "MEETING_REQUESTS_QUEUE": f"bench-requests-{suffix}",
-            "MEETING_RESULTS_QUEUE": f"bench-results-{suffix}",
-            "GRAPH_TENANT_ID": DEFAULT_TENANT_ID,
-            "GRAPH_CLIENT_ID": DEFAULT_CLIENT_ID,
-            "GRAPH_CREDENTIAL": "client_secret",
-            "GRAPH_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "GRAPH_AUTHORITY_HOST": self.emulator.authority_host,
-            "GRAPH_BASE_URL": self.emulator.graph_base_url,
-            "ALLOWED_ORGANIZERS": f"@contoso.example,{ALICE_ID},{BOB_ID}",
-        }
+        self.local = stack.enter_context(LocalWorld(
+            suffix=uuid.uuid4().hex[:8], visibility_timeout=0,
+            overrides={"ALLOWED_ORGANIZERS": f"@contoso.example,{ALICE_ID},{BOB_ID}"}))
+        self.emulator, self.host, self.env = self.local.emulator, self.local.host, self.local.settings
         container = bootstrap.build_container(self.env)
         bootstrap.use(lambda: container)
         stack.callback(bootstrap.use, lambda: bootstrap.build_container(os.environ))
-        self.service = bootstrap.get_container().service
+        self.deps = bootstrap.get_container().deps
         self.host_json = json.loads((REPO_ROOT / "host.json").read_text())
-        self.host = LocalFunctionsHost(load_app(), env=self.env, host_json=self.host_json,
-                                       storage_connection_string=conn, http_port=0, visibility_timeout=0)
-        self.host.start(run_queue_workers=False)
-        stack.callback(self.host.stop)
         self.url = self.host.base_url + "/api/meetings"
         self.http = stack.enter_context(requests.Session())
         self.http.trust_env = False  # plain HTTP to the local host: no proxy
         # host.json messageEncoding "none": plain JSON text both ways.
-        queue = QueueClient.from_connection_string
-        self.requests_queue = stack.enter_context(queue(conn, self.env["MEETING_REQUESTS_QUEUE"]))
-        self.results_queue = stack.enter_context(queue(conn, self.env["MEETING_RESULTS_QUEUE"]))
-        self.table = stack.enter_context(TableClient.from_connection_string(conn, self.env["MEETINGS_TABLE"]))
+        self.requests_queue = stack.enter_context(self.local.queue("MEETING_REQUESTS_QUEUE"))
+        self.results_queue = stack.enter_context(self.local.queue("MEETING_RESULTS_QUEUE"))
+        self.table = stack.enter_context(self.local.table())
 
     def graph_calls(self) -> int:
         return self.emulator.state.counters["create_or_get"]
@@ -207,7 +162,7 @@ class World:
 
 def bench_validation(world: World) -> dict[str, Any]:
     body = meeting_body("booking-42")
-    timer = timeit.Timer(lambda: world.service.parse(body, queue=False))
+    timer = timeit.Timer(lambda: validate_request(body, queue=False))
     number = max(timer.autorange()[0], 10_000)
     best = min(timer.repeat(repeat=5, number=number))
     return {"parse_us": round(best / number * 1e6, 2), "parse_iterations": number * 5}
@@ -215,14 +170,13 @@ def bench_validation(world: World) -> dict[str, Any]:
 
 def submit_all(world: World, bodies: list[dict[str, Any]], expect: str, checks: Checks,
                name: str) -> tuple[list[float], float]:
-    """service.submit for each body (parsed beforehand); latencies and wall time of the loop."""
-    parsed = [world.service.parse(body, queue=False) for body in bodies]
+    """create_meeting for each body (validated beforehand); latencies and wall time of the loop."""
+    parsed = [validate_request(body, queue=False) for body in bodies]
     latencies, statuses = [], Counter()
     started = perf_counter()
     for index, request in enumerate(parsed):
         began = perf_counter()
-        outcome = world.service.submit(request, source="http", correlation_id=f"{name}-{index}",
-                                       transient_is_final=True)
+        outcome = create_meeting(world.deps, request, source="http", correlation_id=f"{name}-{index}", final=True)
         latencies.append(perf_counter() - began)
         statuses[outcome.status] += 1
     wall = perf_counter() - started
@@ -238,8 +192,8 @@ def latency_summary(prefix: str, latencies: list[float], wall: float, rate_name:
 
 def bench_in_process(world: World, n: int, checks: Checks) -> dict[str, Any]:
     began = perf_counter()  # the first call acquires the token and opens the TLS and storage connections
-    first = world.service.submit(world.service.parse(meeting_body("bench-warmup"), queue=False), source="http",
-                                 correlation_id="bench-warmup", transient_is_final=True)
+    first = create_meeting(world.deps, validate_request(meeting_body("bench-warmup")), source="http",
+                           correlation_id="bench-warmup", final=True)
     first_ms = ms(perf_counter() - began)
     checks.expect("warm-up request created", first.status == "created", first.status)
     bodies = [meeting_body(f"bench-create-{i}", i) for i in range(n)]
@@ -450,9 +404,9 @@ def table(r: dict[str, Any], n: int) -> str:
         return f"p50 {r[prefix + '_p50_ms']} / p95 {r[prefix + '_p95_ms']}{tail} ms; {rate_value} {rate}/s"
 
     rows = [
-        ("1 validation", "`service.parse`, 5 attendees",
+        ("1 validation", "`validate_request`, 5 attendees",
          f"{r['parse_us']} µs per call (best of 5 × {r['parse_iterations'] // 5:,})"),
-        ("2 create, in process", f"`service.submit`, {n} new externalIds",
+        ("2 create, in process", f"`create_meeting`, {n} new externalIds",
          f"{lat('create', 'meetings', p99=True)} (first request, with the token: {r['first_request_ms']} ms)"),
         ("3 repeat, in process", f"the same {n} again (from the table)", lat("repeat", "requests")),
         ("4 HTTP create", f"{n} POSTs over loopback", lat("http_create", "requests")),

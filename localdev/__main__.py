@@ -19,20 +19,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .azurite import Azurite
-from .host import LocalFunctionsHost
-from .settings_file import LOCAL_SETTINGS, is_configured, merged_settings
+from .host import LocalHostError
+from .settings_file import merged_settings
+from .world import APP_DEFAULTS, LocalWorld
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Where Azurite's data, the emulator's CA and env.json live; LOCALDEV_STATE_DIR moves it (the tests use a temp dir).
 STATE_DIR = Path(os.environ.get("LOCALDEV_STATE_DIR") or REPO_ROOT / ".localdev")
 ENV_FILE = STATE_DIR / "env.json"
-APP_DEFAULTS = {
-    "FUNCTIONS_WORKER_RUNTIME": "python",
-    "MEETINGS_TABLE": "meetings",
-    "MEETING_REQUESTS_QUEUE": "meeting-requests",
-    "MEETING_RESULTS_QUEUE": "meeting-results",
-}
 log = logging.getLogger("localdev")
 
 
@@ -47,47 +41,9 @@ def _on_signal(signum: int, _frame: Any) -> None:
     raise _Shutdown(signum)
 
 
-def _uses_development_storage(value: str | None) -> bool:
-    return not value or value.replace(" ", "").rstrip(";").lower() == "usedevelopmentstorage=true"
-
-
-def _start_graph_emulator(stack: contextlib.ExitStack, settings: dict[str, str]) -> Any:
-    """Start the local Graph/identity emulator and point the app's GRAPH_* settings at it."""
-    try:
-        from .graph_emulator import GraphEmulator
-    except ImportError as exc:
-        raise SystemExit(
-            f"No GRAPH_TENANT_ID is configured and the local Graph emulator cannot be loaded ({exc}). Set GRAPH_* in "
-            f"{LOCAL_SETTINGS.name} or the environment to use a real tenant."
-        ) from exc
-    emulator = GraphEmulator(STATE_DIR / "emulator", port=0).start()
-    stack.callback(emulator.stop)
-    emulator_settings = emulator.app_settings()
-    settings.setdefault("ALLOWED_ORGANIZERS", emulator_settings.pop("ALLOWED_ORGANIZERS"))
-    settings.update({"REQUESTS_CA_BUNDLE": str(emulator.ca_bundle), **emulator_settings})
-    return emulator
-
-
-def _write_env_file(host: LocalFunctionsHost, azurite: Azurite, settings: dict[str, str], emulator: Any) -> None:
-    """Where everything listens, for the README's snippets and the e2e tests; removed again on exit."""
-    document = {
-        "baseUrl": host.base_url,
-        "storageConnectionString": settings["AzureWebJobsStorage"],
-        "azuriteQueueEndpoint": azurite.endpoint("queue"),
-        "azuriteTableEndpoint": azurite.endpoint("table"),
-        "meetingRequestsQueue": settings["MEETING_REQUESTS_QUEUE"],
-        "meetingResultsQueue": settings["MEETING_RESULTS_QUEUE"],
-        "meetingsTable": settings["MEETINGS_TABLE"],
-        "graphEmulatorUrl": emulator.url if emulator else None,
-        "caBundle": str(emulator.ca_bundle) if emulator else None,
-        "graphBaseUrl": settings.get("GRAPH_BASE_URL"),
-        "authorityHost": settings.get("GRAPH_AUTHORITY_HOST"),
-    }
-    STATE_DIR.mkdir(parents=True, exist_ok=True)
-    ENV_FILE.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-
-
-def _banner(host: LocalFunctionsHost, emulator: Any) -> str:
+def _banner(world: LocalWorld) -> str:
+    host, emulator = world.host, world.emulator
+    assert host is not None
     lines = ["", "Teams Meeting Broker is running locally (local Functions host; `func start` is the way with Core Tools).",
              "", "HTTP functions:"]
     for route in sorted(host.http_routes, key=lambda r: r.template):
@@ -116,37 +72,30 @@ def run(port: int, fresh: bool) -> int:
         try:
             if fresh:
                 shutil.rmtree(STATE_DIR / "azurite", ignore_errors=True)
-            azurite = Azurite(location=STATE_DIR / "azurite").start()
-            stack.callback(azurite.stop)
-
-            settings = merged_settings(APP_DEFAULTS)
-            emulator = None
-            if not is_configured("GRAPH_TENANT_ID"):
-                emulator = _start_graph_emulator(stack, settings)
-            if _uses_development_storage(settings.get("AzureWebJobsStorage")):
-                settings["AzureWebJobsStorage"] = azurite.connection_string
-
-            # The app reads its settings lazily (first request), so they must be in the environment before import.
-            os.environ.update(settings)
             if str(REPO_ROOT) not in sys.path:
                 sys.path.insert(0, str(REPO_ROOT))
-            app = importlib.import_module("function_app").app
-            host_json = json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))
-            host = LocalFunctionsHost(app, env=settings, host_json=host_json,
-                                      storage_connection_string=settings["AzureWebJobsStorage"], http_port=port)
+            # The app reads its settings lazily (first request) from the environment: the world exports them.
+            world = LocalWorld(app=_import_app, settings=merged_settings(APP_DEFAULTS), state_dir=STATE_DIR,
+                               persist_storage=True, export_settings=True, http_port=port, queue_workers=True)
             try:
-                host.start(run_queue_workers=True)
+                stack.enter_context(world)
             except OSError as exc:
                 raise SystemExit(f"cannot listen on 127.0.0.1:{port} ({exc}); choose another with --port") from exc
-            stack.callback(host.stop)
-
-            _write_env_file(host, azurite, settings, emulator)
+            except LocalHostError as exc:
+                raise SystemExit(f"the local host cannot serve function_app.py: {exc}") from exc
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            ENV_FILE.write_text(json.dumps(world.describe(), indent=2) + "\n", encoding="utf-8")
             stack.callback(ENV_FILE.unlink, missing_ok=True)
-            print(_banner(host, emulator), flush=True)
+            print(_banner(world), flush=True)
             threading.Event().wait()
         except (_Shutdown, KeyboardInterrupt):
             print("\nStopping...", flush=True)
     return 0
+
+
+def _import_app() -> Any:
+    """function_app as a normal import (after the world exported the settings)."""
+    return importlib.import_module("function_app").app
 
 
 def main(argv: list[str] | None = None) -> int:

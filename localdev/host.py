@@ -2,7 +2,8 @@
 
 It indexes a Python v2 `func.FunctionApp` through the library itself (`app.get_functions()`), serves its HTTP triggers
 on a loopback port and runs its queue triggers and queue output bindings against a Storage account (Azurite locally)
-with the host's queue semantics (see host_queues). Supported bindings: httpTrigger (+ the http `$return` output),
+with the host's queue semantics (see host_queues). Invocations, HTTP and queue alike, run on one thread pool sized like
+the Python worker's, and queue listeners keep at most batchSize + newBatchThreshold messages in flight (host_workers). Supported bindings: httpTrigger (+ the http `$return` output),
 queueTrigger and queue outputs; anything else is refused at start with the reasons listed.
 
 Like `func start`, the local host does not enforce function keys: `authLevel` is ignored, and a `code` query parameter
@@ -21,7 +22,8 @@ import azure.functions as func
 
 from .host_common import BindingOut, FunctionSpec, LocalHostError, QueueOptions, build_specs, route_prefix
 from .host_http import Route, Router, compile_route, make_server, to_wire
-from .host_queues import QueuePoller, QueueService, check_queue_specs
+from .host_queues import QueueService, check_queue_specs
+from .host_workers import QueueListener, WorkerPool, process_batch_in_parallel, worker_pool_size
 
 __all__ = ["LocalFunctionsHost", "LocalHostError"]
 
@@ -59,6 +61,8 @@ class LocalFunctionsHost:
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self.pool: WorkerPool | None = None
+        self.listeners: list[QueueListener] = []
 
     # --- set-up -------------------------------------------------------------------------------------------------
     @property
@@ -99,15 +103,16 @@ class LocalFunctionsHost:
                 if binding["type"] in ("queueTrigger", "queue"):
                     self.queues.client(binding)
         self._stop.clear()
+        self.pool = WorkerPool(worker_pool_size(self._env))
         self._server = make_server(self, *self._http_address)
         self._threads = [threading.Thread(target=self._server.serve_forever, name="local-host-http", daemon=True)]
-        if run_queue_workers:
-            self._threads += [QueuePoller(self.queues, spec, self._polling_interval, self._stop)
-                              for spec in self.queue_functions]
+        self.listeners = [QueueListener(self.queues, spec, self.pool, self._polling_interval, self._stop)
+                          for spec in self.queue_functions] if run_queue_workers else []
+        self._threads += self.listeners
         for thread in self._threads:
             thread.start()
-        self.log.info("Local Functions host listening on %s (%d function(s), queue workers %s)",
-                      self.base_url, len(specs), "on" if run_queue_workers else "off")
+        self.log.info("Local Functions host listening on %s (%d function(s), queue workers %s, %d worker threads)",
+                      self.base_url, len(specs), "on" if run_queue_workers else "off", self.pool.size)
         return self
 
     @property
@@ -122,14 +127,16 @@ class LocalFunctionsHost:
         return f"http://{self.netloc}"
 
     def stop(self) -> None:
-        """Stop the pollers (after their current message) and the HTTP server."""
+        """Stop the listeners and the HTTP server, then wait for the invocations in flight."""
         self._stop.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=30)
-        self._threads, self._server = [], None
+        if self.pool is not None:
+            self.pool.shutdown()
+        self._threads, self._server, self.pool, self.listeners = [], None, None, []
 
     def __enter__(self) -> "LocalFunctionsHost":
         return self.start()
@@ -138,18 +145,24 @@ class LocalFunctionsHost:
         self.stop()
 
     # --- queues -------------------------------------------------------------------------------------------------
-    def drain(self, max_rounds: int = 100) -> int:
+    def drain(self, max_rounds: int = 100, *, parallel: bool = False) -> int:
         """Process trigger queues until none has a visible message; returns the number of function invocations.
 
         Each round receives up to batchSize messages from every trigger queue and settles them (delete, make visible
         again after the visibility timeout, or move to the poison queue). A round that finds no message ends the drain;
         with visibility_timeout=0 a failing message is retried in the next round until it is poisoned.
+        Sequential by default: a batch's messages run one after another in the calling thread, in queue order.
+        ``parallel=True``: a batch's messages run concurrently on the host's worker pool (as the real host runs them),
+        and the round ends when all of them are settled. Use a started host, which owns the pool.
         """
         invocations = 0
+        if parallel and self.pool is None:
+            raise LocalHostError("drain(parallel=True) needs a started host (it runs on the host's worker pool)")
         for _ in range(max_rounds):
             received = 0
             for spec in self.queue_functions:
-                got, invoked = self.queues.poll_once(spec)
+                got, invoked = (process_batch_in_parallel(self.queues, spec, self.pool) if parallel and self.pool
+                                else self.queues.poll_once(spec))
                 received += got
                 invocations += invoked
             if received == 0:
@@ -163,7 +176,8 @@ class LocalFunctionsHost:
         outs = {b["name"]: BindingOut() for b in spec.outputs if b["name"] != "$return"}
         started = time.monotonic()
         try:
-            result = spec.call({spec.trigger["name"]: request, **outs})
+            call = {spec.trigger["name"]: request, **outs}
+            result = self.pool.run(spec.call, call) if self.pool is not None else spec.call(call)
             http_out = next((b for b in spec.outputs if b["type"] == "http"), None)
             if http_out is not None and http_out["name"] != "$return":
                 result = outs[http_out["name"]].get()

@@ -137,6 +137,7 @@ class QueueOptions:
     """extensions.queues of host.json, with the host's defaults."""
 
     batch_size: int = 16
+    new_batch_threshold: int = 8  # fetch the next batch once this few are in flight (default batchSize / 2)
     max_dequeue_count: int = 5
     visibility_timeout: float = 0.0
     max_polling_interval: float = 60.0
@@ -151,8 +152,12 @@ class QueueOptions:
         batch_size = int(raw.get("batchSize", 16))
         if not 1 <= batch_size <= 32:
             raise LocalHostError("host.json batchSize must be between 1 and 32")
+        threshold = int(raw.get("newBatchThreshold", batch_size // 2))
+        if threshold < 0:
+            raise LocalHostError("host.json newBatchThreshold must not be negative")
         return cls(
             batch_size=batch_size,
+            new_batch_threshold=threshold,
             max_dequeue_count=int(raw.get("maxDequeueCount", 5)),
             visibility_timeout=parse_timespan(raw.get("visibilityTimeout", 0), "visibilityTimeout"),
             max_polling_interval=parse_timespan(raw.get("maxPollingInterval", 60), "maxPollingInterval"),

@@ -28,6 +28,7 @@ _CONSTRAINTS = {
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")
 # Hop-by-hop and framing headers are the server's business, not the function's.
 _FRAMING = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+LISTEN_BACKLOG = 512
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 makes the kernel drop connections of a burst while the accept loop catches
+    # up; a real server's backlog queues them instead.
+    request_queue_size = LISTEN_BACKLOG
     functions_host: "LocalFunctionsHost"
 
 

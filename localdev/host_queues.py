@@ -119,13 +119,17 @@ class QueueService:
                 sent += 1
         return sent
 
-    def poll_once(self, spec: FunctionSpec) -> tuple[int, int]:
-        """Receive up to batchSize visible messages for spec's trigger and process them: (received, invoked)."""
+    def receive(self, spec: FunctionSpec, limit: int | None = None) -> tuple[QueueClient, list[Any]]:
+        """Lease up to ``limit`` (default batchSize) visible messages of spec's trigger queue."""
         client = self.client(spec.trigger)
-        messages = list(client.receive_messages(
-            messages_per_page=self.options.batch_size, max_messages=self.options.batch_size,
-            visibility_timeout=RECEIVE_LEASE_SECONDS,
-        ))
+        count = min(limit or self.options.batch_size, 32)
+        messages = list(client.receive_messages(messages_per_page=count, max_messages=count,
+                                                visibility_timeout=RECEIVE_LEASE_SECONDS))
+        return client, messages
+
+    def poll_once(self, spec: FunctionSpec) -> tuple[int, int]:
+        """Receive up to batchSize messages and process them one after another here: (received, invoked)."""
+        client, messages = self.receive(spec)
         invoked = sum(self.process(spec, client, message) for message in messages)
         return len(messages), invoked
 
@@ -174,30 +178,6 @@ class QueueService:
         poison = self.client(spec.trigger, spec.trigger["queueName"] + "-poison")
         poison.send_message(message.content or "")
         client.delete_message(message, pop_receipt=message.pop_receipt)
-
-
-class QueuePoller(threading.Thread):
-    """Background polling for one queue-triggered function, backing off up to maxPollingInterval when idle."""
-
-    MIN_INTERVAL = 0.1
-
-    def __init__(self, service: QueueService, spec: FunctionSpec, max_interval: float, stop: threading.Event) -> None:
-        super().__init__(name=f"queue-{spec.name}", daemon=True)
-        self._service, self._spec, self._max_interval, self._stopping = service, spec, max_interval, stop
-
-    def run(self) -> None:
-        interval = self.MIN_INTERVAL
-        while not self._stopping.is_set():
-            try:
-                received, _ = self._service.poll_once(self._spec)
-            except Exception:  # storage unreachable: keep the host up and try again later
-                log.exception("Polling %s for '%s' failed", self._spec.trigger["queueName"], self._spec.name)
-                received = 0
-            if received:
-                interval = self.MIN_INTERVAL
-                continue
-            self._stopping.wait(interval)
-            interval = min(interval * 2, max(self._max_interval, self.MIN_INTERVAL))
 
 
 def check_queue_specs(specs: Iterable[FunctionSpec]) -> None:

@@ -55,5 +55,10 @@ def is_configured(name: str, *, environ: Mapping[str, str] | None = None, path: 
 
     A placeholder copied from local.settings.sample.json ("<your tenant id (GUID)>") counts as not configured.
     """
-    value = merged_settings(environ=environ, path=path).get(name, "").strip()
-    return bool(value) and not (value.startswith("<") and value.endswith(">"))
+    return not is_placeholder(merged_settings(environ=environ, path=path).get(name, ""))
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an empty value or one copied from the sample file ("<your tenant id (GUID)>")."""
+    value = value.strip()
+    return not value or (value.startswith("<") and value.endswith(">"))

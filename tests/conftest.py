@@ -23,7 +23,7 @@ def azurite():
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """The HTTPS stand-in for Entra, the managed-identity endpoint and Graph, with its own CA."""
-    from localdev.graph_emulator import GraphEmulator
+    from localdev.emulator import GraphEmulator
 
     with GraphEmulator(tmp_path_factory.mktemp("graph-emulator")) as emu:
         yield emu

@@ -1,7 +1,7 @@
 """Graph onlineMeeting JSON-schema validation for tests.
 
 Loads ``localdev/graph/onlineMeeting-schemas.yaml`` (the copy of Microsoft's fragments kept in the repo) and validates with JSON Schema
-draft 2020-12 after the translation its header asks for (``localdev/emulator_schemas.py``):
+draft 2020-12 after the translation its header asks for (``localdev/emulator/schemas.py``):
 ``additionalProperties: {type: object}`` -> ``true``, OpenAPI ``nullable`` -> ``type: [..., "null"]``, bare-``$ref``
 properties nullable (as in the full Graph openapi.yaml), and on v1.0 createOrGet bodies ``chatInfo`` is rejected
 (beta only). Both functions raise ``jsonschema.ValidationError`` (the most relevant violation) on failure.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localdev.emulator_schemas import DEFAULT_SCHEMAS_PATH, GraphSchemas, load_schemas
+from localdev.emulator.schemas import DEFAULT_SCHEMAS_PATH, GraphSchemas, load_schemas
 
 SCHEMAS_PATH = DEFAULT_SCHEMAS_PATH
 VERSIONS = ("v1.0", "beta")

@@ -4,62 +4,41 @@ Queue processing is driven with ``host.drain()`` (deterministic, no waiting); HT
 """
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 
 import pytest
 import requests
-from azure.storage.queue import QueueClient
 
-from localdev.host import LocalFunctionsHost
+from localdev.world import LocalWorld
 from shared import bootstrap
-from tests.conftest import REPO_ROOT
 from tests.openapi_check import assert_documented
 
 _names = itertools.count(1)
 
 
-def load_app():
-    """A private instance of function_app: get_functions() may be called once per FunctionApp instance."""
-    spec = importlib.util.spec_from_file_location(f"function_app_e2e_{next(_names)}", REPO_ROOT / "function_app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
-
-
 class World:
-    """One app deployment: its own table and queues, so tests never see each other's messages."""
+    """One app deployment (a ``LocalWorld`` on the session's Azurite and emulator): its own table and queues, so
+    tests never see each other's messages. The app's container is built from the world's settings, with its sleeps
+    recorded instead of slept."""
 
-    def __init__(self, azurite, emulator, env_overrides: dict[str, str], monkeypatch) -> None:
-        n = next(_names)
+    def __init__(self, azurite, emulator, env_overrides: dict[str, str]) -> None:
         self.emulator = emulator
-        self.env = {
-            "AzureWebJobsStorage": azurite.connection_string,
-            "MEETINGS_TABLE": f"meetings{n}",
-            "MEETING_REQUESTS_QUEUE": f"requests-{n}",
-            "MEETING_RESULTS_QUEUE": f"results-{n}",
-            **emulator.app_settings(),
-            **env_overrides,
-        }
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+        self.local = LocalWorld(azurite=azurite, emulator=emulator, overrides=env_overrides,
+                                suffix=str(next(_names)), visibility_timeout=0).start()
+        self.env = self.local.settings
+        self.host = self.local.host
         self.sleeps: list[float] = []
         bootstrap.use(lambda: bootstrap.build_container(self.env, sleep=self.sleeps.append))
-        host_json = json.loads((REPO_ROOT / "host.json").read_text())
-        self.host = LocalFunctionsHost(load_app(), env=self.env, host_json=host_json,
-                                       storage_connection_string=azurite.connection_string, http_port=0,
-                                       visibility_timeout=0)
-        self.host.start(run_queue_workers=False)
         self.http = requests.Session()
         self.http.trust_env = False  # plain HTTP to the local host; no proxy, no CA
-        conn = azurite.connection_string
         # host.json messageEncoding "none": messages are plain JSON text both ways.
-        self.requests_queue = QueueClient.from_connection_string(conn, self.env["MEETING_REQUESTS_QUEUE"])
-        self.poison_queue = QueueClient.from_connection_string(conn, self.env["MEETING_REQUESTS_QUEUE"] + "-poison")
-        self.results_queue = QueueClient.from_connection_string(conn, self.env["MEETING_RESULTS_QUEUE"])
+        self.requests_queue = self.local.queue("MEETING_REQUESTS_QUEUE")
+        self.poison_queue = self.local.queue("MEETING_REQUESTS_QUEUE", poison=True)
+        self.results_queue = self.local.queue("MEETING_RESULTS_QUEUE")
 
     def close(self) -> None:
-        self.host.stop()
+        self.local.close()
         self.emulator.state.clear_faults()
         bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
 
@@ -97,16 +76,16 @@ class World:
 
 
 @pytest.fixture
-def make_world(azurite, emulator, monkeypatch):
+def make_world(azurite, emulator):
     worlds = []
 
     def make(**env_overrides) -> World:
-        world = World(azurite, emulator, env_overrides, monkeypatch)
+        world = World(azurite, emulator, env_overrides)
         worlds.append(world)
         return world
 
     yield make
-    for world in worlds:
+    for world in reversed(worlds):  # each world restores the environment it found (REQUESTS_CA_BUNDLE)
         world.close()
 
 

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from localdev.graph_emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MI_CLIENT_ID, DEFAULT_TENANT_ID
-from localdev.emulator_state import ALICE_ID, BOB_ID, CAROL_ID
+from localdev.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MI_CLIENT_ID, DEFAULT_TENANT_ID
+from localdev.emulator import ALICE_ID, BOB_ID, CAROL_ID
 from tests.schemas import validate_create_or_get_body, validate_online_meeting
 
 ALICE, BOB, CAROL = "alice@contoso.example", "bob@contoso.example", "carol@contoso.example"

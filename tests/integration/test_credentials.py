@@ -7,7 +7,7 @@ import uuid
 import pytest
 import requests
 
-from localdev.emulator_state import (
+from localdev.emulator import (
     ALICE_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,

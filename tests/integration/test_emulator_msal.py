@@ -9,7 +9,7 @@ import msal
 import pytest
 import requests
 
-from localdev.graph_emulator import (
+from localdev.emulator import (
     ALICE_ID,
     BOB_ID,
     DEFAULT_CLIENT_ID,

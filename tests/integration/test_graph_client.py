@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from localdev.emulator_state import ALICE_ID, CAROL_ID, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
+from localdev.emulator import ALICE_ID, CAROL_ID, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
 from shared.errors import (
     AccessPolicyMissing,
     GraphRejected,

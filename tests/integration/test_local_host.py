@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 
 import azure.functions as func
 import pytest
@@ -16,36 +15,7 @@ from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64E
 
 from localdev.host import LocalFunctionsHost, LocalHostError
 from localdev.settings_file import is_configured, merged_settings
-from tests.integration.toyapp import make_app
-
-HOST_JSON = {
-    "version": "2.0",
-    "extensions": {
-        "http": {"routePrefix": "api"},
-        "queues": {"batchSize": 16, "maxDequeueCount": 3, "visibilityTimeout": "00:00:30", "messageEncoding": "base64"},
-    },
-}
-
-
-@pytest.fixture
-def start_host(azurite):
-    """Start a host on a fresh toy app (or a given app) with fresh queue names; stopped at teardown."""
-    started: list[LocalFunctionsHost] = []
-
-    def start(app: func.FunctionApp | None = None, *, host_json: dict = HOST_JSON, workers: bool = False,
-              env: dict | None = None, **kwargs) -> tuple[LocalFunctionsHost, str]:
-        queue = f"toy-{uuid.uuid4().hex[:12]}"
-        kwargs.setdefault("visibility_timeout", 0)
-        host = LocalFunctionsHost(
-            app or make_app(), env={"TOY_QUEUE": queue, **(env or {})}, host_json=host_json,
-            storage_connection_string=azurite.connection_string, http_port=0, **kwargs,
-        )
-        started.append(host.start(run_queue_workers=workers))
-        return host, queue
-
-    yield start
-    for host in started:
-        host.stop()
+from tests.integration.toyapp import HOST_JSON, make_app
 
 
 def queue(azurite, name: str, base64: bool = True) -> QueueClient:

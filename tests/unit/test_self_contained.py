@@ -66,7 +66,7 @@ def test_no_file_of_the_repository_refers_to_a_path_above_its_root():
     ('SCHEMAS = Path(__file__).resolve().parent / "graph"', False),
 ])
 def test_the_check_recognises_paths_that_climb_out(tmp_path, text, escapes):
-    # A file one folder below the root, like localdev/emulator_schemas.py: two .parent reach the root, three leave it.
+    # A file one folder below the root, like localdev/azurite.py: two .parent reach the root, three leave it.
     probe = tmp_path / "localdev" / "probe.py"
     probe.parent.mkdir()
     probe.write_text(text + "\n", encoding="utf-8")

@@ -6,8 +6,23 @@ Queue names come from the app setting TOY_QUEUE through `%TOY_QUEUE%` tokens, as
 from __future__ import annotations
 
 import json
+import uuid
 
 import azure.functions as func
+
+# host.json of the toy app's tests: maxDequeueCount 3, base64 messages.
+HOST_JSON = {
+    "version": "2.0",
+    "extensions": {
+        "http": {"routePrefix": "api"},
+        "queues": {"batchSize": 16, "maxDequeueCount": 3, "visibilityTimeout": "00:00:30", "messageEncoding": "base64"},
+    },
+}
+
+
+def new_queue_name() -> str:
+    """A queue name no other test uses (the toy app reads it from the app setting TOY_QUEUE)."""
+    return f"toy-{uuid.uuid4().hex[:12]}"
 
 
 def make_app(*, poison_trigger: bool = True) -> func.FunctionApp:

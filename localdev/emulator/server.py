@@ -1,61 +1,29 @@
-"""Local HTTPS stand-in for Microsoft Entra (OpenID discovery + token endpoint), the App Service managed-identity
-endpoint and Microsoft Graph onlineMeetings (createOrGet, get), on 127.0.0.1 only.
-
-    with GraphEmulator(workdir) as emu:            # workdir keeps the local CA / server certificate (reused)
-        emu.url, emu.ca_bundle                     # https://127.0.0.1:PORT, CA PEM for REQUESTS_CA_BUNDLE
-        authority = f"{emu.authority_host}/{DEFAULT_TENANT_ID}"   # MSAL: instance_discovery=False
-        graph = f"{emu.graph_base_url}/v1.0"       # or /beta
-        emu.identity_endpoint, emu.identity_header # IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityClient
-        emu.state.inject("graph", 429, retry_after="2.128")
-
-Modules: emulator_state (directory, faults, counters, meetings), emulator_tokens (Entra + identity endpoint),
-emulator_graph (Graph), emulator_meetings (onlineMeeting model), emulator_schemas (yaml -> JSON Schema),
-emulator_http (server, routing, ``/_emulator`` admin API). Run standalone: ``python -m localdev.graph_emulator``.
-"""
+"""``GraphEmulator``: one running emulator (HTTPS on 127.0.0.1, its own CA, state in memory) and its addresses and
+app settings. See the package docstring for the parts it serves."""
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import secrets
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .certs import ensure_certs, server_ssl_context
-from .emulator_http import EmulatorHTTPServer
-from .emulator_schemas import GraphSchemas, load_schemas
-from .emulator_state import (  # noqa: F401 - re-exported public constants
+from ..certs import ensure_certs, server_ssl_context
+from .directory import (
     ALICE_ID,
-    ALICE_UPN,
     BOB_ID,
-    BOB_UPN,
     CAROL_ID,
-    CAROL_UPN,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
-    DEFAULT_MI_CLIENT_ID,
-    DEFAULT_MI_PRINCIPAL_ID,
     DEFAULT_TENANT_DOMAIN,
     DEFAULT_TENANT_ID,
     GRAPH_RESOURCE,
     ONLINE_MEETINGS_ROLE,
-    TOKEN_EXCHANGE_AUDIENCE,
-    EmulatorState,
 )
-from .emulator_tokens import ACCESS_TOKEN_LIFETIME, SigningKey, mint_access_token
-
-__all__ = [
-    "GraphEmulator", "EmulatorState", "main",
-    "DEFAULT_TENANT_ID", "DEFAULT_TENANT_DOMAIN", "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET",
-    "DEFAULT_MI_CLIENT_ID", "DEFAULT_MI_PRINCIPAL_ID", "ALICE_ID", "ALICE_UPN", "BOB_ID", "BOB_UPN", "CAROL_ID",
-    "CAROL_UPN", "GRAPH_RESOURCE", "ONLINE_MEETINGS_ROLE", "TOKEN_EXCHANGE_AUDIENCE",
-]
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WORKDIR = REPO_ROOT / ".localdev" / "graph-emulator"
-IDENTITY_HEADER_ENV = "GRAPH_EMULATOR_IDENTITY_HEADER"
+from .schemas import GraphSchemas, load_schemas
+from .state import EmulatorState
+from .tokens import ACCESS_TOKEN_LIFETIME, SigningKey, mint_access_token
+from .transport import EmulatorHTTPServer
 
 
 class GraphEmulator:
@@ -168,28 +136,3 @@ class GraphEmulator:
                                      object_id=app.object_id if app else app_id, roles=roles, audience=audience,
                                      lifetime=lifetime)
         return token
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where the local CA/cert live")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--no-seed", action="store_true", help="start with an empty directory")
-    args = parser.parse_args(argv)
-    emulator = GraphEmulator(args.workdir, args.port, seed=not args.no_seed,
-                             identity_header=os.environ.get(IDENTITY_HEADER_ENV) or None)
-    emulator.start()
-    # Addresses only: the identity header comes from the environment (or is random) and is never printed.
-    print(json.dumps({"url": emulator.url, "ca_bundle": str(emulator.ca_bundle),
-                      "identity_endpoint": emulator.identity_endpoint, "tenant_id": DEFAULT_TENANT_ID,
-                      "client_id": DEFAULT_CLIENT_ID}), flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    emulator.stop()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

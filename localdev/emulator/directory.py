@@ -1,20 +1,13 @@
-"""In-memory state of the Graph/Entra/managed-identity emulator: directory, credentials, policies, faults, meetings.
-
-Everything is guarded by one re-entrant lock (``state.lock``); the public accessors return copies. Secrets are kept in
-memory only and never appear in ``repr`` or logs.
-"""
+"""The emulator's directory: the seeded tenant and its ids, users, app registrations and their credentials, managed
+identities, and Teams application access policies (``DirectoryMixin``, part of ``EmulatorState``)."""
 from __future__ import annotations
 
-import base64
-import collections
 import copy
 import hashlib
-import json
-import threading
-import time
+import hmac
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -43,24 +36,6 @@ TOKEN_EXCHANGE_AUDIENCES = (
     "api://AzureADTokenExchangeUSGov",
     "api://AzureADTokenExchangeChina",
 )
-FAULT_TARGETS = ("token", "identity", "graph", "discovery")
-COUNTER_NAMES = ("token", "identity", "discovery", "jwks", "create_or_get", "get_meeting")
-
-
-@dataclass
-class Reply:
-    """One HTTP answer, built by the endpoint modules and written by the HTTP layer."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> "Reply":
-        merged = {"Content-Type": "application/json; charset=utf-8"}
-        merged.update(headers or {})
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), merged)
 
 
 @dataclass
@@ -113,7 +88,7 @@ class App:
 
     def secret_matches(self, candidate: str) -> bool:
         digest = hashlib.sha256(candidate.encode("utf-8")).digest()
-        return any(_consteq(digest, known) for known in self.secret_digests)
+        return any(hmac.compare_digest(digest, known) for known in self.secret_digests)
 
 
 @dataclass
@@ -125,66 +100,22 @@ class ManagedIdentity:
     system_assigned: bool = False
 
 
-@dataclass
-class Fault:
-    target: str
-    status: int | None
-    remaining: int | None  # None: until clear_faults()
-    retry_after: float | int | str | None = None
-    body: bytes | None = None
-    delay: float = 0.0
-    error_code: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "status": self.status, "remaining": self.remaining,
-                "retry_after": self.retry_after, "delay": self.delay, "error_code": self.error_code,
-                "body": None if self.body is None else self.body.decode("utf-8", "replace")}
-
-
-def _consteq(a: bytes, b: bytes) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a, b)
-
-
 def _sp_object_id(tenant_id: str, client_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"emulator-sp:{tenant_id.lower()}:{client_id.lower()}"))
 
 
-class EmulatorState:
-    """Directory, credentials, access policies, faults, counters, recorded requests and meetings."""
+class DirectoryMixin:
+    """Tenants, users, apps, managed identities and access policies; guarded by ``self.lock``."""
 
-    def __init__(self, now: Callable[[], float] = time.time) -> None:
-        self.lock = threading.RLock()
-        self._now = now
-        self._clock_offset = 0.0
-        self.base_url = ""  # set by GraphEmulator.start(); issuer and endpoint URLs derive from it
-        self._clear()
+    lock: Any
 
-    def _clear(self) -> None:
-        with self.lock:
-            self._tenants: dict[str, set[str]] = {}
-            self._users: dict[tuple[str, str], User] = {}
-            self._apps: dict[tuple[str, str], App] = {}
-            self._identities: dict[str, ManagedIdentity] = {}
-            self._policies: set[tuple[str, str, str]] = set()
-            self._faults: dict[str, collections.deque[Fault]] = {t: collections.deque() for t in FAULT_TARGETS}
-            self._counters: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTER_NAMES})
-            self._requests: list[dict[str, Any]] = []
-            self._meetings: dict[tuple[str, str, str], Any] = {}
-            self._meetings_by_id: dict[str, Any] = {}
+    def _clear_directory(self) -> None:
+        self._tenants: dict[str, set[str]] = {}
+        self._users: dict[tuple[str, str], User] = {}
+        self._apps: dict[tuple[str, str], App] = {}
+        self._identities: dict[str, ManagedIdentity] = {}
+        self._policies: set[tuple[str, str, str]] = set()
 
-    # ----------------------------------------------------------------------------------------------- clock
-    def now(self) -> float:
-        return self._now() + self._clock_offset
-
-    def advance_clock(self, seconds: float) -> float:
-        """Move the emulator's clock (on top of the injected one); returns the new now()."""
-        with self.lock:
-            self._clock_offset += float(seconds)
-            return self.now()
-
-    # ----------------------------------------------------------------------------------------------- seeding
     def seed_defaults(self) -> None:
         """The contoso.example tenant, the broker app, its trusted managed identity and alice/bob/carol."""
         with self.lock:
@@ -200,15 +131,7 @@ class EmulatorState:
             self.grant_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, ALICE_ID)
             self.grant_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, BOB_ID)
 
-    def reset(self, *, seed: bool = True) -> None:
-        """Forget everything (directory, faults, counters, requests, meetings, clock offset); re-seed if asked."""
-        with self.lock:
-            self._clear()
-            self._clock_offset = 0.0
-            if seed:
-                self.seed_defaults()
-
-    # ----------------------------------------------------------------------------------------------- directory
+    # ----------------------------------------------------------------------------------------------- tenants, users
     def add_tenant(self, tenant_id: str, domains: Iterable[str] = ()) -> None:
         with self.lock:
             self._tenants.setdefault(tenant_id.lower(), set()).update(d.lower() for d in domains)
@@ -245,17 +168,9 @@ class EmulatorState:
             return [u.as_dict() for u in self._users.values()]
 
     # ----------------------------------------------------------------------------------------------- apps
-    def register_app(
-        self,
-        tenant_id: str,
-        client_id: str,
-        secret: str | None = None,
-        certificate_pem: str | bytes | None = None,
-        federated_subjects: Iterable[str] = (),
-        roles: Iterable[str] = (ONLINE_MEETINGS_ROLE,),
-        *,
-        display_name: str = "",
-    ) -> None:
+    def register_app(self, tenant_id: str, client_id: str, secret: str | None = None,
+                     certificate_pem: str | bytes | None = None, federated_subjects: Iterable[str] = (),
+                     roles: Iterable[str] = (ONLINE_MEETINGS_ROLE,), *, display_name: str = "") -> None:
         """Register (or extend) an app in a tenant. On an existing app the credentials are added, roles replaced."""
         with self.lock:
             self.add_tenant(tenant_id)
@@ -301,7 +216,7 @@ class EmulatorState:
                 mi = next((m for m in self._identities.values() if m.system_assigned), None)
             return copy.copy(mi) if mi else None
 
-    # ----------------------------------------------------------------------------------------------- policies
+    # ----------------------------------------------------------------------------------------------- access policies
     def grant_policy(self, tenant_id: str, app_client_id: str, user_object_id_or_star: str) -> None:
         with self.lock:
             self._policies.add((tenant_id.lower(), app_client_id.lower(), user_object_id_or_star.lower()))
@@ -314,102 +229,3 @@ class EmulatorState:
         t, a = tenant_id.lower(), app_client_id.lower()
         with self.lock:
             return (t, a, user_object_id.lower()) in self._policies or (t, a, "*") in self._policies
-
-    # ----------------------------------------------------------------------------------------------- faults
-    def inject(self, target: str, status: int | None, *, count: int | None = 1,
-               retry_after: float | int | str | None = None, body: bytes | str | None = None,
-               delay: float = 0.0, error_code: str | None = None) -> None:
-        """Queue a fault: the next ``count`` requests to ``target`` get it (``count=None``: until clear_faults).
-
-        ``status=None`` keeps the normal answer (use with ``delay`` for latency only). A 4xx/5xx without ``body``
-        gets a service-shaped error body; a 2xx/3xx without ``body`` an empty one. Faults queue in order.
-        """
-        if target not in FAULT_TARGETS:
-            raise ValueError(f"unknown fault target {target!r}; expected one of {FAULT_TARGETS}")
-        if count is not None and count < 1:
-            raise ValueError("count must be a positive integer or None")
-        if delay < 0:
-            raise ValueError("delay must not be negative")
-        raw = body.encode("utf-8") if isinstance(body, str) else body
-        with self.lock:
-            self._faults[target].append(Fault(target, status, count, retry_after, raw, float(delay), error_code))
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            for queue in self._faults.values():
-                queue.clear()
-
-    def take_fault(self, target: str) -> Fault | None:
-        with self.lock:
-            queue = self._faults[target]
-            if not queue:
-                return None
-            fault = queue[0]
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    queue.popleft()
-            return copy.copy(fault)
-
-    def faults(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [f.as_dict() for queue in self._faults.values() for f in queue]
-
-    # ----------------------------------------------------------------------------------------------- bookkeeping
-    def count(self, name: str) -> None:
-        with self.lock:
-            self._counters[name] += 1
-
-    @property
-    def counters(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self._counters)
-
-    def record_request(self, entry: dict[str, Any]) -> None:
-        with self.lock:
-            self._requests.append(entry)
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Recorded createOrGet/GET meeting requests: method, path, version, headers (Authorization redacted),
-        body (parsed JSON or None), status, app_id (from the token, if valid), fault (bool)."""
-        with self.lock:
-            return copy.deepcopy(self._requests)
-
-    # ----------------------------------------------------------------------------------------------- meetings
-    def create_or_get_meeting(self, key: tuple[str, str, str], factory: Callable[[], Any]) -> tuple[Any, bool]:
-        """The meeting stored under (tenant, organizer object id, externalId), creating it with factory()."""
-        with self.lock:
-            existing = self._meetings.get(key)
-            if existing is not None:
-                return existing, False
-            meeting = factory()
-            self._meetings[key] = meeting
-            self._meetings_by_id[meeting.id] = meeting
-            return meeting, True
-
-    def find_meeting(self, meeting_id: str) -> Any | None:
-        with self.lock:
-            return self._meetings_by_id.get(meeting_id)
-
-    @property
-    def meetings(self) -> list[dict[str, Any]]:
-        """The stored meetings as Graph v1.0 onlineMeeting JSON (all enum members), in creation order."""
-        from .emulator_meetings import render_meeting
-
-        with self.lock:
-            stored = list(self._meetings.values())
-        return [render_meeting(m, version="v1.0", include_unknown_enum_members=True, graph_root=self.base_url,
-                               user_segment=m.organizer_id) for m in stored]
-
-    def meeting_count(self) -> int:
-        with self.lock:
-            return len(self._meetings)
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

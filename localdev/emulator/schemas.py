@@ -14,6 +14,11 @@ Schema (draft 2020-12), as the yaml header asks:
 * v1.0 request bodies: ``chatInfo`` is removed from the accepted properties (the docs: "Currently chatInfo is only
   supported in beta"), so a v1.0 body carrying it fails the closed schema.
 
+Besides the validators, ``GraphSchemas`` answers two questions per Graph version that the emulator's meetings need:
+the members of an enum that come after ``unknownFutureValue`` (sent only with ``Prefer: include-unknown-enum-members``)
+and the type of an onlineMeeting property (document 3's CSDL for v1.0; beta types from document 2 where they differ,
+e.g. beta's ``allowLiveShare`` is a boolean, v1.0's an enum).
+
 Used by the Graph emulator (request validation) and by ``tests/schemas.py`` (response validation in tests).
 """
 from __future__ import annotations
@@ -28,7 +33,9 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-DEFAULT_SCHEMAS_PATH = Path(__file__).resolve().parent / "graph" / "onlineMeeting-schemas.yaml"
+from .csdl import CsdlModel
+
+DEFAULT_SCHEMAS_PATH = Path(__file__).resolve().parent.parent / "graph" / "onlineMeeting-schemas.yaml"
 VERSIONS = ("v1.0", "beta")
 _SCHEMA_PREFIX = "#/components/schemas/"
 ONLINE_MEETING = "microsoft.graph.onlineMeeting"
@@ -88,6 +95,13 @@ class GraphSchemas:
             "beta": _translate(documents[1]["components"]["schemas"]),
         }
         request_bodies = _translate(documents[3]["components"]["schemas"])
+        self.csdl = CsdlModel(documents[2]["csdl_v1_0"])
+        self._enums = {version: {name.removeprefix("microsoft.graph."): list(schema["enum"])
+                                 for name, schema in components[version].items()
+                                 if isinstance(schema, dict) and isinstance(schema.get("enum"), list)}
+                       for version in VERSIONS}
+        beta_properties = _meeting_properties(documents[1]["components"]["schemas"])
+        self._beta_booleans = {name for name, schema in beta_properties.items() if schema.get("type") == "boolean"}
         self._validators: dict[tuple[str, str], jsonschema.protocols.Validator] = {}
         for version in VERSIONS:
             schemas = dict(components[version])
@@ -122,11 +136,42 @@ class GraphSchemas:
         error = jsonschema.exceptions.best_match(self.validator(version, CREATE_OR_GET_BODY).iter_errors(body))
         return None if error is None else _describe(error)
 
+    def property_type(self, version: str, name: str) -> str | None:
+        """The CSDL type of an onlineMeeting property for ``version`` (None: not a property)."""
+        csdl_type = self.csdl.properties("onlineMeeting").get(name)
+        if version == "beta" and name in self._beta_booleans:
+            return "Edm.Boolean"
+        return csdl_type
+
+    def members_after_unknown(self, version: str, enum_name: str) -> set[str]:
+        """Members of an evolvable enum listed after ``unknownFutureValue`` in ``version`` (per documents 1-2, else
+        the CSDL): the service sends them only to clients that ask with ``Prefer: include-unknown-enum-members``."""
+        members = self._enums.get(version, {}).get(enum_name) or self.csdl.enum_members(enum_name)
+        members = [m for m in members if m is not None]
+        if "unknownFutureValue" not in members:
+            return set()
+        return set(members[members.index("unknownFutureValue") + 1:])
+
     @staticmethod
     def _raise_best(validator: jsonschema.protocols.Validator, instance: Any) -> None:
         error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
         if error is not None:
             raise error
+
+
+def _meeting_properties(schemas: dict[str, Any]) -> dict[str, Any]:
+    """The declared properties of onlineMeetingBase and onlineMeeting in an OpenAPI components section."""
+    found: dict[str, Any] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found.update(node.get("properties") or {})
+            for branch in node.get("allOf") or ():
+                walk(branch)
+
+    for name in ("microsoft.graph.onlineMeetingBase", ONLINE_MEETING):
+        walk(schemas.get(name))
+    return found
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

@@ -1,0 +1,46 @@
+"""Local HTTPS stand-in for Microsoft Entra (OpenID discovery + token endpoint), the App Service managed-identity
+endpoint and Microsoft Graph onlineMeetings (createOrGet, create, get, update, delete, find by join URL), on 127.0.0.1.
+
+    with GraphEmulator(workdir) as emu:            # workdir keeps the local CA / server certificate (reused)
+        emu.url, emu.ca_bundle                     # https://127.0.0.1:PORT, CA PEM for REQUESTS_CA_BUNDLE
+        authority = f"{emu.authority_host}/{DEFAULT_TENANT_ID}"   # MSAL: instance_discovery=False
+        graph = f"{emu.graph_base_url}/v1.0"       # or /beta
+        emu.identity_endpoint, emu.identity_header # IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityClient
+        emu.state.inject("graph", 429, retry_after="2.128")
+        emu.state.calls("update_meeting")          # recorded Graph calls, filtered
+        emu.state.force_setting("allowedPresenters", "everyone")   # a tenant policy that wins over PATCH
+
+Modules: ``server`` (GraphEmulator), ``transport`` (HTTPS server), ``routes`` (who answers what), ``admin`` (the
+``/_emulator`` API), ``state`` (EmulatorState: faults, counters, recorded calls) with ``directory`` (tenants, users,
+apps, identities, access policies) and ``meeting_store`` (meetings, setting policies); Entra: ``tokens`` (signing,
+minting), ``entra`` (discovery, token endpoint, assertions), ``entra_errors`` (AADSTS catalogue); ``identity`` (the
+managed-identity endpoint); Graph: ``graph_calls`` (per-call plumbing), ``graph_meetings`` (operations),
+``meeting_bodies`` (create/PATCH rules), ``meetings`` (model), ``rendering`` (JSON, localized joinInformation),
+``schemas`` + ``csdl`` (the yaml's schema fragments). Run standalone: ``python -m localdev.emulator``.
+"""
+from .directory import (
+    ALICE_ID,
+    ALICE_UPN,
+    BOB_ID,
+    BOB_UPN,
+    CAROL_ID,
+    CAROL_UPN,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    DEFAULT_MI_CLIENT_ID,
+    DEFAULT_MI_PRINCIPAL_ID,
+    DEFAULT_TENANT_DOMAIN,
+    DEFAULT_TENANT_ID,
+    GRAPH_RESOURCE,
+    ONLINE_MEETINGS_ROLE,
+    TOKEN_EXCHANGE_AUDIENCE,
+)
+from .server import GraphEmulator
+from .state import COUNTER_NAMES, FAULT_TARGETS, GRAPH_ENDPOINTS, EmulatorState
+
+__all__ = [
+    "GraphEmulator", "EmulatorState", "GRAPH_ENDPOINTS", "COUNTER_NAMES", "FAULT_TARGETS",
+    "DEFAULT_TENANT_ID", "DEFAULT_TENANT_DOMAIN", "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET",
+    "DEFAULT_MI_CLIENT_ID", "DEFAULT_MI_PRINCIPAL_ID", "ALICE_ID", "ALICE_UPN", "BOB_ID", "BOB_UPN", "CAROL_ID",
+    "CAROL_UPN", "GRAPH_RESOURCE", "ONLINE_MEETINGS_ROLE", "TOKEN_EXCHANGE_AUDIENCE",
+]

@@ -1,0 +1,149 @@
+"""The emulator's admin API under ``/_emulator`` (JSON in, JSON out), the HTTP face of ``EmulatorState``:
+
+=======  ==========================  =========================================================================
+method   path                        what
+=======  ==========================  =========================================================================
+GET      state                       url, counters, meeting and call counts, faults, setting policies, now
+GET      meetings                    {"value": [every meeting as v1.0 JSON, all enum members]}
+GET      requests                    {"value": [recorded Graph calls]}; filters ?endpoint=&meeting_id=&organizer=
+                                     &method=&status= (as ``state.calls``)
+GET      users                       {"value": [users]}
+POST     users                       {tenant_id?, object_id, upn, display_name?, policy?, client_id?}
+POST     faults / DELETE faults      {target, status, count?, retry_after?, body?, delay?, error_code?}
+POST     policies / DELETE policies  access policy: {tenant_id?, client_id?, user (object id or "*")}
+GET      setting-policies            {"value": [{setting, value, organizer_id}]}
+POST     setting-policies            {setting ("allowedPresenters", "lobbyBypassSettings.scope", ...), value,
+                                     organizer_id?}: the emulator keeps that value whatever create/PATCH asks
+DELETE   setting-policies            {setting?}: drop one setting's policies, or all
+POST     apps                        {tenant_id, client_id, secret?, certificate_pem?, federated_subjects?, roles?}
+POST     managed-identities          {client_id, principal_id, tenant_id?, roles?}
+POST     clock                       {advance: seconds}
+POST     reset                       forget everything (and seed again when the emulator seeds)
+=======  ==========================  =========================================================================
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE
+from .state import FAULT_TARGETS, Reply
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .server import GraphEmulator
+
+_MISSING = object()
+
+
+def _admin_error(status: int, message: str) -> Reply:
+    return Reply.json(status, {"error": message})
+
+
+def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: str, body: bytes) -> Reply:
+    state = emulator.state
+    resource = "/".join(segments)
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return _admin_error(400, "body must be JSON")
+    if not isinstance(data, dict):
+        return _admin_error(400, "body must be a JSON object")
+    try:
+        if (method, resource) == ("GET", "state"):
+            return Reply.json(200, {"url": emulator.url, "counters": state.counters,
+                                    "meetings": state.meeting_count(), "requests": len(state.requests),
+                                    "faults": state.faults(), "setting_policies": state.forced_settings(),
+                                    "now": state.now()})
+        if (method, resource) == ("GET", "meetings"):
+            return Reply.json(200, {"value": state.meetings})
+        if (method, resource) == ("GET", "requests"):
+            return Reply.json(200, {"value": _calls(state, query)})
+        if (method, resource) == ("GET", "users"):
+            return Reply.json(200, {"value": state.users()})
+        if (method, resource) == ("POST", "faults"):
+            target = data.get("target")
+            if target not in FAULT_TARGETS:
+                return _admin_error(400, f"target must be one of {list(FAULT_TARGETS)}")
+            count = data.get("count", _MISSING)
+            status = data.get("status")
+            body_text = data.get("body")
+            if body_text is not None and not isinstance(body_text, str):
+                return _admin_error(400, "body must be a string or null")
+            state.inject(
+                target, None if status is None else int(status),
+                count=1 if count is _MISSING else (None if count is None else int(count)),
+                retry_after=data.get("retry_after"), body=body_text, delay=float(data.get("delay") or 0.0),
+                error_code=data.get("error_code"),
+            )
+            return Reply.json(201, {"faults": state.faults()})
+        if (method, resource) == ("DELETE", "faults"):
+            state.clear_faults()
+            return Reply.json(200, {"faults": []})
+        if (method, resource) == ("POST", "users"):
+            tenant_id = data.get("tenant_id") or DEFAULT_TENANT_ID
+            for name in ("object_id", "upn"):
+                if not data.get(name):
+                    return _admin_error(400, f"{name} is required")
+            user = state.add_user(tenant_id, data["object_id"], data["upn"],
+                                  data.get("display_name") or data["upn"])
+            if data.get("policy"):
+                state.grant_policy(tenant_id, data.get("client_id") or DEFAULT_CLIENT_ID, user.object_id)
+            return Reply.json(201, user.as_dict())
+        if resource == "policies" and method in ("POST", "DELETE"):
+            tenant_id = data.get("tenant_id") or DEFAULT_TENANT_ID
+            client_id = data.get("client_id") or DEFAULT_CLIENT_ID
+            user = data.get("user")
+            if not user:
+                return _admin_error(400, "user is required (an object id or '*')")
+            (state.grant_policy if method == "POST" else state.revoke_policy)(tenant_id, client_id, user)
+            return Reply.json(200, {"tenant_id": tenant_id, "client_id": client_id, "user": user,
+                                    "granted": method == "POST"})
+        if resource == "setting-policies":
+            return _setting_policies(state, method, data)
+        if (method, resource) == ("POST", "apps"):
+            for name in ("tenant_id", "client_id"):
+                if not data.get(name):
+                    return _admin_error(400, f"{name} is required")
+            state.register_app(data["tenant_id"], data["client_id"], secret=data.get("secret"),
+                               certificate_pem=data.get("certificate_pem"),
+                               federated_subjects=tuple(data.get("federated_subjects") or ()),
+                               roles=tuple(data.get("roles", (ONLINE_MEETINGS_ROLE,))))
+            return Reply.json(201, {"tenant_id": data["tenant_id"], "client_id": data["client_id"]})
+        if (method, resource) == ("POST", "managed-identities"):
+            for name in ("client_id", "principal_id"):
+                if not data.get(name):
+                    return _admin_error(400, f"{name} is required")
+            state.add_managed_identity(data["client_id"], data["principal_id"],
+                                       data.get("tenant_id") or DEFAULT_TENANT_ID, tuple(data.get("roles") or ()))
+            return Reply.json(201, {"client_id": data["client_id"], "principal_id": data["principal_id"]})
+        if (method, resource) == ("POST", "clock"):
+            return Reply.json(200, {"now": state.advance_clock(float(data.get("advance") or 0.0))})
+        if (method, resource) == ("POST", "reset"):
+            state.reset(seed=emulator.seed)
+            return Reply.json(200, {"reset": True, "seeded": emulator.seed})
+    except (TypeError, ValueError) as exc:
+        return _admin_error(400, str(exc))
+    return _admin_error(404, f"no admin route {method} /_emulator/{resource}")
+
+
+def _calls(state, query: str) -> list:
+    filters = dict(parse_qsl(query))
+    status = filters.get("status")
+    return state.calls(filters.get("endpoint"), meeting_id=filters.get("meeting_id"),
+                       organizer=filters.get("organizer"), method=filters.get("method"),
+                       status=int(status) if status else None)
+
+
+def _setting_policies(state, method: str, data: dict) -> Reply:
+    if method == "GET":
+        return Reply.json(200, {"value": state.forced_settings()})
+    if method == "POST":
+        if not data.get("setting") or "value" not in data:
+            return _admin_error(400, "setting and value are required")
+        state.force_setting(data["setting"], data["value"], organizer_id=data.get("organizer_id"))
+        return Reply.json(201, {"value": state.forced_settings()})
+    if method == "DELETE":
+        state.clear_forced_settings(data.get("setting"))
+        return Reply.json(200, {"value": state.forced_settings()})
+    return _admin_error(405, "use GET, POST or DELETE")

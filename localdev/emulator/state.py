@@ -1,0 +1,178 @@
+"""In-memory state of the Graph/Entra/managed-identity emulator: one ``EmulatorState`` holds the directory
+(``directory.DirectoryMixin``), the meetings and tenant setting policies (``meeting_store.MeetingStoreMixin``), injected
+faults, counters and the record of every Graph call.
+
+Everything is guarded by one re-entrant lock (``state.lock``); the public accessors return copies. Secrets are kept in
+memory only and never appear in ``repr`` or logs.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import copy
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .directory import DirectoryMixin
+from .meeting_store import MeetingStoreMixin
+
+FAULT_TARGETS = ("token", "identity", "graph", "discovery")
+# Graph endpoint names: the ``endpoint`` of recorded calls, the keys of ``counters`` next to the Entra ones.
+GRAPH_ENDPOINTS = ("create_or_get", "create_meeting", "get_meeting", "update_meeting", "delete_meeting",
+                   "list_meetings")
+COUNTER_NAMES = ("token", "identity", "discovery", "jwks", *GRAPH_ENDPOINTS)
+
+
+@dataclass
+class Reply:
+    """One HTTP answer, built by the endpoint modules and written by the HTTP layer."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> "Reply":
+        merged = {"Content-Type": "application/json; charset=utf-8"}
+        merged.update(headers or {})
+        return cls(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), merged)
+
+
+@dataclass
+class Fault:
+    target: str
+    status: int | None
+    remaining: int | None  # None: until clear_faults()
+    retry_after: float | int | str | None = None
+    body: bytes | None = None
+    delay: float = 0.0
+    error_code: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "status": self.status, "remaining": self.remaining,
+                "retry_after": self.retry_after, "delay": self.delay, "error_code": self.error_code,
+                "body": None if self.body is None else self.body.decode("utf-8", "replace")}
+
+
+class EmulatorState(DirectoryMixin, MeetingStoreMixin):
+    """Directory, credentials, access policies, faults, counters, recorded calls, meetings and setting policies."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self.lock = threading.RLock()
+        self._now = now
+        self._clock_offset = 0.0
+        self.base_url = ""  # set by GraphEmulator.start(); issuer and endpoint URLs derive from it
+        self._clear()
+
+    def _clear(self) -> None:
+        with self.lock:
+            self._clear_directory()
+            self._clear_meetings()
+            self._faults: dict[str, collections.deque[Fault]] = {t: collections.deque() for t in FAULT_TARGETS}
+            self._counters: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTER_NAMES})
+            self._requests: list[dict[str, Any]] = []
+
+    def reset(self, *, seed: bool = True) -> None:
+        """Forget everything (directory, faults, counters, calls, meetings, setting policies, clock offset)."""
+        with self.lock:
+            self._clear()
+            self._clock_offset = 0.0
+            if seed:
+                self.seed_defaults()
+
+    # ----------------------------------------------------------------------------------------------- clock
+    def now(self) -> float:
+        return self._now() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock (on top of the injected one); returns the new now()."""
+        with self.lock:
+            self._clock_offset += float(seconds)
+            return self.now()
+
+    # ----------------------------------------------------------------------------------------------- faults
+    def inject(self, target: str, status: int | None, *, count: int | None = 1,
+               retry_after: float | int | str | None = None, body: bytes | str | None = None,
+               delay: float = 0.0, error_code: str | None = None) -> None:
+        """Queue a fault: the next ``count`` requests to ``target`` get it (``count=None``: until clear_faults).
+
+        ``status=None`` keeps the normal answer (use with ``delay`` for latency only). A 4xx/5xx without ``body``
+        gets a service-shaped error body; a 2xx/3xx without ``body`` an empty one. Faults queue in order.
+        """
+        if target not in FAULT_TARGETS:
+            raise ValueError(f"unknown fault target {target!r}; expected one of {FAULT_TARGETS}")
+        if count is not None and count < 1:
+            raise ValueError("count must be a positive integer or None")
+        if delay < 0:
+            raise ValueError("delay must not be negative")
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        with self.lock:
+            self._faults[target].append(Fault(target, status, count, retry_after, raw, float(delay), error_code))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            for queue in self._faults.values():
+                queue.clear()
+
+    def take_fault(self, target: str) -> Fault | None:
+        with self.lock:
+            queue = self._faults[target]
+            if not queue:
+                return None
+            fault = queue[0]
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.popleft()
+            return copy.copy(fault)
+
+    def faults(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [f.as_dict() for queue in self._faults.values() for f in queue]
+
+    # ----------------------------------------------------------------------------------------------- bookkeeping
+    def count(self, name: str) -> None:
+        with self.lock:
+            self._counters[name] += 1
+
+    @property
+    def counters(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self._counters)
+
+    def record_request(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self._requests.append(entry)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every recorded Graph call, oldest first: method, path, version, endpoint, user (path segment), organizer
+        (object id, once known), meeting_id, headers (Authorization redacted), accept_language, client_request_id,
+        body (parsed JSON or None), status, app_id and tenant_id (from a valid token), fault (bool)."""
+        with self.lock:
+            return copy.deepcopy(self._requests)
+
+    def calls(self, endpoint: str | None = None, *, meeting_id: str | None = None, organizer: str | None = None,
+              method: str | None = None, status: int | None = None) -> list[dict[str, Any]]:
+        """The recorded Graph calls matching every given filter (``organizer``: object id, case-insensitive)."""
+        if endpoint is not None and endpoint not in GRAPH_ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {GRAPH_ENDPOINTS}")
+        wanted_organizer = organizer.lower() if organizer else None
+        return [entry for entry in self.requests
+                if (endpoint is None or entry["endpoint"] == endpoint)
+                and (meeting_id is None or entry.get("meeting_id") == meeting_id)
+                and (wanted_organizer is None or entry.get("organizer") == wanted_organizer)
+                and (method is None or entry["method"] == method.upper())
+                and (status is None or entry["status"] == status)]
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

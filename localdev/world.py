@@ -1,0 +1,199 @@
+"""The local world the app runs and is tested in, composed once: Azurite, the Graph emulator (when no tenant is
+configured), the app settings pointing at them, ``REQUESTS_CA_BUNDLE`` for the emulator's CA, and the local Functions
+host serving function_app.py (with or without background queue workers).
+
+    with LocalWorld(suffix="7") as world:            # in-memory Azurite, emulator, host on a free port
+        world.base_url, world.settings, world.emulator.state, world.host.drain()
+        world.queue("MEETING_REQUESTS_QUEUE").send_message("...")
+
+Used by ``python -m localdev run`` (persisted Azurite, the emulator only without GRAPH_TENANT_ID, settings exported to
+the environment, queue workers on), tests/e2e (shared Azurite and emulator, one world per test with suffixed names)
+and the benchmarks. Everything listens on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import azure.functions as func
+from azure.data.tables import TableClient
+from azure.storage.queue import QueueClient
+
+from .azurite import Azurite
+from .host import LocalFunctionsHost
+from .settings_file import is_placeholder
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP_DEFAULTS = {
+    "FUNCTIONS_WORKER_RUNTIME": "python",
+    "MEETINGS_TABLE": "meetings",
+    "MEETING_REQUESTS_QUEUE": "meeting-requests",
+    "MEETING_RESULTS_QUEUE": "meeting-results",
+}
+QUEUE_SETTINGS = ("MEETING_REQUESTS_QUEUE", "MEETING_RESULTS_QUEUE")
+_private_apps = itertools.count(1)
+
+
+def load_app(module_name: str | None = None) -> func.FunctionApp:
+    """A private instance of the repo's function_app (``FunctionApp.get_functions()`` may run once per instance)."""
+    name = module_name or f"function_app_local_{next(_private_apps)}"
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def uses_development_storage(value: str | None) -> bool:
+    return not value or value.replace(" ", "").rstrip(";").lower() == "usedevelopmentstorage=true"
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set process environment variables for the duration, restoring the previous values afterwards."""
+    old = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LocalWorld:
+    """Azurite + Graph emulator + app settings + local Functions host; a context manager (start/close).
+
+    azurite, emulator: running instances to share (not stopped on close); otherwise the world starts its own Azurite
+    (persisted under ``state_dir/azurite`` when ``persist_storage``, else in memory) and, when ``use_emulator`` (None:
+    only if the settings name no real GRAPH_TENANT_ID), its own emulator with its CA under ``state_dir/emulator``
+    (``state_dir`` None: a temporary folder removed on close).
+    app: the FunctionApp, or a callable that returns it once the settings are in place (default: a private instance
+    of the repo's function_app.py).
+    settings: the base app settings (default APP_DEFAULTS); the emulator's GRAPH_* settings and ALLOWED_ORGANIZERS
+    (unless given) are added, then ``overrides``. ``suffix`` suffixes the table and queue names so that worlds sharing
+    one Azurite never see each other's rows and messages.
+    export_settings: put the settings into os.environ (the app reads them there when no container is injected).
+    REQUESTS_CA_BUNDLE is set to the emulator's CA while the world runs; both are restored on close.
+    """
+
+    def __init__(self, *, app: func.FunctionApp | Callable[[], func.FunctionApp] | None = None, settings: Mapping[str, str] | None = None,
+                 overrides: Mapping[str, str] | None = None, suffix: str | None = None,
+                 azurite: Azurite | None = None, emulator: Any = None, use_emulator: bool | None = None,
+                 state_dir: Path | None = None, persist_storage: bool = False, export_settings: bool = False,
+                 host_json: Mapping[str, Any] | None = None, http_port: int = 0, queue_workers: bool = False,
+                 visibility_timeout: float | None = None, polling_interval: float | None = None) -> None:
+        if suffix is not None and not re.fullmatch(r"[a-z0-9]{1,20}", suffix):
+            raise ValueError("suffix must be 1-20 lowercase letters or digits (table names allow nothing else)")
+        self._app, self._base = app, dict(APP_DEFAULTS if settings is None else settings)
+        self._overrides, self._suffix = dict(overrides or {}), suffix
+        self.azurite, self.emulator, self._use_emulator = azurite, emulator, use_emulator
+        self._state_dir, self._persist, self._export = state_dir, persist_storage, export_settings
+        self._host_json = host_json
+        self._host_options = {"http_port": http_port, "visibility_timeout": visibility_timeout,
+                              "polling_interval": polling_interval}
+        self._queue_workers = queue_workers
+        self._stack = contextlib.ExitStack()
+        self.settings: dict[str, str] = {}
+        self.host: LocalFunctionsHost | None = None
+
+    # ------------------------------------------------------------------------------------------------- lifecycle
+    def start(self) -> "LocalWorld":
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        stack = self._stack
+        state_dir = self._state_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="localworld-")))
+        if self.azurite is None:
+            self.azurite = Azurite(location=state_dir / "azurite" if self._persist else None)
+            stack.enter_context(self.azurite)
+        settings = dict(self._base)
+        wants_emulator = self._use_emulator
+        if wants_emulator is None:
+            wants_emulator = self.emulator is not None or is_placeholder(settings.get("GRAPH_TENANT_ID", ""))
+        if wants_emulator and self.emulator is None:
+            from .emulator import GraphEmulator
+
+            self.emulator = stack.enter_context(GraphEmulator(state_dir / "emulator", port=0))
+        if wants_emulator:
+            emulator_settings = self.emulator.app_settings()
+            settings.setdefault("ALLOWED_ORGANIZERS", emulator_settings.pop("ALLOWED_ORGANIZERS"))
+            settings.update({k: v for k, v in emulator_settings.items() if k != "ALLOWED_ORGANIZERS"})
+            stack.enter_context(environment({"REQUESTS_CA_BUNDLE": str(self.emulator.ca_bundle)}))
+        else:
+            self.emulator = None
+        if uses_development_storage(settings.get("AzureWebJobsStorage")):
+            settings["AzureWebJobsStorage"] = self.azurite.connection_string
+        if self._suffix:
+            settings["MEETINGS_TABLE"] = f"{settings['MEETINGS_TABLE']}{self._suffix}"
+            for name in QUEUE_SETTINGS:
+                settings[name] = f"{settings[name]}-{self._suffix}"
+        settings.update(self._overrides)
+        self.settings = settings
+        if self._export:
+            stack.enter_context(environment(settings))
+        host_json = self._host_json or json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))
+        app = self._app if isinstance(self._app, func.FunctionApp) else (self._app or load_app)()
+        self.host = LocalFunctionsHost(app, env=settings, host_json=host_json,
+                                       storage_connection_string=settings["AzureWebJobsStorage"], **self._host_options)
+        self.host.start(run_queue_workers=self._queue_workers)
+        stack.callback(self.host.stop)
+
+    def close(self) -> None:
+        """Stop the host, then what the world started (emulator, Azurite), and restore the environment."""
+        self._stack.close()
+
+    def __enter__(self) -> "LocalWorld":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------------- addresses
+    @property
+    def base_url(self) -> str:
+        assert self.host is not None, "the world is not started"
+        return self.host.base_url
+
+    @property
+    def connection_string(self) -> str:
+        return self.settings["AzureWebJobsStorage"]
+
+    def queue(self, setting: str, *, poison: bool = False) -> QueueClient:
+        """A plain-text client for the queue an app setting names (host.json messageEncoding "none")."""
+        name = self.settings[setting] + ("-poison" if poison else "")
+        return QueueClient.from_connection_string(self.connection_string, name)
+
+    def table(self, setting: str = "MEETINGS_TABLE") -> TableClient:
+        return TableClient.from_connection_string(self.connection_string, self.settings[setting])
+
+    def describe(self) -> dict[str, Any]:
+        """Where everything listens (the run command's env.json)."""
+        assert self.azurite is not None
+        return {
+            "baseUrl": self.base_url,
+            "storageConnectionString": self.connection_string,
+            "azuriteQueueEndpoint": self.azurite.endpoint("queue"),
+            "azuriteTableEndpoint": self.azurite.endpoint("table"),
+            "meetingRequestsQueue": self.settings["MEETING_REQUESTS_QUEUE"],
+            "meetingResultsQueue": self.settings["MEETING_RESULTS_QUEUE"],
+            "meetingsTable": self.settings["MEETINGS_TABLE"],
+            "graphEmulatorUrl": self.emulator.url if self.emulator else None,
+            "caBundle": str(self.emulator.ca_bundle) if self.emulator else None,
+            "graphBaseUrl": self.settings.get("GRAPH_BASE_URL"),
+            "authorityHost": self.settings.get("GRAPH_AUTHORITY_HOST"),
+        }
