@@ -24,11 +24,14 @@ _setup_python() {
 
 _setup_node() {
     command -v npm >/dev/null || { echo "setup: npm not found (Node 20 is required for Azurite)" >&2; return 1; }
-    # npm writes node_modules/.package-lock.json on every install: it is the stamp of what is installed.
-    local installed="$ROOT/node_modules/.package-lock.json"
-    if [[ ! -f "$installed" || "$ROOT/package-lock.json" -nt "$installed" ]]; then
+    # Reinstall only when package-lock.json changed: a stamp in node_modules holds its hash (modification times
+    # change with every checkout and copy).
+    local stamp="$ROOT/node_modules/.package-lock.sha256" wanted
+    wanted="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [[ ! -x "$ROOT/node_modules/.bin/azurite" || "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
         echo "setup: npm ci (Azurite)" >&2
         (cd "$ROOT" && npm ci --no-audit --no-fund)
+        printf '%s\n' "$wanted" > "$stamp"
     fi
 }
 
