@@ -21,7 +21,7 @@ def _emit(out: func.Out[str], message: str | None) -> None:
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 @app.queue_output(arg_name="intake", queue_name="%MEETING_REQUESTS_QUEUE%", connection=STORAGE)
 def create_meeting(req: func.HttpRequest, results: func.Out[str], intake: func.Out[str]) -> func.HttpResponse:
-    reply = http_api.create_meeting(req, bootstrap.get_container)
+    reply = http_api.create_meeting(req, bootstrap.get_container, bootstrap.clock)
     _emit(results, reply.result)
     _emit(intake, reply.intake)
     return reply.response
@@ -58,7 +58,7 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
     _emit(results, worker.process_request(msg.get_body(), message_id=msg.id or "", dequeue_count=msg.dequeue_count or 1,
-                                          container_factory=bootstrap.get_container))
+                                          container_factory=bootstrap.get_container, clock=bootstrap.clock))
 
 
 @app.function_name("process_poison_request")

@@ -20,11 +20,13 @@ from requests.adapters import HTTPAdapter
 from .credentials import MsalTokenProvider
 from .errors import BrokerError, StorageUnavailable
 from .graph import GraphClient, RetryPolicy
-from .ports import MeetingsGraph, TokenProvider
+from .organizers import OrganizerDirectory
+from .ports import MeetingsGraph, TenantResolver, TokenProvider
 from .records import MeetingRepository
 from .settings import Settings, load_settings
 from .storage import queue_client, table_client
 from .table_repository import TableMeetingRepository
+from .tenants import TenantDirectory
 from .usecases import Deps
 from .values import Clock, utc_now
 
@@ -65,6 +67,7 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
                     session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                     clock: Clock = utc_now, retry_policy: RetryPolicy = RetryPolicy(),
                     tokens: TokenProvider | None = None, graph: MeetingsGraph | None = None,
+                    tenants: TenantResolver | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None) -> Container:
     settings = load_settings(env)
     session = session or http_session()
@@ -77,7 +80,9 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     )
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
-    return Container(Deps(settings, repository, graph, clock), requeue or _intake_requeue(settings))
+    deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
+                OrganizerDirectory(repository))
+    return Container(deps, requeue or _intake_requeue(settings))
 
 
 # host.json "messageEncoding": what the code itself enqueues must be written the way the trigger reads it.

@@ -38,11 +38,17 @@ class BrokerError(Exception):
 
 
 class ValidationFailed(BrokerError):
+    """Every broken rule, up to ``MAX_LISTED`` of them (a body can break thousands): ``errorCount`` tells how many."""
+
     status, code, title = 400, "validation_failed", "The request is not valid"
+    MAX_LISTED = 20
 
     def __init__(self, errors: list[FieldError]) -> None:
-        summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
-        super().__init__(summary, errors=errors)
+        listed = errors[:self.MAX_LISTED]
+        summary = "; ".join(f"{e.field}: {e.message}" for e in listed)
+        if len(errors) > len(listed):
+            summary += f"; and {len(errors) - len(listed)} more"
+        super().__init__(summary, errors=listed, extra={"errorCount": len(errors)})
 
 
 class MalformedJson(BrokerError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 import time
 import uuid
@@ -29,6 +30,7 @@ from .errors import (
     OrganizerNotFound,
 )
 from .ports import GraphAnswer, TokenProvider
+from .values import organizer_object_id
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +52,15 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf", "nan" and "1e400" parse as floats too: a header that says nothing usable is ignored
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - now)
 
 
 class GraphClient:
@@ -127,12 +130,23 @@ class GraphClient:
 
     @staticmethod
     def _meeting(response: requests.Response) -> dict[str, Any]:
+        """The onlineMeeting of a success answer. An answer without the id, the join URL or the organizer's object
+        id is not a meeting that can be recorded or handed on: treated as a failure of Graph (retryable)."""
         try:
             meeting = response.json()
         except ValueError:
             meeting = None
-        if not isinstance(meeting, dict) or not isinstance(meeting.get("id"), str) or not meeting.get("id"):
+        if not isinstance(meeting, dict):
             raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} without an onlineMeeting body")
+        missing = [name for name, present in (
+            ("id", isinstance(meeting.get("id"), str) and bool(meeting.get("id"))),
+            ("joinWebUrl", isinstance(meeting.get("joinWebUrl"), str) and
+             str(meeting.get("joinWebUrl")).startswith("https://")),
+            ("participants.organizer.identity.user.id", organizer_object_id(meeting) is not None),
+        ) if not present]
+        if missing:
+            raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} with an onlineMeeting that "
+                                   f"lacks {', '.join(missing)}")
         return meeting
 
     def _error(self, response: requests.Response, tenant_id: str, organizer_id: str,

@@ -17,24 +17,27 @@ from urllib.parse import quote, urlencode
 
 import azure.functions as func
 
+from . import jsontext
 from .bootstrap import Container
 from .errors import (
     BrokerError,
     FieldError,
-    MalformedJson,
     PayloadTooLarge,
     RecordedFailure,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from .records import MeetingRecord, Status
-from .usecases import Outcome, accept_meeting, create_meeting as create_or_get, find_meeting
-from .usecases.common import Context, refused, tenant_of
+from .usecases import Outcome, accept_meeting, create_meeting as create_or_get, find_meeting, unrecorded_failure
+from .usecases.common import Context, refused
 from .validation import MAX_BODY_BYTES, validate_request
+from .values import Clock, safe_text
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+MAX_DETAIL = 4000
+MAX_RETRY_AFTER = 3600
 ContainerFactory = Callable[[], Container]
 _CORRELATION = re.compile(r"[\x21-\x7e]{1,200}")
 _PATH_SAFE = re.compile(r"[^/\\#?%\s]+")
@@ -51,7 +54,9 @@ class Reply:
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None, mimetype: str = "application/json"
           ) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, ensure_ascii=False), status_code=status, headers=headers or {},
+    # Lone surrogates cannot be UTF-8: only Graph's own answers could carry one (requests with one are refused).
+    text = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+    return func.HttpResponse(text, status_code=status, headers=headers or {},
                              mimetype=mimetype, charset="utf-8")
 
 
@@ -62,7 +67,7 @@ def problem(error: BrokerError, *, correlation_id: str | None = None, status: in
         "type": f"urn:teams-meeting-broker:problem:{error.code}",
         "title": error.title,
         "status": status,
-        "detail": error.detail,
+        "detail": safe_text(error.detail, MAX_DETAIL),
         "code": error.code,
         "retryable": error.retryable,
     }
@@ -75,8 +80,15 @@ def problem(error: BrokerError, *, correlation_id: str | None = None, status: in
     if correlation_id:
         headers["x-correlation-id"] = correlation_id
     if error.retry_after is not None or status in (429, 503):
-        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after or 1)))
+        headers["Retry-After"] = str(retry_after_seconds(error.retry_after))
     return _json(body, status, headers, mimetype=PROBLEM_JSON)
+
+
+def retry_after_seconds(value: float | None) -> int:
+    """Whole seconds for a Retry-After header: at least 1, at most MAX_RETRY_AFTER, whatever Graph said."""
+    if value is None or not math.isfinite(value):
+        return 1
+    return max(1, min(MAX_RETRY_AFTER, math.ceil(value)))
 
 
 def correlation_id_of(req: func.HttpRequest) -> str:
@@ -90,11 +102,9 @@ def read_json(req: func.HttpRequest) -> Any:
         raise PayloadTooLarge(f"the body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes (64 KiB)")
     content_type = (req.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(f"Content-Type {content_type!r} is not supported; send application/json")
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MalformedJson(f"the body is not valid UTF-8 JSON ({type(exc).__name__})") from None
+        raise UnsupportedMediaType(f"Content-Type {safe_text(content_type, 100)!r} is not supported; send "
+                                   "application/json")
+    return jsontext.parse_utf8(body)
 
 
 def location(organizer_id: str, external_id: str, tenant_id: str | None = None) -> str:
@@ -111,17 +121,25 @@ def _wants_async(req: func.HttpRequest) -> bool:
     return any(part.split(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
 
 
-def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -> Reply:
-    """POST /meetings: parse, make one use-case call, map its outcome."""
+def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory, clock: Clock) -> Reply:
+    """POST /meetings: parse, make one use-case call, map its outcome. Every answer comes with one result message,
+    except a 202, whose result the queue worker tells."""
     correlation_id = correlation_id_of(req)
-    try:
-        container = container_factory()
-    except BrokerError as error:  # the app cannot work at all: nothing is processed, the caller may retry
-        log.error("app unavailable: %s", error.code)
-        return Reply(problem(error, correlation_id=correlation_id))
-    deps, payload = container.deps, None
+    payload: Any = None
+    unreadable: BrokerError | None = None
     try:
         payload = read_json(req)
+    except BrokerError as error:
+        unreadable = error
+    try:
+        deps = container_factory().deps
+    except BrokerError as error:  # the app cannot work at all (settings, storage): the caller may retry
+        log.error("app unavailable: %s", error.code)
+        told = unrecorded_failure(payload, correlation_id=correlation_id, error=error, clock=clock, source="http")
+        return Reply(problem(error, correlation_id=correlation_id), told.message)
+    try:
+        if unreadable is not None:
+            raise unreadable
         request = validate_request(payload, api_version=deps.settings.api_version, queue=False)
     except BrokerError as error:
         return _reply(refused(deps, Context(correlation_id, "http", payload=payload), error), correlation_id)
@@ -129,8 +147,8 @@ def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory) -
         outcome = accept_meeting(deps, request, correlation_id=correlation_id)
     else:
         outcome = create_or_get(deps, request, source="http", correlation_id=correlation_id, final=True)
-    tenant = tenant_of(deps.settings, request.tenant_id)
-    where = location(request.organizer_id, request.external_id, tenant if tenant != deps.settings.tenant_id else None)
+    named_tenant = request.tenant_id if request.tenant_id not in (None, deps.settings.tenant_id) else None
+    where = location(request.organizer_id, request.external_id, named_tenant)
     return _reply(outcome, correlation_id, {"Location": where})
 
 

@@ -1,4 +1,4 @@
-"""The ports to Microsoft Graph and Microsoft Entra that the use cases depend on.
+"""The ports to Microsoft Graph and Microsoft Entra that the use cases depend on (``shared.tenants`` resolves tenants).
 
 ``shared.graph.GraphClient`` implements ``MeetingsGraph`` over HTTPS; tests use hand-written doubles
 (``tests/fake_graph.py``) and the local emulator. The storage port sits beside the record it stores
@@ -13,6 +13,12 @@ from typing import Any, Protocol
 class TokenProvider(Protocol):
     def token(self, tenant_id: str) -> str:
         """An app-only access token for Microsoft Graph in this tenant (cached by MSAL)."""
+        ...
+
+
+class TenantResolver(Protocol):
+    def resolve(self, name: str) -> str:
+        """The tenant id (GUID) of a tenant named by its GUID or a verified domain."""
         ...
 
 

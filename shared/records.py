@@ -160,6 +160,10 @@ class MeetingRepository(ABC):
         """Delete the row (only if it still has ``etag`` when given); a missing row is fine."""
 
     @abstractmethod
+    def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
+        """Every record of one organizer key (used to move rows keyed by a UPN once its object id is known)."""
+
+    @abstractmethod
     def get_alias(self, tenant_id: str, upn: str) -> str | None:
         """The organizer object id Graph gave for ``upn``, if learned."""
 

@@ -111,7 +111,7 @@ def _https_url(name: str, value: str, problems: list[str]) -> str:
     value = value.rstrip("/")
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
-        problems.append(f"{name} must be an https:// URL (got {value!r})")
+        problems.append(f"{name} must be an https:// URL")
     return value
 
 
@@ -144,18 +144,18 @@ def load_settings(env: Mapping[str, str]) -> Settings:
 
     table = get_or("MEETINGS_TABLE", "meetings")
     if not _TABLE_NAME.fullmatch(table):
-        problems.append(f"MEETINGS_TABLE must be 3-63 letters and digits, starting with a letter (got {table!r})")
+        problems.append(f"MEETINGS_TABLE must be 3-63 letters and digits, starting with a letter")
     queues = {}
     for name, default in (("MEETING_REQUESTS_QUEUE", "meeting-requests"), ("MEETING_RESULTS_QUEUE", "meeting-results")):
         queues[name] = get_or(name, default)
         # The poison queue adds 7 characters ("-poison") and must itself be a valid queue name.
         if not _QUEUE_NAME.fullmatch(queues[name]) or len(queues[name]) > 56:
-            problems.append(f"{name} must be 3-56 lowercase letters, digits and single hyphens (got {queues[name]!r})")
+            problems.append(f"{name} must be 3-56 lowercase letters, digits and single hyphens")
 
     cloud_name = get_or("GRAPH_CLOUD", "global").lower()
     cloud = CLOUDS.get(cloud_name)
     if cloud is None:
-        problems.append(f"GRAPH_CLOUD must be one of {', '.join(CLOUDS)} (got {cloud_name!r})")
+        problems.append(f"GRAPH_CLOUD must be one of {', '.join(CLOUDS)}")
         cloud = CLOUDS["global"]
     elif not cloud.supports_create_or_get:
         problems.append(
@@ -166,7 +166,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     graph_base_url = _https_url("GRAPH_BASE_URL", get_or("GRAPH_BASE_URL", cloud.graph_base_url), problems)
     api_version = get_or("GRAPH_API_VERSION", "v1.0")
     if api_version not in API_VERSIONS:
-        problems.append(f"GRAPH_API_VERSION must be one of {', '.join(API_VERSIONS)} (got {api_version!r})")
+        problems.append(f"GRAPH_API_VERSION must be one of {', '.join(API_VERSIONS)}")
 
     mode = get_or("GRAPH_CREDENTIAL", "managed_identity_fic").lower()
     tenant_id = (get("GRAPH_TENANT_ID") or "").lower()
@@ -178,9 +178,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not tenant_id:
         problems.append("GRAPH_TENANT_ID is required (the tenant's GUID or verified domain)")
     elif not is_tenant_id(tenant_id):
-        problems.append(f"GRAPH_TENANT_ID must be a GUID or a domain name (got {tenant_id!r})")
+        problems.append(f"GRAPH_TENANT_ID must be a GUID or a domain name")
     if mode not in CREDENTIAL_MODES:
-        problems.append(f"GRAPH_CREDENTIAL must be one of {', '.join(CREDENTIAL_MODES)} (got {mode!r})")
+        problems.append(f"GRAPH_CREDENTIAL must be one of {', '.join(CREDENTIAL_MODES)}")
     else:
         if mode != "managed_identity" and not client_id:
             problems.append(f"GRAPH_CLIENT_ID is required for GRAPH_CREDENTIAL={mode} (the app registration's client id)")
@@ -196,7 +196,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if mode == "certificate" and not (cert_path or cert_pem):
             problems.append("GRAPH_CERTIFICATE_PATH or GRAPH_CERTIFICATE is required for GRAPH_CREDENTIAL=certificate")
         elif mode == "certificate" and cert_path and not cert_pem and not os.access(cert_path, os.R_OK):
-            problems.append(f"GRAPH_CERTIFICATE_PATH cannot be read ({cert_path})")
+            problems.append("GRAPH_CERTIFICATE_PATH cannot be read")
 
     if client_id and not is_guid(client_id):
         problems.append("GRAPH_CLIENT_ID must be a GUID (the app registration's application (client) id)")
@@ -207,12 +207,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     allowed_tenants = {t.strip().lower() for t in (raw_tenants or "").split(",") if t.strip()}
     for tenant in sorted(allowed_tenants):
         if not is_tenant_id(tenant):
-            problems.append(f"ALLOWED_TENANTS: {tenant!r} is not a tenant GUID or domain")
+            problems.append("ALLOWED_TENANTS: every entry must be a tenant GUID or domain")
     if tenant_id:
         allowed_tenants.add(tenant_id)
 
     raw_organizers = get("ALLOWED_ORGANIZERS")
     organizers = OrganizerAllowlist.parse(raw_organizers or "")
+    if not (raw_organizers or "").isascii():  # before lowercasing: "\u212a".lower() is an ASCII "k"
+        problems.append("ALLOWED_ORGANIZERS: every entry must be ASCII (object ids, UPNs and domains in Entra ID are)")
     if not organizers.entries:
         problems.append(
             "ALLOWED_ORGANIZERS is required: list the organizers this app may create meetings for "
@@ -225,7 +227,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if not 0 <= grace_minutes <= 24 * 60:
             raise ValueError
     except ValueError:
-        problems.append(f"ACCESS_POLICY_GRACE_MINUTES must be a number of minutes from 0 to 1440 (got {grace_raw!r})")
+        problems.append(f"ACCESS_POLICY_GRACE_MINUTES must be a number of minutes from 0 to 1440")
         grace_minutes = 30.0
 
     if problems:

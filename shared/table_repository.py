@@ -14,6 +14,7 @@ from typing import Iterator
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
+    AzureError,
     HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
@@ -60,6 +61,13 @@ class TableMeetingRepository(MeetingRepository):
                 f"Table Storage {operation} on table {self.table_name!r} failed: the service could not be reached "
                 f"({type(exc).__name__})"
             ) from exc
+        except AzureError as exc:  # credentials, decoding, anything else the SDK raises
+            raise StorageUnavailable(
+                f"Table Storage {operation} on table {self.table_name!r} failed ({type(exc).__name__})") from exc
+        except (KeyError, TypeError, ValueError) as exc:  # a row this code cannot decode (edited by hand?)
+            raise StorageUnavailable(
+                f"Table Storage {operation} on table {self.table_name!r}: a row could not be decoded "
+                f"({type(exc).__name__})") from exc
 
     def ensure_ready(self) -> None:
         with self._storage_errors("create table"):
@@ -88,7 +96,7 @@ class TableMeetingRepository(MeetingRepository):
                 if _table_missing(exc):
                     raise
                 return None
-        return from_entity(entity)
+            return from_entity(entity)
 
     def insert(self, record: MeetingRecord) -> MeetingRecord:
         entity = to_entity(record)
@@ -142,6 +150,12 @@ class TableMeetingRepository(MeetingRepository):
                 )
             except ResourceModifiedError as exc:
                 raise RecordModified("the row changed since it was read (ETag mismatch)") from exc
+
+    def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
+        # One partition holds one organizer key's rows: a partition query, never a table scan.
+        partition = keys.meeting_partition_key(tenant_id, organizer_key).replace("'", "''")
+        with self._storage_errors("query"):
+            return [from_entity(entity) for entity in self._table.query_entities(f"PartitionKey eq '{partition}'")]
 
     def get_alias(self, tenant_id: str, upn: str) -> str | None:
         with self._storage_errors("alias read"):

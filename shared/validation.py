@@ -5,18 +5,20 @@ start, or an end earlier than the start, is an error; participants are Graph's `
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .errors import FieldError, ValidationFailed
-from .meeting_request import MeetingRequest
-from .values import UPN, has_control_chars, is_guid, is_tenant_id, parse_datetime
+from .meeting_request import DEFAULT_DURATION, MeetingRequest
+from .values import UPN, UPN_RULE, format_datetime, has_control_chars, is_guid, is_tenant_id, parse_datetime, safe_text
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_EXTERNAL_ID = 1000
 MAX_ORGANIZER_ID = 256
 MAX_SUBJECT = 1024
 MAX_ATTENDEES = 1000
+MAX_MEMBER_NAME = 100
+LATEST_START_WITHOUT_END = datetime.max.replace(tzinfo=timezone.utc) - DEFAULT_DURATION
 
 # Graph's onlineMeetingRole members a caller may send (unknownFutureValue is a sentinel, not a role).
 ROLES = ("attendee", "presenter", "producer", "coorganizer")
@@ -32,8 +34,8 @@ def _surrogate_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, dict):
         found = []
         for name, member in value.items():
-            found += _surrogate_paths(name, f"{path}.{name}".lstrip(".")) + _surrogate_paths(
-                member, f"{path}.{name}".lstrip("."))
+            inner = f"{path}.{safe_text(name, MAX_MEMBER_NAME)}".lstrip(".")
+            found += _surrogate_paths(name, inner) + _surrogate_paths(member, inner)
         return found
     if isinstance(value, list):
         return [p for i, item in enumerate(value) for p in _surrogate_paths(item, f"{path}[{i}]")]
@@ -52,7 +54,7 @@ class _Checker:
     def unknown(self, obj: Mapping[str, Any], allowed: tuple[str, ...], prefix: str) -> None:
         for name in obj:
             if name not in allowed:
-                self.add(f"{prefix}{name}", f"unknown member; allowed: {', '.join(allowed)}")
+                self.add(f"{prefix}{safe_text(name, MAX_MEMBER_NAME)}", f"unknown member; allowed: {', '.join(allowed)}")
 
     def string(self, obj: Mapping[str, Any], name: str, prefix: str, *, max_len: int | None = None,
                nullable: bool = True) -> str | None:
@@ -90,7 +92,7 @@ def _check_participant(check: _Checker, value: Any, field: str) -> None:
     check.unknown(info, ("identity", "upn", "role"), f"{field}.")
     upn = check.string(info, "upn", f"{field}.", max_len=MAX_ORGANIZER_ID)
     if upn is not None and not UPN.fullmatch(upn):
-        check.add(f"{field}.upn", "must be a user principal name such as name@contoso.com")
+        check.add(f"{field}.upn", f"must be a user principal name such as name@contoso.com ({UPN_RULE})")
     role = info.get("role")
     if role is not None and role not in ROLES:
         check.add(f"{field}.role", f"must be one of {', '.join(ROLES)}")
@@ -154,7 +156,8 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
         check.add("organizerId", "is required (the organizer's object id or UPN)")
     elif organizer is not None and (has_control_chars(organizer) or not (
             is_guid(organizer.strip()) or UPN.fullmatch(organizer.strip()))):
-        check.add("organizerId", "must be an object id (GUID) or a user principal name such as name@contoso.com")
+        check.add("organizerId", f"must be an object id (GUID) or a user principal name such as name@contoso.com "
+                                 f"({UPN_RULE})")
 
     external_id = check.string(payload, "externalId", "", nullable=False)
     if "externalId" not in payload or payload["externalId"] is None:
@@ -186,6 +189,9 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
         check.add("endDateTime", "requires startDateTime (Graph rejects an end without a start)")
     if start and end and end < start:
         check.add("endDateTime", "must not be earlier than startDateTime")
+    if start and not end and start > LATEST_START_WITHOUT_END:
+        check.add("startDateTime", f"without endDateTime must leave room for the default {DEFAULT_DURATION} meeting "
+                                   f"(at the latest {format_datetime(LATEST_START_WITHOUT_END)})")
 
     if payload.get("participants") is not None:
         _check_participants(check, payload["participants"])

@@ -15,8 +15,14 @@ Clock = Callable[[], datetime]
 
 # fullmatch and ASCII everywhere: "$" would accept a trailing newline and "\d" any script's digits.
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
-UPN = re.compile(r"[^@\s/\\]+@[^@\s/\\]+\.[^@\s/\\]+")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}", re.ASCII)
+_DOMAIN_PATTERN = r"(?=.{1,253}\Z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}"
+_DOMAIN = re.compile(_DOMAIN_PATTERN, re.ASCII)
+# Entra ID user principal names are ASCII ("can't contain accent characters"): a local part of letters, digits and
+# the username-policy symbols, and a verified (ASCII) domain. Refusing anything else also refuses look-alikes such as
+# U+212A KELVIN SIGN for K, which str.lower() would turn into a plain k after an allowlist check.
+# https://learn.microsoft.com/graph/api/resources/user (userPrincipalName)
+UPN = re.compile(r"[A-Za-z0-9!#$%&'*+\-.=?^_`{|}~]{1,64}@" + _DOMAIN_PATTERN, re.ASCII)
+UPN_RULE = "ASCII letters, digits and !#$%&'*+-.=?^_`{|}~ before the @, a domain name after it"
 # ISO 8601 with a mandatory offset and any number of fractional digits (Graph sends seven).
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})", re.ASCII
@@ -69,6 +75,16 @@ def is_tenant_id(value: str) -> bool:
 def normalize_organizer(organizer_id: str) -> str:
     """The one spelling of an organizer: object ids and UPNs are case-insensitive."""
     return organizer_id.strip().lower()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(value: str, limit: int = 256) -> str:
+    """Caller-given text made safe to echo: lone surrogates (valid JSON escapes, but not Unicode, so not UTF-8)
+    become U+FFFD and the text is cut to ``limit`` characters."""
+    cleaned = _SURROGATE.sub("\ufffd", value)
+    return cleaned if len(cleaned) <= limit else cleaned[:limit - 1] + "\u2026"
 
 
 def has_control_chars(value: str) -> bool:

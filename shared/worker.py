@@ -1,59 +1,67 @@
 """The queue adapter: one intake message in, at most one result message out.
 
 A permanent failure (invalid request, malformed JSON, no access policy, unknown organizer) produces a ``failed``
-result at once. A transient one raises, so the Functions host makes the message visible again and retries it; after
-``maxDequeueCount`` attempts the host moves it to the poison queue, whose trigger emits ``retries_exhausted``.
+result at once. A transient one raises, so the Functions host makes the message visible again and retries it; on the
+last attempt (``maxDequeueCount`` in host.json) the worker itself emits the final ``retries_exhausted`` result, under
+the correlation id the sender knows (the original message id when it gave none), instead of raising into the poison
+queue. The poison trigger remains the last line of defence (a crash, a timeout) and never raises.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-from typing import Callable
+from typing import Any, Callable
 
 from .bootstrap import Container
-from .errors import BrokerError, ConfigurationError, MalformedJson
+from .errors import BrokerError, MalformedJson, RetriesExhausted
+from .jsontext import parse, parse_utf8
+from .messages import payload_ids
 from .records import Status
-from .usecases import create_meeting, exhaust_request, unrecorded_exhaustion
+from .usecases import create_meeting, exhaust_request, unrecorded_exhaustion, unrecorded_failure
 from .usecases.common import Context, refused
 from .validation import validate_request
 from .values import Clock
-from .messages import payload_ids
 
 log = logging.getLogger(__name__)
 
+# host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
+MAX_DEQUEUE_COUNT = 5
 
-def _text(body: bytes) -> str:
-    return body.decode("utf-8")
 
-
-def decode_message(body: bytes) -> object:
+def decode_message(body: bytes) -> Any:
     """The JSON of an intake message. host.json reads messages as plain text (``messageEncoding: none``) so that no
     message can fail decoding in the host and skip this code; base64-encoded JSON (the Functions default that many
     producers use) is accepted too. The two cannot be confused: plain JSON text is never valid base64."""
-    text = _text(body).strip()
+    what = "the message"
     try:
-        return json.loads(text)
-    except ValueError:
+        return parse_utf8(body.strip(), what=what)
+    except MalformedJson as not_json:
         try:
-            decoded = base64.b64decode(text, validate=True).decode("utf-8")
+            decoded = base64.b64decode(body.strip(), validate=True).decode("utf-8")
         except (binascii.Error, ValueError):
-            raise ValueError("not JSON") from None
-        return json.loads(decoded)
+            raise not_json from None
+        return parse(decoded, what=what)
 
 
 def process_request(body: bytes, *, message_id: str, dequeue_count: int,
-                    container_factory: Callable[[], Container]) -> str | None:
+                    container_factory: Callable[[], Container], clock: Clock) -> str | None:
     """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
-    container = container_factory()  # a configuration error raises: retried, then poisoned with a clear result
-    deps, payload = container.deps, None
+    last_attempt = dequeue_count >= MAX_DEQUEUE_COUNT
+    payload = None
     try:
-        try:
-            payload = decode_message(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise MalformedJson(f"the message is not valid UTF-8 JSON ({type(exc).__name__})") from None
+        payload = decode_message(body)
+        container = container_factory()
+    except MalformedJson as error:
+        return _refused(container_factory, error, payload, message_id, clock)
+    except BrokerError as error:  # the app cannot work (settings): retried, and told on the last attempt
+        if not last_attempt:
+            raise
+        log.error("retries exhausted under %s, message %s", error.code, message_id)
+        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
+    deps = container.deps
+    try:
         request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
@@ -70,22 +78,38 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         return None
     if outcome.retryable_failure:
         assert outcome.error is not None
+        if last_attempt:
+            return exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count).message
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
                     outcome.error.code)
         raise outcome.error
     return outcome.message
 
 
+def _refused(container_factory: Callable[[], Container], error: BrokerError, payload: Any, message_id: str,
+             clock: Clock) -> str | None:
+    """A message that is not JSON at all: told at once, even when the app's settings cannot load."""
+    log.warning("queue message %s refused: %s", message_id, error.code)
+    try:
+        deps = container_factory().deps
+    except BrokerError:
+        return unrecorded_failure(payload, correlation_id=message_id, error=error, clock=clock,
+                                  source="queue").message
+    return refused(deps, Context(message_id, "queue", payload=payload), error).message
+
+
 def process_poison(body: bytes, *, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
                    clock: Clock) -> str | None:
-    """A message that failed every attempt: record and emit the final ``retries_exhausted`` result."""
+    """A message the host gave up on: emit its final result. Never raises, whatever the body."""
+    payload = None
     try:
         payload = decode_message(body)
-    except (UnicodeDecodeError, ValueError):
-        payload = None
+    except BrokerError:
+        pass
     try:
         container = container_factory()
-    except ConfigurationError as error:
-        log.error("retries exhausted under a configuration error, message %s", message_id)
-        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
-    return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count).message
+        return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count).message
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: tell the outcome whatever went wrong
+        cause = exc if isinstance(exc, BrokerError) else RetriesExhausted(f"unexpected {type(exc).__name__}")
+        log.error("retries exhausted, message %s not recorded: %s", message_id, type(exc).__name__)
+        return unrecorded_exhaustion(payload, message_id=message_id, cause=cause, clock=clock).message

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Any
 
 from shared.errors import BrokerError
@@ -22,9 +23,14 @@ class FakeGraph(MeetingsGraph):
         self.fail_next: list[BrokerError] = []
         self.extra_members: dict[str, Any] = {}  # added to every meeting created from now on
         self._ids = itertools.count(1)
+        self._lock = threading.Lock()
 
     def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *,
                       correlation_id: str) -> GraphAnswer:
+        with self._lock:
+            return self._create_or_get(tenant_id, organizer_id, body)
+
+    def _create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any]) -> GraphAnswer:
         self.calls.append((tenant_id, organizer_id, body))
         if self.fail_next:
             raise self.fail_next.pop(0)

@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
+import threading
 from dataclasses import replace as with_changes
 from datetime import datetime, timezone
 
-from shared.errors import BrokerError
+from shared.errors import BrokerError, TenantNotAllowed
+from shared.organizers import OrganizerDirectory
+from shared.ports import MeetingsGraph, TenantResolver
+from shared.settings import Settings
+from shared.usecases import Deps
 from shared.records import MeetingKey, MeetingRecord, MeetingRepository, RecordExists, RecordModified, meeting_json
-from shared.values import normalize_organizer
+from shared.values import Clock, is_guid, normalize_organizer
 
 
 def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
@@ -30,8 +36,18 @@ def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
     )
 
 
+def _atomic(method):
+    """One call at a time, as the table serves one request on a row at a time."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class InMemoryMeetingRepository(MeetingRepository):
-    """The meeting repository in a dict. Set ``outage`` to make every call raise it (e.g. StorageUnavailable)."""
+    """The meeting repository in a dict, safe for concurrent callers (each call is atomic, as a table request is).
+    Set ``outage`` to make every call raise it (e.g. StorageUnavailable)."""
 
     def __init__(self) -> None:
         self.rows: dict[MeetingKey, MeetingRecord] = {}
@@ -39,6 +55,7 @@ class InMemoryMeetingRepository(MeetingRepository):
         self.outage: BrokerError | None = None
         self.ready = False
         self._etags = itertools.count(1)
+        self._lock = threading.RLock()
 
     def _check_outage(self) -> None:
         if self.outage is not None:
@@ -50,18 +67,22 @@ class InMemoryMeetingRepository(MeetingRepository):
     def _copy(self, record: MeetingRecord) -> MeetingRecord:
         return with_changes(record, meeting=copy.deepcopy(record.meeting), last_error=copy.deepcopy(record.last_error))
 
+    @_atomic
     def ensure_ready(self) -> None:
         self._check_outage()
         self.ready = True
 
+    @_atomic
     def ping(self) -> None:
         self._check_outage()
 
+    @_atomic
     def get(self, key: MeetingKey) -> MeetingRecord | None:
         self._check_outage()
         record = self.rows.get(key)
         return self._copy(record) if record is not None else None
 
+    @_atomic
     def insert(self, record: MeetingRecord) -> MeetingRecord:
         self._check_outage()
         existing = self.rows.get(record.key)
@@ -71,6 +92,7 @@ class InMemoryMeetingRepository(MeetingRepository):
         self.rows[record.key] = stored
         return self._copy(stored)
 
+    @_atomic
     def replace(self, record: MeetingRecord) -> MeetingRecord:
         self._check_outage()
         if not record.etag:
@@ -84,6 +106,7 @@ class InMemoryMeetingRepository(MeetingRepository):
         self.rows[record.key] = stored
         return self._copy(stored)
 
+    @_atomic
     def delete(self, key: MeetingKey, etag: str | None = None) -> None:
         self._check_outage()
         current = self.rows.get(key)
@@ -93,10 +116,41 @@ class InMemoryMeetingRepository(MeetingRepository):
             raise RecordModified("the row changed since it was read (ETag mismatch)")
         del self.rows[key]
 
+    @_atomic
+    def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
+        self._check_outage()
+        return [self._copy(record) for key, record in self.rows.items()
+                if (key.tenant_id, key.organizer_key) == (tenant_id, organizer_key)]
+
+    @_atomic
     def get_alias(self, tenant_id: str, upn: str) -> str | None:
         self._check_outage()
         return self.aliases.get((tenant_id, normalize_organizer(upn)))
 
+    @_atomic
     def put_alias(self, tenant_id: str, upn: str, object_id: str) -> None:
         self._check_outage()
         self.aliases[(tenant_id, normalize_organizer(upn))] = object_id
+
+
+class StaticTenants(TenantResolver):
+    """Tenant names resolved from a fixed table of domains; a GUID is its own id."""
+
+    def __init__(self, domains: dict[str, str] | None = None) -> None:
+        self.domains = {name.lower(): tenant for name, tenant in (domains or {}).items()}
+        self.lookups: list[str] = []
+
+    def resolve(self, name: str) -> str:
+        name = name.strip().lower()
+        if is_guid(name):
+            return name
+        self.lookups.append(name)
+        if name not in self.domains:
+            raise TenantNotAllowed(f"tenant {name} is not known to Microsoft Entra ID")
+        return self.domains[name]
+
+
+def make_deps(settings: Settings, repository: MeetingRepository, graph: MeetingsGraph, clock: Clock, *,
+              tenants: TenantResolver | None = None) -> Deps:
+    """The use cases' dependencies over fakes, wired as bootstrap wires the real ones."""
+    return Deps(settings, repository, graph, clock, tenants or StaticTenants(), OrganizerDirectory(repository))

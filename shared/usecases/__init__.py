@@ -8,8 +8,8 @@
 from .accept import accept_meeting
 from .common import Deps, Outcome
 from .create import create_meeting
-from .exhaust import exhaust_request, unrecorded_exhaustion
+from .exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
 from .find import find_meeting
 
 __all__ = ["Deps", "Outcome", "accept_meeting", "create_meeting", "exhaust_request", "find_meeting",
-           "unrecorded_exhaustion"]
+           "unrecorded_exhaustion", "unrecorded_failure"]

@@ -2,13 +2,15 @@
 
 The row is marked ``pending`` so a lookup answers 202 until the queue worker has processed the intake message this
 returns; a request whose meeting is already recorded is answered from the table at once, as the sync path would.
+The intake message is checked against the queue's size limit before anything is written: a 202 promises a result.
 """
 from __future__ import annotations
 
 import dataclasses
 
 from ..cas import compare_and_set
-from ..errors import BrokerError
+from ..errors import BrokerError, PayloadTooLarge
+from ..jsontext import MAX_QUEUE_MESSAGE_BYTES, fits_queue, queue_message_size
 from ..meeting_request import MeetingRequest
 from ..messages import to_message
 from ..records import MeetingKey, MeetingRecord, Status
@@ -19,15 +21,23 @@ def accept_meeting(deps: Deps, request: MeetingRequest, *, correlation_id: str, 
     """``accepted`` with the intake message to queue; ``existing`` from the table; or ``failed``."""
     context = Context(correlation_id, source, request)
     try:
-        tenant = authorize(deps.settings, request)
+        tenant = authorize(deps, request)
+        request.graph_body(deps.clock())  # every derived value is valid before the request is promised a result
+        intake = to_message(request.as_payload(tenant_id=tenant, correlation_id=correlation_id))
+        if not fits_queue(intake):
+            raise PayloadTooLarge(
+                f"queued, this request would be {queue_message_size(intake)} bytes; a queue message holds at most "
+                f"{MAX_QUEUE_MESSAGE_BYTES} bytes: send it without Prefer: respond-async")
         key = record_key(deps, tenant, request.organizer_id, request.external_id)
         record = deps.repository.get(key)
         if record and record.has_meeting and record.fingerprint == request.fingerprint:
             return from_table(deps, context, record)
-        compare_and_set(deps.repository, key, lambda current: _pending(deps, context, current, key), current=record)
+        stored = compare_and_set(deps.repository, key, lambda current: _pending(deps, context, current, key),
+                                 current=record)
+        if stored is not None:
+            deps.organizers.settle(stored)
     except BrokerError as error:
         return refused(deps, context, error)
-    intake = to_message(request.as_payload(tenant_id=tenant, correlation_id=correlation_id))
     return Outcome(Status.ACCEPTED, None, intake=intake)
 
 

@@ -15,10 +15,11 @@ from ..cas import compare_and_set
 from ..errors import BrokerError, ConcurrentUpdate, OrganizerNotAllowed, TenantNotAllowed
 from ..meeting_request import MeetingRequest
 from ..messages import payload_ids, result_message, to_message
-from ..ports import MeetingsGraph
+from ..organizers import OrganizerDirectory
+from ..ports import MeetingsGraph, TenantResolver
 from ..records import MeetingKey, MeetingRecord, MeetingRepository, Status
 from ..settings import Settings
-from ..values import Clock, normalize_organizer
+from ..values import Clock
 
 log = logging.getLogger("shared.usecases")
 
@@ -31,6 +32,8 @@ class Deps:
     repository: MeetingRepository
     graph: MeetingsGraph
     clock: Clock
+    tenants: TenantResolver
+    organizers: OrganizerDirectory
 
 
 @dataclass(frozen=True)
@@ -89,27 +92,37 @@ def refused(deps: Deps, context: Context, error: BrokerError) -> Outcome:
     return outcome(deps, context, Status.FAILED, error=error)
 
 
-def tenant_of(settings: Settings, tenant_id: str | None) -> str:
-    return (tenant_id or settings.tenant_id).lower()
+def tenant_of(deps: Deps, tenant_id: str | None) -> str:
+    """The id of the tenant a request names (the app's own tenant by default), whatever name the caller used."""
+    return deps.tenants.resolve(tenant_id or deps.settings.tenant_id)
 
 
-def authorize(settings: Settings, request: MeetingRequest) -> str:
-    """The tenant to act in; refuses tenants and organizers outside the allowlists before any Graph call."""
-    tenant = tenant_of(settings, request.tenant_id)
-    if tenant not in settings.allowed_tenants:
-        raise TenantNotAllowed(f"tenant {tenant} is not in ALLOWED_TENANTS; the app does not act there")
+def authorize(deps: Deps, request: MeetingRequest) -> str:
+    """The tenant id to act in; refuses tenants and organizers outside the allowlists before any Graph call."""
+    settings = deps.settings
+    named = (request.tenant_id or settings.tenant_id).lower()
+    tenant = deps.tenants.resolve(named)
+    if named not in settings.allowed_tenants and tenant not in _allowed_tenant_ids(deps):
+        raise TenantNotAllowed(f"tenant {named} is not in ALLOWED_TENANTS; the app does not act there")
     if not settings.allowed_organizers.allows(request.organizer_id):
         raise OrganizerNotAllowed(
             f"organizer {request.organizer_id} is not in ALLOWED_ORGANIZERS; the app does not act as them")
     return tenant
 
 
+def _allowed_tenant_ids(deps: Deps) -> set[str]:
+    allowed = set()
+    for name in deps.settings.allowed_tenants:
+        try:
+            allowed.add(deps.tenants.resolve(name))
+        except TenantNotAllowed:
+            log.warning("ALLOWED_TENANTS names a tenant Entra does not know: %s", name)
+    return allowed
+
+
 def record_key(deps: Deps, tenant: str, organizer_id: str, external_id: str) -> MeetingKey:
     """Rows live under the organizer's object id; a UPN is translated with what Graph told us before."""
-    organizer = normalize_organizer(organizer_id)
-    if "@" in organizer:
-        organizer = deps.repository.get_alias(tenant, organizer) or organizer
-    return MeetingKey(tenant, organizer, external_id)
+    return deps.organizers.key(tenant, organizer_id, external_id)
 
 
 def from_table(deps: Deps, context: Context, record: MeetingRecord) -> Outcome:

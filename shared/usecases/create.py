@@ -1,20 +1,25 @@
 """Use case: create a meeting, or get the one its (tenant, organizer, externalId) already has.
 
-The row is claimed (``pending``) before Graph is called, so every accepted request has a durable record; Graph's
-createOrGet is the source of truth for the meeting, and the table answers repeats without calling Graph.
+Graph's createOrGet is idempotent by externalId, so no row is claimed before the call: concurrent requests for one
+key all get the same meeting from Graph and settle on one row through the conditional insert that records it
+(the first writes, the others find the same meeting there and write nothing). A repeat whose meeting is recorded is
+answered from the table without calling Graph. A failure is recorded too, so the row shows the last error and the
+queue path can measure the access-policy grace window from the first attempt.
 """
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from ..cas import UNREAD, compare_and_set
+from ..cas import compare_and_set
 from ..errors import AccessPolicyMissing, BrokerError
 from ..meeting_request import MeetingRequest
 from ..messages import to_message
 from ..records import MeetingKey, MeetingRecord, Status
 from ..values import organizer_object_id
-from .common import Context, Deps, Outcome, authorize, from_table, log, outcome, record_error, record_key, refused
+from .common import (Context, Deps, Outcome, authorize, error_record, from_table, log, outcome, record_key,
+                     refused)
 
 # A fresh access-policy grant takes up to 30 minutes to apply; the queue path waits for it with growing delays.
 _POLICY_FIRST_DELAY = timedelta(minutes=1)
@@ -28,105 +33,114 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
     access-policy grace window comes back ``deferred`` with a delayed intake copy."""
     context = Context(correlation_id, source, request)
     try:
-        tenant = authorize(deps.settings, request)
+        tenant = authorize(deps, request)
+        body = request.graph_body(deps.clock())
     except BrokerError as error:
         return refused(deps, context, error)
     try:
-        return _create(deps, context, request, tenant, final=final)
-    except BrokerError as error:  # storage outages while recording: the request stays retryable
+        return _create(deps, context, request, tenant, body, final=final)
+    except BrokerError as error:  # storage outages while reading or recording: the request stays retryable
         log.warning("request not recorded: %s correlation=%s externalId=%r", error.code, correlation_id,
                     request.external_id)
         return outcome(deps, context, Status.FAILED, tenant=tenant, error=error)
 
 
-def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, *, final: bool) -> Outcome:
+def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, body: dict[str, Any], *,
+            final: bool) -> Outcome:
     key = record_key(deps, tenant, request.organizer_id, request.external_id)
     record = deps.repository.get(key)
     if record and record.has_meeting and record.fingerprint == request.fingerprint:
         return from_table(deps, context, record)
-
-    claimed = compare_and_set(deps.repository, key, lambda current: _claim(deps, context, current, key),
-                              current=record)
-    assert claimed is not None
     try:
-        answer = deps.graph.create_or_get(tenant, request.organizer_id, request.graph_body(deps.clock()),
-                                          correlation_id=context.correlation_id)
+        answer = deps.graph.create_or_get(tenant, request.organizer_id, body, correlation_id=context.correlation_id)
     except BrokerError as error:
-        delay = None if final else _policy_delay(deps, claimed, error)
-        if delay is not None:
-            log.warning("no access policy yet for organizer %s; trying again in %s (grace window) correlation=%s",
-                        request.organizer_id, delay, context.correlation_id)
-            stored = record_error(deps, claimed, error, final=False)
-            intake = to_message(request.as_payload(tenant_id=tenant, correlation_id=context.correlation_id))
-            return Outcome(Status.DEFERRED, None, record=stored, error=error, retry_in=delay, intake=intake)
-        final_failure = final or not error.retryable
-        log.warning("createOrGet failed code=%s retryable=%s final=%s correlation=%s externalId=%r", error.code,
-                    error.retryable, final_failure, context.correlation_id, request.external_id)
-        stored = record_error(deps, claimed, error, final=final_failure)
-        return outcome(deps, context, Status.FAILED, tenant=tenant, record=stored, error=error)
-
-    stored = _store_meeting(deps, context, claimed, answer.meeting)
+        return _failed(deps, context, tenant, key, record, error, final=final)
+    stored = _record_meeting(deps, context, key, record, answer.meeting)
     status = Status.CREATED if answer.created else Status.EXISTING
     log.info("meeting %s correlation=%s externalId=%r", status, context.correlation_id, request.external_id)
     return outcome(deps, context, status, tenant=tenant, meeting=answer.meeting, record=stored)
 
 
-def _claim(deps: Deps, context: Context, current: MeetingRecord | None, key: MeetingKey) -> MeetingRecord:
-    """The row that records this attempt before Graph is called; a row that holds a meeting stays as it is."""
+def _record_meeting(deps: Deps, context: Context, key: MeetingKey, record: MeetingRecord | None,
+                    meeting: dict[str, Any]) -> MeetingRecord:
+    """Record the meeting Graph answered with, under the organizer's object id (which the Graph adapter checked
+    the answer names)."""
     request, now = context.request, deps.clock()
     assert request is not None
-    if current is None:
-        return MeetingRecord(
-            key=key, status=Status.PENDING, fingerprint=request.fingerprint, organizer_id=request.organizer_id,
-            correlation_id=context.correlation_id, source=context.source, meeting=None, last_error=None, attempts=1,
-            first_attempt_at=now, created_at=now, updated_at=now,
-        )
-    if current.status == Status.CREATED:
-        return current  # a meeting exists; Graph will hand it back unchanged
-    return dataclasses.replace(
-        current, status=Status.PENDING, fingerprint=request.fingerprint, correlation_id=context.correlation_id,
-        source=context.source, attempts=current.attempts + 1, first_attempt_at=current.first_attempt_at or now,
-        updated_at=now,
-    )
+    object_id = organizer_object_id(meeting) or key.organizer_key
+    target, current = key, record
+    if object_id != key.organizer_key:
+        # Named by a UPN whose object id was not known yet: learn it (which moves rows keyed by the UPN, the one
+        # read above included) and record under the object id; the insert tells whether a row is already there.
+        deps.organizers.learn(key.tenant_id, key.organizer_key, object_id)
+        target, current = MeetingKey(key.tenant_id, object_id, key.external_id), None
 
-
-def _store_meeting(deps: Deps, context: Context, claimed: MeetingRecord, meeting: dict) -> MeetingRecord:
-    """Record the meeting Graph answered with, under the organizer's object id."""
-    request, now, key = context.request, deps.clock(), claimed.key
-    assert request is not None
-    target = key
-    object_id = organizer_object_id(meeting)
-    if object_id and object_id != key.organizer_key:
-        # The caller named the organizer by UPN: remember the object id Graph answered with, so the UPN and the
-        # object id lead to one row.
-        deps.repository.put_alias(key.tenant_id, key.organizer_key, object_id)
-        target = MeetingKey(key.tenant_id, object_id, key.external_id)
-
-    def store(current: MeetingRecord | None) -> MeetingRecord:
-        if current and current.status == Status.CREATED and current.meeting_id == meeting.get("id"):
-            return current  # a concurrent request already recorded this very meeting: nothing to change
-        base = current or dataclasses.replace(claimed, key=target, etag=None, created_at=now)
+    def store(row: MeetingRecord | None) -> MeetingRecord:
+        if row and row.has_meeting and row.meeting_id == meeting.get("id"):
+            return row  # a concurrent request already recorded this very meeting: nothing to change
+        base = row or _new_record(target, context, now)
         return dataclasses.replace(
             base, status=Status.CREATED, fingerprint=request.fingerprint, organizer_id=request.organizer_id,
             correlation_id=context.correlation_id, source=context.source, meeting=meeting, last_error=None,
-            updated_at=now, attempts=max(base.attempts, claimed.attempts),
-            first_attempt_at=base.first_attempt_at or now,
+            attempts=base.attempts + 1, first_attempt_at=base.first_attempt_at or now, updated_at=now,
         )
 
-    stored = compare_and_set(deps.repository, target, store, current=claimed if target == key else UNREAD)
+    stored = compare_and_set(deps.repository, target, store, current=current)
     assert stored is not None
-    if target != key:
-        deps.repository.delete(key)  # the UPN-keyed pending row is superseded by the object-id row
     return stored
 
 
-def _policy_delay(deps: Deps, record: MeetingRecord, error: BrokerError) -> timedelta | None:
-    """Within the grace window after a request's first attempt, a 403 may be a grant that has not applied yet."""
-    if not isinstance(error, AccessPolicyMissing) or record.status == Status.CREATED:
-        return None
+def _failed(deps: Deps, context: Context, tenant: str, key: MeetingKey, record: MeetingRecord | None,
+            error: BrokerError, *, final: bool) -> Outcome:
+    """Record the error on the row and tell the outcome: failed, pending for the queue's retry, or deferred."""
     now = deps.clock()
-    remaining = (record.first_attempt_at or now) + deps.settings.access_policy_grace - now
+    attempts = (record.attempts if record else 0) + 1
+    first_attempt = (record.first_attempt_at if record else None) or now
+    has_meeting = bool(record and record.has_meeting)
+    delay = None if final or has_meeting else _policy_delay(deps, error, first_attempt, attempts, now)
+    final_failure = (final or not error.retryable) and delay is None
+    status = Status.FAILED if final_failure else Status.PENDING
+
+    def note(row: MeetingRecord | None) -> MeetingRecord:
+        if row and row.has_meeting:  # a created row keeps its meeting whatever happens later
+            return dataclasses.replace(row, last_error=error_record(error), updated_at=now)
+        base = row or _new_record(key, context, now)
+        assert context.request is not None
+        return dataclasses.replace(
+            base, status=status, fingerprint=context.request.fingerprint, correlation_id=context.correlation_id,
+            source=context.source, last_error=error_record(error), attempts=base.attempts + 1,
+            first_attempt_at=base.first_attempt_at or now, updated_at=now)
+
+    stored = compare_and_set(deps.repository, key, note, current=record)
+    assert stored is not None
+    stored = deps.organizers.settle(stored)
+    if delay is not None:
+        log.warning("no access policy yet for organizer %s; trying again in %s (grace window) correlation=%s",
+                    key.organizer_key, delay, context.correlation_id)
+        assert context.request is not None
+        intake = to_message(context.request.as_payload(tenant_id=tenant, correlation_id=context.correlation_id))
+        return Outcome(Status.DEFERRED, None, record=stored, error=error, retry_in=delay, intake=intake)
+    log.warning("createOrGet failed code=%s retryable=%s final=%s correlation=%s externalId=%r", error.code,
+                error.retryable, final_failure, context.correlation_id, key.external_id)
+    return outcome(deps, context, Status.FAILED, tenant=tenant, record=stored, error=error)
+
+
+def _new_record(key: MeetingKey, context: Context, now: datetime) -> MeetingRecord:
+    assert context.request is not None
+    return MeetingRecord(
+        key=key, status=Status.PENDING, fingerprint=context.request.fingerprint,
+        organizer_id=context.request.organizer_id, correlation_id=context.correlation_id, source=context.source,
+        meeting=None, last_error=None, attempts=0, first_attempt_at=now, created_at=now, updated_at=now,
+    )
+
+
+def _policy_delay(deps: Deps, error: BrokerError, first_attempt: datetime, attempts: int,
+                  now: datetime) -> timedelta | None:
+    """Within the grace window after a request's first attempt, a 403 may be a grant that has not applied yet."""
+    if not isinstance(error, AccessPolicyMissing):
+        return None
+    remaining = first_attempt + deps.settings.access_policy_grace - now
     if remaining <= timedelta(0):
         return None
-    growing = _POLICY_FIRST_DELAY * (2 ** max(0, record.attempts - 1))
+    growing = _POLICY_FIRST_DELAY * (2 ** max(0, attempts - 1))
     return max(min(growing, _POLICY_MAX_DELAY, remaining), timedelta(seconds=1))

@@ -18,25 +18,34 @@ from .common import Context, Deps, Outcome, from_table, log, record_error, recor
 
 
 def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None = None) -> Outcome:
-    """The final outcome of a poisoned intake message (``payload`` is its decoded JSON, None when undecodable)."""
+    """The final outcome of an intake message whose retries ran out (``payload`` is its decoded JSON, None when it
+    could not be decoded). ``message_id`` is the id its sender knows when it gave no correlationId."""
     request: MeetingRequest | None = None
     try:
         request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
     except BrokerError:
         pass
-    correlation_id = (request.correlation_id if request else None) or payload_ids(payload)["correlationId"] \
-        or message_id
-    context = Context(correlation_id, "queue", request, payload)
     record: MeetingRecord | None = None
     if request is not None:
-        tenant = tenant_of(deps.settings, request.tenant_id)
-        record = deps.repository.get(record_key(deps, tenant, request.organizer_id, request.external_id))
-        if record is not None and record.has_meeting:
-            return from_table(deps, context, record)  # it did succeed after all
+        try:
+            key = record_key(deps, tenant_of(deps, request.tenant_id), request.organizer_id, request.external_id)
+            record = deps.repository.get(key)
+        except BrokerError as unreadable:  # storage down as well: the outcome is still told, just not recorded
+            log.warning("retries exhausted; the record could not be read: %s", unreadable.code)
+    correlation_id = ((request.correlation_id if request else None) or payload_ids(payload)["correlationId"]
+                      or message_id)
+    context = Context(correlation_id, "queue", request, payload)
+    if record is not None and record.has_meeting:
+        return from_table(deps, context, record)  # it did succeed after all
     last = record.last_error if record else None
     reason = f"; last error: {last.get('code')}: {last.get('message')}" if last else ""
-    error = RetriesExhausted(f"the request failed on every attempt and was moved to the poison queue{reason}")
-    stored = record_error(deps, record, error, final=True) if record is not None else None
+    error = RetriesExhausted(f"the request failed on every attempt{reason}")
+    stored = None
+    if record is not None:
+        try:
+            stored = record_error(deps, record, error, final=True)
+        except BrokerError:
+            stored = record
     log.error("retries exhausted correlation=%s dequeue_count=%s", correlation_id, dequeue_count)
     failed = refused(deps, context, error)
     return Outcome(failed.status, failed.result, record=stored, error=error)
@@ -45,9 +54,16 @@ def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count:
 def unrecorded_exhaustion(payload: Any, *, message_id: str, cause: BrokerError, clock: Clock) -> Outcome:
     """The final outcome when the app cannot even load its settings: nothing can be recorded, but the result is still
     emitted (the output binding needs none of the app's own settings), so the request is not lost silently."""
-    ids = payload_ids(payload)
     error = RetriesExhausted(f"the request failed on every attempt; last error: {cause.code}: {cause.detail}")
-    result = result_message(correlation_id=ids["correlationId"] or message_id, tenant_id=ids["tenantId"],
+    correlation_id = payload_ids(payload)["correlationId"] or message_id
+    return unrecorded_failure(payload, correlation_id=correlation_id, error=error, clock=clock, source="queue")
+
+
+def unrecorded_failure(payload: Any, *, correlation_id: str, error: BrokerError, clock: Clock,
+                       source: str) -> Outcome:
+    """A ``failed`` outcome told without the app's settings or storage."""
+    ids = payload_ids(payload)
+    result = result_message(correlation_id=correlation_id, tenant_id=ids["tenantId"],
                             organizer_id=ids["organizerId"], external_id=ids["externalId"], status=Status.FAILED,
-                            meeting=None, error=error.as_result_error(), source="queue", completed_at=clock())
+                            meeting=None, error=error.as_result_error(), source=source, completed_at=clock())
     return Outcome(Status.FAILED, result, error=error)

@@ -8,6 +8,7 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 from localdev.emulator import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MI_CLIENT_ID, DEFAULT_TENANT_ID
 from localdev.emulator import ALICE_ID, BOB_ID, CAROL_ID
+from shared import bootstrap
 from tests.schemas import validate_create_or_get_body, validate_online_meeting
 
 ALICE, BOB, CAROL = "alice@contoso.example", "bob@contoso.example", "carol@contoso.example"
@@ -99,18 +100,32 @@ def test_an_invalid_message_names_the_field_in_its_failed_result(world):
     assert result["correlationId"] == "bad-1"
 
 
-def test_a_message_that_keeps_failing_ends_in_the_poison_queue_with_retries_exhausted(world):
+def test_a_message_that_keeps_failing_ends_with_retries_exhausted_on_its_last_attempt(world):
     world.emulator.state.inject("graph", 503, count=None)
     world.send({"organizerId": ALICE, "externalId": "doomed", "correlationId": "doomed-1"})
     invocations = world.host.drain()
     world.emulator.state.clear_faults()
-    assert invocations == 6, "five attempts (maxDequeueCount) and the poison trigger"
+    assert invocations == 5, "five attempts (maxDequeueCount); the last one tells the outcome itself"
+    assert world.poison_queue.get_queue_properties().approximate_message_count == 0
     (result,) = world.results()
     assert result["status"] == "failed" and result["error"]["code"] == "retries_exhausted"
     assert result["correlationId"] == "doomed-1" and "graph_unavailable" in result["error"]["message"]
     assert len(world.sleeps) == 5 * 3, "three in-process retries per attempt, without real sleeping"
     stored = world.get(f"/api/meetings/{ALICE}/doomed")
     assert stored.status_code == 500 and stored.json()["code"] == "retries_exhausted"
+
+
+def test_a_message_that_crashes_every_attempt_is_told_by_the_poison_trigger_under_its_message_id(world):
+    def crash():
+        raise RuntimeError("not a BrokerError: a bug, an out-of-memory, a timeout")
+
+    bootstrap.use(crash)
+    world.send({"organizerId": ALICE, "externalId": "crash"})
+    invocations = world.host.drain()
+    assert invocations == 6, "five attempts, then the poison trigger"
+    (result,) = world.results()
+    assert (result["status"], result["error"]["code"], result["externalId"]) == ("failed", "retries_exhausted",
+                                                                                  "crash")
 
 
 def test_a_base64_encoded_message_is_accepted_too(world, azurite):

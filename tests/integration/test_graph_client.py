@@ -98,6 +98,25 @@ def test_a_200_without_a_meeting_body_is_graph_unavailable(client, emulator):
     assert "without an onlineMeeting body" in failure.value.detail
 
 
+@pytest.mark.parametrize("body, lacks", [
+    (b'{"id": "bogus"}', "joinWebUrl, participants.organizer.identity.user.id"),
+    (b'{"id": "x", "joinWebUrl": "https://teams.example/l/x"}', "participants.organizer.identity.user.id"),
+    (b'{"id": "x", "joinWebUrl": "javascript:alert(1)", "participants": {"organizer": {"identity": {"user": '
+     b'{"id": "6e2b4c1a-0000-4000-8000-000000000001"}}}}}', "joinWebUrl"),
+])
+def test_a_success_answer_that_is_not_a_usable_meeting_is_graph_unavailable_and_retryable(client, emulator, body,
+                                                                                         lacks):
+    emulator.state.inject("graph", 201, count=1, body=body)
+    with pytest.raises(GraphUnavailable) as failure:
+        create(client)
+    assert failure.value.retryable and failure.value.detail.endswith(f"lacks {lacks}")
+
+
+def test_a_retry_after_of_infinity_is_ignored_and_backoff_applies(client, emulator, sleeps):
+    emulator.state.inject("graph", 429, count=1, retry_after="inf")
+    assert create(client).created and sleeps == [0.5]
+
+
 def test_a_malformed_error_body_still_maps_by_status(client, emulator):
     emulator.state.inject("graph", 404, count=1, body=b"{not json")
     with pytest.raises(OrganizerNotFound):

@@ -248,6 +248,16 @@ def test_an_alias_never_shadows_a_meeting_row(repository):
     assert repository.get(make_record().key) is None
 
 
+def test_rows_of_lists_one_organizer_keys_records_and_nothing_else(repository):
+    mine = [repository.insert(make_record(f"order-{i}", organizer="kim@contoso.com")) for i in range(3)]
+    repository.insert(make_record("order-0", organizer="lee@contoso.com"))
+    repository.insert(make_record("order-0", organizer="kim@contoso.com", tenant="fabrikam.example"))
+    repository.put_alias(TENANT, "kim@contoso.com", "6e2b4c1a-0000-4000-8000-000000000001")
+    found = repository.rows_of(TENANT, "kim@contoso.com")
+    assert sorted(found, key=lambda r: r.key.external_id) == mine
+    assert repository.rows_of(TENANT, "nobody@contoso.com") == []
+
+
 def test_ensure_ready_can_run_again_and_the_repository_still_works(repository):
     repository.ensure_ready()
     repository.ensure_ready()

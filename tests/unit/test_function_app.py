@@ -12,50 +12,7 @@ import function_app
 from shared import bootstrap
 from shared.errors import AccessPolicyMissing, GraphUnavailable, StorageUnavailable
 from tests.fake_graph import ALICE_ID, FakeGraph
-from tests.fakes import InMemoryMeetingRepository
-from tests.unit.test_usecases import ENV, Clock
-
-
-class Out(func.Out):
-    """Captures what a function writes to an output binding."""
-
-    def __init__(self) -> None:
-        self.value = None
-
-    def set(self, val) -> None:
-        self.value = val
-
-    def get(self):
-        return self.value
-
-
-@pytest.fixture(scope="module")
-def functions():
-    # get_functions() may be called once per FunctionApp instance.
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
-
-
-@pytest.fixture
-def requeued():
-    return []
-
-
-@pytest.fixture
-def world(requeued):
-    repo, graph = InMemoryMeetingRepository(), FakeGraph()
-    bootstrap.use(lambda: bootstrap.build_container(ENV, repository=repo, graph=graph, tokens=object(),
-                                                    clock=Clock(), requeue=lambda m, d: requeued.append((m, d))))
-    yield repo, graph
-    bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
-
-
-def call(functions, name, *args, **kwargs):
-    return functions[name].get_user_function()(*args, **kwargs)
-
-
-def post(body, headers=None):
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return func.HttpRequest("POST", "http://localhost/api/meetings", headers=headers or {}, body=raw)
+from tests.unit.harness import ENV, Out, call, post
 
 
 def test_the_app_registers_every_function_with_its_bindings(functions):

@@ -116,7 +116,7 @@ def test_every_problem_is_listed_at_once():
     })
     expected = [
         ("AzureWebJobsStorage",), ("GRAPH_TENANT_ID",), ("GRAPH_CLIENT_ID",), ("GRAPH_CLIENT_SECRET",),
-        ("MANAGED_IDENTITY_CLIENT_ID", "GUID"), ("GRAPH_CLOUD", "mars"), ("GRAPH_AUTHORITY_HOST", "https"),
+        ("MANAGED_IDENTITY_CLIENT_ID", "GUID"), ("GRAPH_CLOUD", "usgov"), ("GRAPH_AUTHORITY_HOST", "https"),
         ("GRAPH_BASE_URL", "https"), ("GRAPH_API_VERSION",), ("MEETINGS_TABLE",), ("MEETING_REQUESTS_QUEUE",),
         ("MEETING_RESULTS_QUEUE",), ("ALLOWED_TENANTS",), ("ALLOWED_ORGANIZERS",), ("ACCESS_POLICY_GRACE_MINUTES",),
     ]
@@ -127,7 +127,7 @@ def test_every_problem_is_listed_at_once():
 
 def test_an_unknown_credential_mode_and_bad_guids_are_listed_together():
     problems = problems_of(env(GRAPH_CREDENTIAL="password", GRAPH_TENANT_ID="not a tenant!"))
-    assert mentions(problems, "GRAPH_CREDENTIAL", "password")
+    assert mentions(problems, "GRAPH_CREDENTIAL", "client_secret") and not mentions(problems, "password")
     assert mentions(problems, "GRAPH_TENANT_ID")
 
 
@@ -257,10 +257,27 @@ def test_the_china_cloud_is_refused_because_it_has_no_createorget():
     assert "GRAPH_CLOUD" in problems[0] and "china" in problems[0] and "createOrGet" in problems[0]
 
 
-def test_an_unknown_cloud_is_reported_with_the_known_ones():
+def test_an_unknown_cloud_is_reported_with_the_known_ones_and_without_its_value():
     problems = problems_of(env(GRAPH_CLOUD="mars"))
     assert len(problems) == 1
-    assert "mars" in problems[0] and "usgov" in problems[0]
+    assert "GRAPH_CLOUD" in problems[0] and "usgov" in problems[0] and "mars" not in problems[0]
+
+
+def test_no_problem_echoes_the_value_of_a_setting():
+    # /api/health is anonymous: a URL with credentials pasted into the wrong setting must not be shown to anyone.
+    pasted = "https://admin:Pa55word!@example.invalid/x"
+    values = {name: pasted for name in ("GRAPH_CLOUD", "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL", "GRAPH_API_VERSION",
+                                        "GRAPH_CREDENTIAL", "GRAPH_TENANT_ID", "MEETINGS_TABLE", "ALLOWED_TENANTS",
+                                        "MEETING_REQUESTS_QUEUE", "ACCESS_POLICY_GRACE_MINUTES",
+                                        "GRAPH_CERTIFICATE_PATH", "MANAGED_IDENTITY_CLIENT_ID", "GRAPH_CLIENT_ID")}
+    problems = problems_of(env(**values))
+    assert len(problems) >= 10
+    assert not [problem for problem in problems if "Pa55word" in problem or "admin" in problem]
+
+
+def test_allowlist_entries_must_be_ascii():
+    problems = problems_of(env(ALLOWED_ORGANIZERS="\u212aim@contoso.example"))
+    assert problems == ["ALLOWED_ORGANIZERS: every entry must be ASCII (object ids, UPNs and domains in Entra ID are)"]
 
 
 # --- tenants -----------------------------------------------------------------------------------------------------

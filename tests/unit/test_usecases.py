@@ -17,10 +17,10 @@ from shared.errors import (
 )
 from shared.records import MeetingKey, RecordModified, Status
 from shared.settings import load_settings
-from shared.usecases import Deps, accept_meeting, create_meeting, exhaust_request, find_meeting
+from shared.usecases import accept_meeting, create_meeting, exhaust_request, find_meeting
 from shared.validation import validate_request
 from tests.fake_graph import ALICE_ID, BOB_ID, FakeGraph
-from tests.fakes import InMemoryMeetingRepository
+from tests.fakes import InMemoryMeetingRepository, make_deps
 
 TENANT = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 OTHER_TENANT = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
@@ -60,7 +60,7 @@ def clock():
 
 @pytest.fixture
 def service(repo, graph, clock):
-    return Deps(load_settings(ENV), repo, graph, clock)
+    return make_deps(load_settings(ENV), repo, graph, clock)
 
 
 def request(service, **members):
@@ -166,7 +166,7 @@ def test_a_grant_that_applies_within_the_window_completes_the_request(service, r
 
 
 def test_a_grace_window_of_zero_fails_the_queue_path_at_once(repo, graph, clock):
-    service = Deps(load_settings({**ENV, "ACCESS_POLICY_GRACE_MINUTES": "0"}), repo, graph, clock)
+    service = make_deps(load_settings({**ENV, "ACCESS_POLICY_GRACE_MINUTES": "0"}), repo, graph, clock)
     graph.fail_next.append(AccessPolicyMissing("no policy"))
     assert submit(service, request(service), final=False).status == "failed"
 
@@ -278,27 +278,24 @@ def test_defaults_are_applied_at_processing_time(service, graph, clock):
 
 
 class RacingRepository(InMemoryMeetingRepository):
-    """Another worker stores the meeting between our read and our conditional write."""
+    """Another worker records the same meeting between our read (nothing there) and our conditional insert."""
 
     def __init__(self, graph: FakeGraph, clock: Clock) -> None:
         super().__init__()
         self.graph, self.clock, self.raced = graph, clock, False
 
-    def replace(self, record):
+    def insert(self, record):
         if not self.raced and record.status == Status.CREATED:
             self.raced = True
-            rival = Deps(load_settings(ENV), InMemoryMeetingRepository(), self.graph, self.clock)
+            rival = make_deps(load_settings(ENV), self, self.graph, self.clock)
             rival_request = validate_request({"organizerId": ALICE_ID, "externalId": "booking-1", "subject": "Intro"})
-            rival_outcome = submit(rival, rival_request, source="queue", correlation_id="rival", final=False)
-            current = self.rows[record.key]
-            super().replace(type(record)(**{**current.__dict__, "status": Status.CREATED,
-                                            "meeting": rival_outcome.meeting, "correlation_id": "rival"}))
-        return super().replace(record)
+            assert submit(rival, rival_request, source="queue", correlation_id="rival", final=False).status == "existing"
+        return super().insert(record)
 
 
 def test_a_concurrent_writer_does_not_corrupt_the_row(graph, clock):
     repo = RacingRepository(graph, clock)
-    service = Deps(load_settings(ENV), repo, graph, clock)
+    service = make_deps(load_settings(ENV), repo, graph, clock)
     outcome = submit(service, request(service, organizerId=ALICE_ID))
     (record,) = repo.rows.values()
     assert repo.raced and record.status == Status.CREATED
@@ -312,7 +309,7 @@ def test_rows_that_keep_changing_give_up_with_a_clear_error(graph, clock):
             raise RecordModified("always stale")
 
     repo = Hostile()
-    service = Deps(load_settings(ENV), repo, graph, clock)
+    service = make_deps(load_settings(ENV), repo, graph, clock)
     graph.fail_next.append(AccessPolicyMissing("no policy"))
     submit(service, request(service, organizerId=ALICE_ID))  # the row is inserted; recording the failure is not
     clock.now += timedelta(minutes=1)
