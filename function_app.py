@@ -41,6 +41,26 @@ def find_meeting(req: func.HttpRequest) -> func.HttpResponse:
                                 req.params.get("externalId"))
 
 
+@app.function_name("update_meeting")
+@app.route(route="meetings/{organizerId}/{externalId}", methods=["PATCH"])
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+def update_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
+    reply = http_api.update_meeting(req, bootstrap.get_container, req.route_params.get("organizerId"),
+                                    req.route_params.get("externalId"))
+    _emit(results, reply.result)
+    return reply.response
+
+
+@app.function_name("change_meeting")
+@app.route(route="meetings", methods=["PATCH"])
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+def change_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
+    reply = http_api.update_meeting(req, bootstrap.get_container, req.params.get("organizerId"),
+                                    req.params.get("externalId"))
+    _emit(results, reply.result)
+    return reply.response
+
+
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:

@@ -33,8 +33,8 @@ import requests
 from localdev.emulator import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN
 from localdev.world import LocalWorld
 from shared import bootstrap
-from shared.usecases import create_meeting
-from shared.validation import validate_request
+from shared.usecases import create_meeting, update_meeting
+from shared.validation import validate_change, validate_request
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ORGANIZERS = (ALICE_UPN, BOB_UPN)
@@ -207,6 +207,31 @@ def bench_in_process(world: World, n: int, checks: Checks) -> dict[str, Any]:
     rss = {"create_rss_growth_kib_per_1000": round((rss1 - rss0) * 1000 / n, 1)} if rss0 and rss1 else {}
     return {"first_request_ms": first_ms, **rss, **latency_summary("create", created, created_wall, "meetings"),
             **latency_summary("repeat", repeated, repeated_wall, "requests")}
+
+
+def bench_changes(world: World, n: int, checks: Checks) -> dict[str, Any]:
+    """Passcode meetings by plain create (lease, create, record), then one subject change each (read, PATCH, record)."""
+    creates_before = len(world.emulator.state.calls("create_meeting"))
+    bodies = [{**meeting_body(f"bench-passcode-{i}", i), "joinMeetingIdSettings": {"isPasscodeRequired": True}}
+              for i in range(n)]
+    created, created_wall = submit_all(world, bodies, "created", checks, "plain create")
+    checks.expect("plain create: one Graph create per key",
+                  len(world.emulator.state.calls("create_meeting")) - creates_before == n)
+    changes = [validate_change({"subject": f"Moved {i}"}, key={"organizerId": body["organizerId"],
+                                                               "externalId": body["externalId"]})
+               for i, body in enumerate(bodies)]
+    latencies, statuses = [], Counter()
+    patches_before = len(world.emulator.state.calls("update_meeting"))
+    started = perf_counter()
+    for index, change in enumerate(changes):
+        began = perf_counter()
+        statuses[update_meeting(world.deps, change, source="http", correlation_id=f"change-{index}").status] += 1
+        latencies.append(perf_counter() - began)
+    wall = perf_counter() - started
+    checks.expect("update: every outcome updated", statuses == Counter({"updated": n}), str(dict(statuses)))
+    checks.expect("update: one PATCH per change", len(world.emulator.state.calls("update_meeting")) - patches_before == n)
+    return {**latency_summary("plain_create", created, created_wall, "meetings"),
+            **latency_summary("update", latencies, wall, "changes")}
 
 
 def post_all(world: World, bodies: list[dict[str, Any]], expect: int, checks: Checks,
@@ -409,6 +434,10 @@ def table(r: dict[str, Any], n: int) -> str:
         ("2 create, in process", f"`create_meeting`, {n} new externalIds",
          f"{lat('create', 'meetings', p99=True)} (first request, with the token: {r['first_request_ms']} ms)"),
         ("3 repeat, in process", f"the same {n} again (from the table)", lat("repeat", "requests")),
+        ("3b plain create", f"`create_meeting` with a passcode choice, {n} keys (lease, create, record)",
+         lat("plain_create", "meetings")),
+        ("3c update", f"`update_meeting`, a new subject for each of the {n} (read, PATCH, record)",
+         lat("update", "changes")),
         ("4 HTTP create", f"{n} POSTs over loopback", lat("http_create", "requests")),
         ("4 HTTP repeat", f"the same {n} POSTs again", lat("http_repeat", "requests")),
         ("5 queue", f"{n} messages, `host.drain()`",
@@ -447,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         world = World(stack)
         setup_s = perf_counter() - started
         steps: dict[str, float] = {}
-        for step in (bench_validation, bench_in_process, bench_http, bench_queue, bench_memory, bench_concurrency):
+        for step in (bench_validation, bench_in_process, bench_changes, bench_http, bench_queue, bench_memory, bench_concurrency):
             began = perf_counter()
             results.update(step(world) if step is bench_validation else step(world, n, checks))
             steps[step.__name__.removeprefix("bench_")] = round(perf_counter() - began, 2)

@@ -85,6 +85,13 @@ param graphApiVersion string = 'v1.0'
 @description('Minutes a 403 "no application access policy" is retried on the queue path after a request first arrives (a fresh grant takes up to 30 minutes to apply).')
 param accessPolicyGraceMinutes string = '30'
 
+@description('What a repeated POST with other details does to the recorded meeting: apply them with a PATCH, or keep the meeting as createOrGet returns it.')
+@allowed([
+  'apply'
+  'keep'
+])
+param meetingChanges string = 'apply'
+
 @description('Let other tenants consent to the app registration (multi-tenant). Default: single tenant.')
 param multiTenant bool = false
 
@@ -232,6 +239,7 @@ module api 'app/function.bicep' = {
     allowedTenants: allowedTenants
     allowedOrganizers: allowedOrganizers
     accessPolicyGraceMinutes: accessPolicyGraceMinutes
+    meetingChanges: meetingChanges
   }
   // The host must be able to reach its storage and publish telemetry the moment it starts.
   dependsOn: [

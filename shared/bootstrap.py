@@ -81,7 +81,7 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
-                OrganizerDirectory(repository))
+                OrganizerDirectory(repository), sleep=sleep)
     return Container(deps, requeue or _intake_requeue(settings))
 
 

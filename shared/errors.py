@@ -47,7 +47,7 @@ class ValidationFailed(BrokerError):
         listed = errors[:self.MAX_LISTED]
         summary = "; ".join(f"{e.field}: {e.message}" for e in listed)
         if len(errors) > len(listed):
-            summary += f"; and {len(errors) - len(listed)} more"
+            summary = f"{len(errors)} broken rules, the first {len(listed)}: {summary}"
         super().__init__(summary, errors=listed, extra={"errorCount": len(errors)})
 
 
@@ -112,6 +112,12 @@ class CredentialRejected(BrokerError):
     status, code, title = 502, "credential_rejected", "Microsoft Entra ID rejected the app's credential"
 
 
+class MeetingGone(BrokerError):
+    """Graph no longer has the recorded meeting (it was deleted outside the broker)."""
+
+    status, code, title = 410, "meeting_gone", "The meeting no longer exists in Microsoft Graph"
+
+
 class MeetingTooLarge(BrokerError):
     """Graph answered with a meeting the table cannot hold. Not retryable: Graph would return the same meeting."""
 
@@ -126,6 +132,28 @@ class ConcurrentUpdate(BrokerError):
     """The row for this meeting kept changing under concurrent requests; a retry will find it settled."""
 
     status, code, title, retryable = 409, "concurrent_update", "The meeting's record is being updated concurrently", True
+
+
+class RequestInProgress(BrokerError):
+    """Another request for this key is creating its meeting (plain create holds the key with a lease)."""
+
+    status, code, title, retryable = 409, "request_in_progress", "Another request is creating this meeting", True
+
+
+class MeetingPending(BrokerError):
+    """The key has no meeting yet (accepted, in progress, or failed so far): nothing to change or cancel."""
+
+    status, code, title, retryable = 409, "meeting_pending", "This meeting has not been created yet", True
+
+
+class PasscodeSettingImmutable(BrokerError):
+    status, code, title = 409, "passcode_setting_immutable", "The passcode setting cannot change after creation"
+
+
+class PreconditionFailed(BrokerError):
+    """If-Match named another version of the record: someone changed the meeting since the caller read it."""
+
+    status, code, title = 412, "precondition_failed", "The meeting changed since it was read"
 
 
 class ConfigurationError(BrokerError):

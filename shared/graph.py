@@ -1,16 +1,16 @@
-"""The Microsoft Graph adapter: createOrGet for one organizer, with bounded in-process retries.
+"""The Microsoft Graph adapter: onlineMeetings of one organizer, with bounded in-process retries.
 
-Why a POST may be retried here: createOrGet is idempotent by construction — the meeting is identified by
-(tenant, organizer, externalId), so a repeat returns the meeting the first call created
-(https://learn.microsoft.com/graph/api/application-post-onlinemeetings-createorget). Only throttling (429) and
-503/504/timeouts are retried in process, honouring Retry-After up to a cap
-(https://learn.microsoft.com/graph/throttling); longer waits and every other failure belong to the queue's retries.
+Which calls may be retried, and why: createOrGet is idempotent by construction (the meeting is identified by
+(tenant, organizer, externalId), so a repeat returns the meeting the first call created:
+https://learn.microsoft.com/graph/api/application-post-onlinemeetings-createorget); PATCH and DELETE are idempotent.
+Those are retried on throttling (429), 503/504 and timeouts, honouring Retry-After up to a cap
+(https://learn.microsoft.com/graph/throttling); longer waits and every other failure belong to the caller or the
+queue. A plain create (POST /onlineMeetings) is not idempotent: it is retried only where Graph certainly did not act
+(429, or no connection made); after a timeout it may have created a meeting, which is logged as possibly orphaned.
 """
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import random
 import time
 import uuid
@@ -20,22 +20,14 @@ from urllib.parse import quote
 
 import requests
 
-from .errors import (
-    AccessPolicyMissing,
-    BrokerError,
-    GraphRejected,
-    GraphThrottled,
-    GraphUnauthorized,
-    GraphUnavailable,
-    OrganizerNotFound,
-)
+from .errors import BrokerError, GraphUnavailable
+from .graph_answers import error_of, meeting_of, parse_retry_after
 from .ports import GraphAnswer, TokenProvider
-from .values import organizer_object_id
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503, 504})
-POLICY_DELAY_MINUTES = 30
+NOT_ACTED = frozenset({429})  # throttled: Graph did not act on the request
 
 
 @dataclass(frozen=True)
@@ -47,20 +39,21 @@ class RetryPolicy:
     read_timeout: float = 30.0
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds (fractions allowed, Graph sends them) or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:  # "inf", "nan" and "1e400" parse as floats too: a header that says nothing usable is ignored
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+@dataclass(frozen=True)
+class _Call:
+    """One Graph operation: what it is called in logs, how it goes out, what it may be retried on."""
+
+    name: str
+    method: str
+    path: str
+    tenant_id: str
+    organizer_id: str
+    correlation_id: str
+    idempotent: bool
+    doing: str                           # for the 403 text: "create meetings", "change meetings"
+    body: dict[str, Any] | None = None
+    accept_language: str | None = None
+    meeting_id: str | None = None
 
 
 class GraphClient:
@@ -79,41 +72,76 @@ class GraphClient:
         self._clock = clock
         self._jitter = jitter
 
-    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *,
-                      correlation_id: str) -> GraphAnswer:
-        url = f"{self._base}/users/{quote(organizer_id, safe='@')}/onlineMeetings/createOrGet"
-        policy = self._policy
+    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
+                      accept_language: str | None = None) -> GraphAnswer:
+        response = self._send(_Call("createOrGet", "POST", f"{_meetings(organizer_id)}/createOrGet", tenant_id,
+                                    organizer_id, correlation_id, True, "create meetings", body, accept_language))
+        return GraphAnswer(meeting_of(response), response.status_code == 201, response.headers.get("request-id"))
+
+    def create(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
+               accept_language: str | None = None) -> GraphAnswer:
+        response = self._send(_Call("create", "POST", _meetings(organizer_id), tenant_id, organizer_id,
+                                    correlation_id, False, "create meetings", body, accept_language))
+        return GraphAnswer(meeting_of(response), True, response.headers.get("request-id"))
+
+    def update(self, tenant_id: str, organizer_id: str, meeting_id: str, patch: dict[str, Any], *,
+               correlation_id: str) -> dict[str, Any]:
+        response = self._send(_Call("update", "PATCH", f"{_meetings(organizer_id)}/{quote(meeting_id, safe='')}",
+                                    tenant_id, organizer_id, correlation_id, True, "change meetings", patch,
+                                    meeting_id=meeting_id))
+        return meeting_of(response)
+
+    def delete(self, tenant_id: str, organizer_id: str, meeting_id: str, *, correlation_id: str) -> bool:
+        """Delete the meeting; False when Graph no longer had it (already gone counts as done)."""
+        try:
+            self._send(_Call("delete", "DELETE", f"{_meetings(organizer_id)}/{quote(meeting_id, safe='')}",
+                             tenant_id, organizer_id, correlation_id, True, "delete meetings", meeting_id=meeting_id))
+        except BrokerError as error:
+            if error.code == "meeting_gone":
+                return False
+            raise
+        return True
+
+    def _send(self, call: _Call) -> requests.Response:
+        """The call with bounded retries; a success answer (2xx), or the broker error for the last failure."""
+        policy, url = self._policy, self._base + call.path
         last_error: BrokerError | None = None
         for attempt in range(1, policy.max_attempts + 1):
             client_request_id = str(uuid.uuid4())
             headers = {
-                "Authorization": f"Bearer {self._tokens.token(tenant_id)}",
-                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self._tokens.token(call.tenant_id)}",
                 "client-request-id": client_request_id,
                 "return-client-request-id": "true",
                 # Lets producer/coorganizer roles round-trip instead of coming back as unknownFutureValue.
                 "Prefer": "include-unknown-enum-members",
             }
+            if call.accept_language:
+                headers["Accept-Language"] = call.accept_language  # localizes joinInformation
             started = time.monotonic()
             try:
-                response = self._session.post(url, json=body, headers=headers,
-                                              timeout=(policy.connect_timeout, policy.read_timeout))
+                response = self._session.request(call.method, url, json=call.body, headers=headers,
+                                                 timeout=(policy.connect_timeout, policy.read_timeout))
             except (requests.Timeout, requests.ConnectionError) as exc:
-                log.warning("Graph createOrGet attempt %d failed in transport (%s) correlation=%s externalId=%r "
-                            "client-request-id=%s", attempt, type(exc).__name__, correlation_id,
-                            body.get("externalId"), client_request_id)
+                sent = not isinstance(exc, requests.ConnectTimeout)
+                log.warning("Graph %s attempt %d failed in transport (%s) correlation=%s client-request-id=%s%s",
+                            call.name, attempt, type(exc).__name__, call.correlation_id, client_request_id,
+                            "" if call.idempotent or not sent else
+                            ": the meeting may have been created (possibly orphaned); a retry creates again")
                 last_error = GraphUnavailable(f"Microsoft Graph did not answer in time ({type(exc).__name__})")
+                if sent and not call.idempotent:
+                    raise last_error from None
                 delay = self._backoff(attempt)
             else:
                 request_id = response.headers.get("request-id")
-                log.info("Graph createOrGet status=%d attempt=%d ms=%d correlation=%s externalId=%r request-id=%s "
-                         "client-request-id=%s", response.status_code, attempt,
-                         (time.monotonic() - started) * 1000, correlation_id, body.get("externalId"), request_id,
-                         client_request_id)
-                if response.status_code in (200, 201):
-                    return GraphAnswer(self._meeting(response), response.status_code == 201, request_id)
-                last_error = self._error(response, tenant_id, organizer_id, request_id)
-                if response.status_code not in RETRY_STATUSES:
+                log.info("Graph %s status=%d attempt=%d ms=%d correlation=%s request-id=%s client-request-id=%s",
+                         call.name, response.status_code, attempt, (time.monotonic() - started) * 1000,
+                         call.correlation_id, request_id, client_request_id)
+                if 200 <= response.status_code < 300:
+                    return response
+                last_error = error_of(response, app_id=self._app_id, tenant_id=call.tenant_id,
+                                      organizer_id=call.organizer_id, doing=call.doing, meeting_id=call.meeting_id)
+                retry_on = RETRY_STATUSES if call.idempotent else NOT_ACTED  # a 5xx may have acted on a create
+                if response.status_code not in retry_on:
                     raise last_error
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
                 last_error.retry_after = retry_after
@@ -128,58 +156,6 @@ class GraphClient:
     def _backoff(self, attempt: int) -> float:
         return self._policy.backoff_base * (2 ** (attempt - 1)) * (0.5 + self._jitter())
 
-    @staticmethod
-    def _meeting(response: requests.Response) -> dict[str, Any]:
-        """The onlineMeeting of a success answer. An answer without the id, the join URL or the organizer's object
-        id is not a meeting that can be recorded or handed on: treated as a failure of Graph (retryable)."""
-        try:
-            meeting = response.json()
-        except ValueError:
-            meeting = None
-        if not isinstance(meeting, dict):
-            raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} without an onlineMeeting body")
-        missing = [name for name, present in (
-            ("id", isinstance(meeting.get("id"), str) and bool(meeting.get("id"))),
-            ("joinWebUrl", isinstance(meeting.get("joinWebUrl"), str) and
-             str(meeting.get("joinWebUrl")).startswith("https://")),
-            ("participants.organizer.identity.user.id", organizer_object_id(meeting) is not None),
-        ) if not present]
-        if missing:
-            raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} with an onlineMeeting that "
-                                   f"lacks {', '.join(missing)}")
-        return meeting
 
-    def _error(self, response: requests.Response, tenant_id: str, organizer_id: str,
-               request_id: str | None) -> BrokerError:
-        status = response.status_code
-        code, message = _graph_error(response)
-        where = f"(Graph status {status}, code {code or '-'}, request-id {request_id or '-'})"
-        if status == 401:
-            return GraphUnauthorized(f"Microsoft Graph did not accept the app's token for tenant {tenant_id} {where}")
-        if status == 403:
-            return AccessPolicyMissing(
-                f"App {self._app_id} is not allowed to create meetings for organizer {organizer_id} in tenant "
-                f"{tenant_id}: a Teams administrator must grant an application access policy that names this app to "
-                f"the organizer (or globally), for example: New-CsApplicationAccessPolicy -Identity Meetings-Broker "
-                f'-AppIds "{self._app_id}"; Grant-CsApplicationAccessPolicy -PolicyName Meetings-Broker -Identity '
-                f'"{organizer_id}". A new grant takes up to {POLICY_DELAY_MINUTES} minutes to apply. {where}',
-                extra={"appId": self._app_id, "organizerId": organizer_id},
-            )
-        if status == 404:
-            return OrganizerNotFound(f"Organizer {organizer_id} was not found in tenant {tenant_id} {where}")
-        if status == 429:
-            return GraphThrottled(f"Microsoft Graph is throttling requests {where}")
-        if status >= 500:
-            return GraphUnavailable(f"Microsoft Graph failed {where}")
-        return GraphRejected(f"Microsoft Graph rejected the request: {message or 'no message'} {where}")
-
-
-def _graph_error(response: requests.Response) -> tuple[str, str]:
-    """Graph's error code and message; the body may be empty or not JSON at all."""
-    try:
-        error = (response.json() or {}).get("error") or {}
-    except (ValueError, AttributeError):
-        return "", ""
-    if not isinstance(error, dict):
-        return "", ""
-    return str(error.get("code") or ""), str(error.get("message") or "")[:500]
+def _meetings(organizer_id: str) -> str:
+    return f"/users/{quote(organizer_id, safe='@')}/onlineMeetings"

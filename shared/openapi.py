@@ -8,38 +8,123 @@ from .openapi_schemas import schemas
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _MEETING = {"application/json": {"schema": {"$ref": "#/components/schemas/OnlineMeeting"}}}
-_CORRELATION_HEADER = {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}}
+_CORRELATION = {"x-correlation-id": {"$ref": "#/components/headers/CorrelationId"}}
 _RETRY_AFTER = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
+_ETAG = {"ETag": {"$ref": "#/components/headers/ETag"}}
+_LOCATION = {"Location": {"$ref": "#/components/headers/Location"}}
 
 
 def _problem(description: str, *, retry_after: bool = False) -> dict[str, Any]:
-    headers = {**_CORRELATION_HEADER, **(_RETRY_AFTER if retry_after else {})}
-    return {"description": description, "headers": headers, "content": _PROBLEM}
+    return {"description": description, "headers": {**_CORRELATION, **(_RETRY_AFTER if retry_after else {})},
+            "content": _PROBLEM}
 
 
-_LOOKUP_RESPONSES = {
-    "200": {"description": "The meeting, as Microsoft Graph returned it.", "headers": _CORRELATION_HEADER,
-            "content": _MEETING},
-    "202": {"description": "An accepted request that the queue has not processed yet.",
-            "headers": {**_CORRELATION_HEADER, **_RETRY_AFTER},
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pending"}}}},
-    "400": _problem("A required parameter is missing (`validation_failed`)."),
-    "403": _problem("The recorded request failed: `access_policy_missing`, `organizer_not_allowed` or "
-                    "`tenant_not_allowed` (replayed)."),
-    "404": _problem("`meeting_not_found`: nothing is recorded for this key; or the recorded request failed with "
-                    "`organizer_not_found` (replayed)."),
-    "429": _problem("The recorded request failed with `graph_throttled` (replayed).", retry_after=True),
-    "500": _problem("`configuration_error` (the problem lists every setting to fix), or a recorded "
-                    "`retries_exhausted`."),
-    "502": _problem("The recorded request failed with `graph_unavailable`, `token_unavailable`, "
-                    "`credential_rejected`, `graph_unauthorized` or `graph_rejected` (replayed)."),
+def _meeting(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "headers": {**_CORRELATION, **_ETAG, **(headers or {})}, "content": _MEETING}
+
+
+_GRAPH_FAILED = {
+    "403": _problem("`access_policy_missing` (Graph: no application access policy for the organizer; the detail names "
+                    "the grant command), `organizer_not_allowed` or `tenant_not_allowed`."),
+    "429": _problem("`graph_throttled`.", retry_after=True),
+    "500": _problem("`configuration_error` (the problem lists every setting to fix)."),
+    "502": _problem("`graph_unavailable`, `graph_unauthorized`, `graph_rejected`, `token_unavailable`, "
+                    "`credential_rejected`, or `meeting_too_large` (the meeting Graph returned cannot be recorded).",
+                    retry_after=True),
     "503": _problem("`storage_unavailable`.", retry_after=True),
 }
-
-_KEY_PARAMS = [
-    {"name": "tenantId", "in": "query", "required": False, "schema": {"type": "string"},
-     "description": "The tenant, when not the app's default tenant."},
+_LOOKUP_RESPONSES = {
+    "200": _meeting("The meeting, as Microsoft Graph returned it."),
+    "202": {"description": "An accepted request that the queue has not processed yet.",
+            "headers": {**_CORRELATION, **_RETRY_AFTER},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pending"}}}},
+    "400": _problem("A required parameter is missing (`validation_failed`)."),
+    "404": _problem("`meeting_not_found`: nothing is recorded for this key; or the recorded request failed with "
+                    "`organizer_not_found` (replayed)."),
+    **{status: {**answer, "description": "The recorded request failed (replayed): " + answer["description"]}
+       for status, answer in _GRAPH_FAILED.items()},
+    "500": _problem("`configuration_error`, or a recorded `retries_exhausted`."),
+}
+_KEY_IN_QUERY = [
+    {"name": "organizerId", "in": "query", "required": True, "schema": {"type": "string"}},
+    {"name": "externalId", "in": "query", "required": True, "schema": {"type": "string"}},
 ]
+_KEY_IN_PATH = [
+    {"name": "organizerId", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "externalId", "in": "path", "required": True, "schema": {"type": "string"}},
+]
+_TENANT = {"name": "tenantId", "in": "query", "required": False, "schema": {"type": "string"},
+           "description": "The tenant (GUID or verified domain), when not the app's default tenant."}
+_CORRELATION_PARAM = {"name": "x-correlation-id", "in": "header", "required": False,
+                      "schema": {"type": "string", "maxLength": 200},
+                      "description": "Your id for this request; echoed in the result message. Default: a new UUID."}
+
+
+def _create() -> dict[str, Any]:
+    return {
+        "operationId": "createMeeting",
+        "summary": "Create a meeting, or get (and bring up to date) the one this externalId already has",
+        "parameters": [
+            {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "`respond-async` queues the request and answers 202."},
+            {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "Forwarded to Graph: the language of the meeting's joinInformation."},
+            _CORRELATION_PARAM,
+        ],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/MeetingRequest"}}}},
+        "responses": {
+            "201": _meeting("Created.", _LOCATION),
+            "200": _meeting("The meeting this (tenant, organizer, externalId) already has; changed first when the "
+                            "request asked for other details and `MEETING_CHANGES` is `apply` (result `updated`).",
+                            _LOCATION),
+            "202": {"description": "Accepted for async processing (`Prefer: respond-async`).",
+                    "headers": {**_LOCATION, "Preference-Applied": {"schema": {"type": "string"}}, **_CORRELATION,
+                                **_RETRY_AFTER},
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
+            "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
+            "404": _problem("`organizer_not_found`."),
+            "409": _problem("`concurrent_update` (retry), `request_in_progress` (another request is creating this "
+                            "passcode meeting; retry after `Retry-After`) or `passcode_setting_immutable` (use a new "
+                            "externalId).", retry_after=True),
+            "410": _problem("`meeting_gone`: the recorded meeting was deleted in Graph outside the broker."),
+            "413": _problem("`payload_too_large`: the body is over 64 KiB (or, queued, over a queue message)."),
+            "415": _problem("`unsupported_media_type`."),
+            **_GRAPH_FAILED,
+        },
+    }
+
+
+def _update(parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "summary": "Change a meeting: the members given, in one PATCH of what differs",
+        "parameters": [*parameters, _TENANT, _CORRELATION_PARAM,
+                       {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                        "description": "The ETag read with the meeting: the change applies only to that version."}],
+        "requestBody": {"required": True, "content": {
+            media: {"schema": {"$ref": "#/components/schemas/MeetingChange"}}
+            for media in ("application/json", "application/merge-patch+json")}},
+        "responses": {
+            "200": _meeting("The meeting after the change (result `updated`), or as it was when nothing differed "
+                            "(`existing`, no Graph call)."),
+            "400": _problem("`validation_failed`: a broken rule (one time without the other, end before start, "
+                            "`joinMeetingIdSettings`, an organizer in participants, an empty body) or "
+                            "`malformed_json`."),
+            "404": _problem("`meeting_not_found` (nothing recorded for this key) or `organizer_not_found`."),
+            "409": _problem("`meeting_pending`: no meeting yet for this key; or `concurrent_update`.",
+                            retry_after=True),
+            "410": _problem("`meeting_gone`: the meeting was deleted in Graph outside the broker."),
+            "412": _problem("`precondition_failed`: the record changed since the ETag in If-Match."),
+            "413": _problem("`payload_too_large`."),
+            "415": _problem("`unsupported_media_type`."),
+            **_GRAPH_FAILED,
+        },
+    }
+
+
+def _lookup(parameters: list[dict[str, Any]], operation_id: str, summary: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "summary": summary, "parameters": [*parameters, _TENANT],
+            "responses": _LOOKUP_RESPONSES}
 
 
 @lru_cache(maxsize=1)
@@ -48,103 +133,45 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Teams Meeting Broker",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": (
                 "Creates Microsoft Teams online meetings for organizers, idempotently, with Microsoft Graph "
-                "`onlineMeetings/createOrGet`. A meeting is identified by (tenant, organizer, externalId). "
-                "Every processed request also emits a `ResultMessage` to the results queue."
+                "`onlineMeetings/createOrGet` (or plain create for a passcode choice), applies their options, and "
+                "keeps them as asked. A meeting is identified by (tenant, organizer, externalId). Every processed "
+                "request also emits a `ResultMessage` to the results queue."
             ),
         },
         "servers": [{"url": "/"}],
         "security": [{"functionKey": []}, {"functionKeyQuery": []}],
         "paths": {
             "/api/meetings": {
-                "post": {
-                    "operationId": "createMeeting",
-                    "summary": "Create a meeting, or get the one this externalId already has",
-                    "parameters": [
-                        {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
-                         "description": "`respond-async` queues the request and answers 202."},
-                        {"name": "x-correlation-id", "in": "header", "required": False,
-                         "schema": {"type": "string", "maxLength": 200},
-                         "description": "Your id for this request; echoed in the result message. Default: a new UUID."},
-                    ],
-                    "requestBody": {"required": True, "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/MeetingRequest"}}}},
-                    "responses": {
-                        "201": {"description": "Created.", "headers": {
-                            "Location": {"$ref": "#/components/headers/Location"}, **_CORRELATION_HEADER},
-                            "content": _MEETING},
-                        "200": {"description": "The meeting this (tenant, organizer, externalId) already has.",
-                                "headers": {"Location": {"$ref": "#/components/headers/Location"},
-                                            **_CORRELATION_HEADER},
-                                "content": _MEETING},
-                        "202": {"description": "Accepted for async processing (`Prefer: respond-async`).",
-                                "headers": {"Location": {"$ref": "#/components/headers/Location"},
-                                            "Preference-Applied": {"schema": {"type": "string"}},
-                                            **_CORRELATION_HEADER, **_RETRY_AFTER},
-                                "content": {"application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Accepted"}}}},
-                        "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
-                        "403": _problem("`access_policy_missing`, `organizer_not_allowed` or `tenant_not_allowed`."),
-                        "404": _problem("`organizer_not_found`."),
-                        "409": _problem("`concurrent_update`: concurrent requests kept changing this meeting's "
-                                        "record; retry.", retry_after=False),
-                        "413": _problem("`payload_too_large`: the body is over 64 KiB."),
-                        "415": _problem("`unsupported_media_type`."),
-                        "429": _problem("`graph_throttled`.", retry_after=True),
-                        "500": _problem("`configuration_error`."),
-                        "502": _problem("`graph_unavailable`, `graph_unauthorized`, `graph_rejected`, "
-                                        "`token_unavailable`, `credential_rejected`, or `meeting_too_large` (the "
-                                        "meeting Graph returned cannot be recorded).", retry_after=True),
-                        "503": _problem("`storage_unavailable`.", retry_after=True),
-                    },
-                },
-                "get": {
-                    "operationId": "findMeeting",
-                    "summary": "Look a meeting up by query (for externalIds that cannot travel in a path segment)",
-                    "parameters": [
-                        {"name": "organizerId", "in": "query", "required": True, "schema": {"type": "string"}},
-                        {"name": "externalId", "in": "query", "required": True, "schema": {"type": "string"}},
-                        *_KEY_PARAMS,
-                    ],
-                    "responses": _LOOKUP_RESPONSES,
-                },
+                "post": _create(),
+                "get": _lookup(_KEY_IN_QUERY, "findMeeting",
+                               "Look a meeting up by query (for externalIds that cannot travel in a path segment)"),
+                "patch": {"operationId": "changeMeeting", **_update(_KEY_IN_QUERY)},
             },
             "/api/meetings/{organizerId}/{externalId}": {
-                "get": {
-                    "operationId": "getMeeting",
-                    "summary": "Look a meeting up; no Graph call",
-                    "parameters": [
-                        {"name": "organizerId", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "externalId", "in": "path", "required": True, "schema": {"type": "string"}},
-                        *_KEY_PARAMS,
-                    ],
-                    "responses": _LOOKUP_RESPONSES,
-                },
+                "get": _lookup(_KEY_IN_PATH, "getMeeting", "Look a meeting up; no Graph call"),
+                "patch": {"operationId": "updateMeeting", **_update(_KEY_IN_PATH)},
             },
-            "/api/health": {
-                "get": {
-                    "operationId": "health",
-                    "summary": "Settings load and the table answers",
-                    "security": [],
-                    "responses": {
-                        "200": {"description": "Healthy.", "content": {"application/json": {"schema": {
-                            "type": "object", "required": ["status"],
-                            "properties": {"status": {"const": "ok"}}}}}},
-                        "503": _problem("`configuration_error` or `storage_unavailable`.", retry_after=True),
-                    },
+            "/api/health": {"get": {
+                "operationId": "health",
+                "summary": "Settings load and the table answers",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Healthy.", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}}},
+                    "503": _problem("`configuration_error` (naming each bad setting, never its value) or "
+                                    "`storage_unavailable`.", retry_after=True),
                 },
-            },
-            "/api/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document",
-                    "security": [],
-                    "responses": {"200": {"description": "OpenAPI 3.1 document.",
-                                          "content": {"application/json": {"schema": {"type": "object"}}}}},
-                },
-            },
+            }},
+            "/api/openapi.json": {"get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1 document.",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
         },
         "components": {
             "securitySchemes": {
@@ -155,6 +182,8 @@ def document() -> dict[str, Any]:
                 "Location": {"description": "Where the meeting can be read back.", "schema": {"type": "string"}},
                 "CorrelationId": {"description": "The request's correlation id.", "schema": {"type": "string"}},
                 "RetryAfter": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}},
+                "ETag": {"description": "The version of the meeting's record, for If-Match.",
+                         "schema": {"type": "string"}},
             },
             "schemas": schemas(),
         },

@@ -1,12 +1,14 @@
-"""The schemas of the OpenAPI document (``components.schemas``): request bodies, answers and the result message."""
+"""The schemas of the OpenAPI document (``components.schemas``): request bodies, answers and the result message.
+The meeting options come from ``meeting_settings.SETTINGS``, so the document cannot drift from the validation."""
 from __future__ import annotations
 
 from typing import Any
 
+from .meeting_settings import SETTINGS, Rule
 from .records import Status
 from .validation import MAX_EXTERNAL_ID, ROLES
 
-RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.FAILED)
+RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.UPDATED, Status.FAILED)
 
 _PARTICIPANT: dict[str, Any] = {
     "type": "object",
@@ -22,6 +24,23 @@ _PARTICIPANT: dict[str, Any] = {
         },
     },
 }
+_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 with an offset."}
+
+
+def _schema(rule: Rule) -> dict[str, Any]:
+    if rule.kind == "bool":
+        return {"type": "boolean"}
+    if rule.kind == "enum":
+        return {"type": "string", "enum": list(rule.values)}
+    if rule.kind == "string":
+        return {"type": "string", "minLength": 1, "maxLength": rule.max_length}
+    return {"type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {name: _schema(member) for name, member in rule.members}}
+
+
+def _options() -> dict[str, Any]:
+    return {name: {**_schema(rule), "description": "Graph onlineMeeting option, applied with PATCH."}
+            for name, rule in SETTINGS.items()}
 
 
 def schemas() -> dict[str, Any]:
@@ -31,14 +50,13 @@ def schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "required": ["organizerId", "externalId"],
             "properties": {
-                "organizerId": {"type": "string", "description": "Object id (GUID) or UPN."},
+                "organizerId": {"type": "string", "description": "Object id (GUID) or UPN (ASCII)."},
                 "externalId": {"type": "string", "minLength": 1, "maxLength": MAX_EXTERNAL_ID,
                                "description": "Your key for the meeting, e.g. a booking id."},
-                "tenantId": {"type": "string", "description": "Default: the app's tenant."},
+                "tenantId": {"type": "string", "description": "GUID or verified domain. Default: the app's tenant."},
                 "subject": {"type": ["string", "null"]},
-                "startDateTime": {"type": ["string", "null"], "format": "date-time",
-                                  "description": "ISO 8601 with an offset. Default: now."},
-                "endDateTime": {"type": ["string", "null"], "format": "date-time",
+                "startDateTime": {**_TIME, "type": ["string", "null"], "description": "Default: now."},
+                "endDateTime": {**_TIME, "type": ["string", "null"],
                                 "description": "Requires startDateTime. Default: start + 1 hour."},
                 "participants": {"type": ["object", "null"], "additionalProperties": False, "properties": {
                     "organizer": _PARTICIPANT, "attendees": {"type": "array", "items": _PARTICIPANT}}},
@@ -46,13 +64,34 @@ def schemas() -> dict[str, Any]:
                              "additionalProperties": False, "properties": {
                                  name: {"type": ["string", "null"]}
                                  for name in ("threadId", "messageId", "replyChainMessageId")}},
+                "joinMeetingIdSettings": {
+                    "type": "object", "additionalProperties": False, "required": ["isPasscodeRequired"],
+                    "properties": {"isPasscodeRequired": {"type": "boolean"}},
+                    "description": "A passcode choice: the meeting is made by plain create (it cannot change later)."},
+                **_options(),
+            },
+        },
+        "MeetingChange": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "description": "The members given are applied (both times together; attendees as a whole list); absent "
+                           "members stay as they are.",
+            "properties": {
+                "subject": {"type": "string"},
+                "startDateTime": _TIME,
+                "endDateTime": _TIME,
+                "participants": {"type": "object", "additionalProperties": False, "required": ["attendees"],
+                                 "properties": {"attendees": {"type": "array", "items": _PARTICIPANT}}},
+                **_options(),
             },
         },
         "Identity": {"type": "object", "additionalProperties": False, "properties": {
             "id": {"type": "string"}, "displayName": {"type": "string"}, "tenantId": {"type": "string"}}},
         "OnlineMeeting": {
             "type": "object",
-            "description": "Microsoft Graph onlineMeeting, passed through as Graph returned it.",
+            "description": "Microsoft Graph onlineMeeting, passed through as Graph returned it, plus "
+                           "`settingsNotApplied` when Graph kept its own value for an option asked for.",
             "required": ["id"],
             "properties": {
                 "id": {"type": "string"},
@@ -61,6 +100,7 @@ def schemas() -> dict[str, Any]:
                 "startDateTime": {"type": "string"},
                 "endDateTime": {"type": "string"},
                 "externalId": {"type": ["string", "null"]},
+                "settingsNotApplied": {"type": "array", "items": {"type": "string", "enum": list(SETTINGS)}},
             },
         },
         "Accepted": {"type": "object", "required": ["status", "correlationId"], "properties": {
@@ -78,9 +118,10 @@ def schemas() -> dict[str, Any]:
                 "code": {"type": "string"},
                 "retryable": {"type": "boolean"},
                 "correlationId": {"type": "string"},
-                "errors": {"type": "array", "items": {
+                "errors": {"type": "array", "maxItems": 20, "items": {
                     "type": "object", "required": ["field", "message"],
                     "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+                "errorCount": {"type": "integer", "description": "How many rules the body broke."},
             },
         },
         "ResultMessage": {
@@ -101,6 +142,7 @@ def schemas() -> dict[str, Any]:
                 "error": {"type": ["object", "null"], "required": ["code", "message", "retryable"],
                           "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                                          "retryable": {"type": "boolean"}}},
+                "settingsNotApplied": {"type": "array", "items": {"type": "string"}},
                 "source": {"enum": ["http", "queue"]},
                 "completedAt": {"type": "string", "format": "date-time"},
             },

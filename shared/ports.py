@@ -33,7 +33,21 @@ class MeetingsGraph(Protocol):
     """Graph's onlineMeetings for one organizer, as the use cases need them. Failures raise BrokerError subclasses
     (AccessPolicyMissing, OrganizerNotFound, GraphThrottled, GraphUnavailable, ...)."""
 
-    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *,
-                      correlation_id: str) -> GraphAnswer:
+    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
+                      accept_language: str | None = None) -> GraphAnswer:
         """``POST /users/{organizer}/onlineMeetings/createOrGet``: 201 created or 200 existing."""
+        ...
+
+    def create(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
+               accept_language: str | None = None) -> GraphAnswer:
+        """``POST /users/{organizer}/onlineMeetings``: a new meeting on every call (not idempotent)."""
+        ...
+
+    def update(self, tenant_id: str, organizer_id: str, meeting_id: str, patch: dict[str, Any], *,
+               correlation_id: str) -> dict[str, Any]:
+        """``PATCH /users/{organizer}/onlineMeetings/{id}``: the whole meeting after the change."""
+        ...
+
+    def delete(self, tenant_id: str, organizer_id: str, meeting_id: str, *, correlation_id: str) -> bool:
+        """``DELETE /users/{organizer}/onlineMeetings/{id}``; False when Graph no longer had it."""
         ...

@@ -24,11 +24,19 @@ class Status(StrEnum):
     CREATED = "created"      # record: holds its meeting; result: Graph created the meeting for this request
     EXISTING = "existing"    # result: the meeting already existed (from the table, or Graph returned it)
     FAILED = "failed"        # record and result: the request ended in an error
+    UPDATED = "updated"      # result: the recorded meeting was changed to what the request asked for
     ACCEPTED = "accepted"    # answer: queued for async processing (202)
     DEFERRED = "deferred"    # queue path: tried again later by a delayed copy; nothing emitted yet
 
 
 RECORD_STATUSES = frozenset({Status.PENDING, Status.CREATED, Status.FAILED})
+
+
+class Kind(StrEnum):
+    """How a key's meeting is made, fixed by its first request."""
+
+    CREATE_OR_GET = "createOrGet"   # idempotent by externalId in Graph itself
+    CREATE = "create"               # plain create (a passcode choice): idempotent through the record's lease
 
 # The meeting is stored as compact ASCII JSON. A table entity holds at most 1 MiB (strings count 2 bytes a
 # character) in at most 252 properties: 450,000 characters leave room for every other column.
@@ -68,12 +76,18 @@ class MeetingRecord:
     created_at: datetime
     updated_at: datetime
     etag: str | None = None
+    kind: Kind = Kind.CREATE_OR_GET       # how the meeting is made, fixed by the key's first request
+    lease_owner: str | None = None        # plain create: who holds the key while it creates (not idempotent)
+    lease_expires_at: datetime | None = None
+    settings_not_applied: tuple[str, ...] = ()  # options Graph kept its own value for (tenant policy)
 
     def __post_init__(self) -> None:
         if self.status not in RECORD_STATUSES:
             raise ValueError(f"status must be one of {', '.join(sorted(RECORD_STATUSES))} (got {self.status!r})")
         object.__setattr__(self, "status", Status(self.status))
-        for name in ("first_attempt_at", "created_at", "updated_at"):
+        object.__setattr__(self, "kind", Kind(self.kind))
+        object.__setattr__(self, "settings_not_applied", tuple(self.settings_not_applied))
+        for name in ("first_attempt_at", "created_at", "updated_at", "lease_expires_at"):
             value = getattr(self, name)
             if value is not None and (value.tzinfo is None or value.utcoffset() is None):
                 raise ValueError(f"{name} must be a timezone-aware datetime")
@@ -89,6 +103,10 @@ class MeetingRecord:
     @property
     def has_meeting(self) -> bool:
         return self.status == Status.CREATED and self.meeting is not None
+
+    def leased_by_other(self, owner: str, now: datetime) -> bool:
+        return (self.lease_owner is not None and self.lease_owner != owner and self.lease_expires_at is not None
+                and self.lease_expires_at > now)
 
     @property
     def meeting_id(self) -> str | None:

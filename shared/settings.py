@@ -41,11 +41,15 @@ SETTING_NAMES: tuple[str, ...] = (
     "ALLOWED_TENANTS",
     "ALLOWED_ORGANIZERS",
     "ACCESS_POLICY_GRACE_MINUTES",
+    "MEETING_CHANGES",
 )
 # Settings that hold secrets: never echoed, and the template must not set them in Azure.
 SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE"})
 
 CREDENTIAL_MODES = ("managed_identity_fic", "managed_identity", "certificate", "client_secret")
+# What a POST does for a key whose meeting exists when it asks for other details: apply them (PATCH), or keep the
+# meeting as it is (createOrGet's own semantics).
+MEETING_CHANGES = ("apply", "keep")
 API_VERSIONS = ("v1.0", "beta")
 
 
@@ -82,6 +86,7 @@ class Settings:
     allowed_tenants: frozenset[str]
     allowed_organizers: OrganizerAllowlist
     access_policy_grace: timedelta
+    meeting_changes: str = "apply"
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_pem: str | None = field(default=None, repr=False)
@@ -230,6 +235,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         problems.append(f"ACCESS_POLICY_GRACE_MINUTES must be a number of minutes from 0 to 1440")
         grace_minutes = 30.0
 
+    meeting_changes = get_or("MEETING_CHANGES", "apply").lower()
+    if meeting_changes not in MEETING_CHANGES:
+        problems.append(f"MEETING_CHANGES must be one of {', '.join(MEETING_CHANGES)}")
+
     if problems:
         raise ConfigurationError(problems)
     return Settings(
@@ -248,6 +257,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         allowed_tenants=frozenset(allowed_tenants),
         allowed_organizers=organizers,
         access_policy_grace=timedelta(minutes=grace_minutes),
+        meeting_changes=meeting_changes,
         client_secret=secret,
         certificate_path=cert_path,
         certificate_pem=cert_pem,

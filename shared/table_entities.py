@@ -12,7 +12,7 @@ from typing import Any
 
 from . import keys
 from .errors import MeetingTooLarge
-from .records import MeetingKey, MeetingRecord, meeting_json
+from .records import Kind, MeetingKey, MeetingRecord, meeting_json
 
 # A string property is at most 64 KiB of UTF-16 (32,768 code units):
 # https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#property-types
@@ -64,6 +64,9 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "CorrelationId": record.correlation_id,
         "Source": record.source,
         "LastError": json.dumps(record.last_error, ensure_ascii=True) if record.last_error is not None else None,
+        "Kind": record.kind,
+        "LeaseOwner": record.lease_owner,
+        "SettingsNotApplied": ",".join(record.settings_not_applied) or None,
     }
     for name, value in entity.items():
         if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > _MAX_STRING_PROPERTY:
@@ -79,6 +82,7 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "FirstAttemptAt": _utc(record.first_attempt_at),
         "CreatedAt": _utc(record.created_at),
         "UpdatedAt": _utc(record.updated_at),
+        "LeaseExpiresAt": _utc(record.lease_expires_at),
     })
     parts = _meeting_json_parts(record.meeting) if record.meeting is not None else []
     entity["MeetingJsonParts"] = len(parts)
@@ -105,4 +109,8 @@ def from_entity(entity: Any) -> MeetingRecord:
         created_at=_required_utc(entity["CreatedAt"]),
         updated_at=_required_utc(entity["UpdatedAt"]),
         etag=entity.metadata.get("etag"),
+        kind=entity.get("Kind") or Kind.CREATE_OR_GET,
+        lease_owner=entity.get("LeaseOwner"),
+        lease_expires_at=_utc(entity.get("LeaseExpiresAt")),
+        settings_not_applied=tuple(filter(None, (entity.get("SettingsNotApplied") or "").split(","))),
     )

@@ -19,9 +19,10 @@ from .errors import BrokerError, MalformedJson, RetriesExhausted
 from .jsontext import parse, parse_utf8
 from .messages import payload_ids
 from .records import Status
-from .usecases import create_meeting, exhaust_request, unrecorded_exhaustion, unrecorded_failure
+from .usecases import (Deps, Outcome, create_meeting, exhaust_request, unrecorded_exhaustion, unrecorded_failure,
+                       update_meeting)
 from .usecases.common import Context, refused
-from .validation import validate_request
+from .validation import validate_change, validate_request
 from .values import Clock
 
 log = logging.getLogger(__name__)
@@ -62,14 +63,11 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
     deps = container.deps
     try:
-        request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
+        outcome = _process(deps, payload, message_id)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
         return refused(deps, Context(correlation_id, "queue", payload=payload), error).message
-
-    outcome = create_meeting(deps, request, source="queue", correlation_id=request.correlation_id or message_id,
-                             final=False)
     if outcome.status == Status.DEFERRED:
         assert outcome.retry_in is not None and outcome.intake is not None
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
@@ -84,6 +82,17 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
                     outcome.error.code)
         raise outcome.error
     return outcome.message
+
+
+def _process(deps: Deps, payload: Any, message_id: str) -> Outcome:
+    """The use case the message's ``action`` names (``create`` by default); a message that breaks its rules
+    raises ValidationFailed."""
+    if isinstance(payload, dict) and payload.get("action") == "update":
+        change = validate_change(payload, queue=True)
+        return update_meeting(deps, change, source="queue", correlation_id=change.correlation_id or message_id)
+    request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
+    return create_meeting(deps, request, source="queue", correlation_id=request.correlation_id or message_id,
+                          final=False)
 
 
 def _refused(container_factory: Callable[[], Container], error: BrokerError, payload: Any, message_id: str,

@@ -1,55 +1,119 @@
-"""A hand-written fake of the Graph adapter with createOrGet's documented semantics."""
+"""A hand-written fake of the Graph port with the documented semantics of createOrGet, plain create, PATCH and
+DELETE (the emulator in localdev/ is the HTTP-level stand-in; this one runs in process for unit tests)."""
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from typing import Any
 
-from shared.errors import BrokerError
+from shared.errors import BrokerError, MeetingGone
 from shared.ports import GraphAnswer, MeetingsGraph
 from shared.values import format_datetime, normalize_organizer, parse_datetime
 
 ALICE_ID = "11111111-1111-4111-8111-111111111111"
 BOB_ID = "22222222-2222-4222-8222-222222222222"
 USERS = {"alice@contoso.example": ALICE_ID, "bob@contoso.example": BOB_ID}
+SETTING_DEFAULTS: dict[str, Any] = {
+    "allowedPresenters": "everyone", "allowMeetingChat": "enabled", "allowTeamworkReactions": True,
+    "isEntryExitAnnounced": True, "recordAutomatically": False, "allowAttendeeToEnableCamera": True,
+    "allowAttendeeToEnableMic": True, "allowRecording": True, "allowTranscription": True,
+    "allowBreakoutRooms": True, "allowPowerPointSharing": True, "allowWhiteboard": True, "allowLiveShare": "enabled",
+    "allowCopyingAndSharingMeetingContent": True, "allowParticipantsToChangeName": False,
+    "allowedLobbyAdmitters": "organizerAndCoOrganizersAndPresenters",
+    "lobbyBypassSettings": {"scope": "organization", "isDialInBypassEnabled": False},
+    "watermarkProtection": {"isEnabledForContentSharing": False, "isEnabledForVideo": False},
+    "meetingSpokenLanguageTag": None,
+}
 
 
 class FakeGraph(MeetingsGraph):
-    """createOrGet keyed by (tenant, organizer object id, externalId); ``fail_next`` injects errors in order."""
+    """Meetings keyed by id; createOrGet finds them by (tenant, organizer object id, externalId). ``fail_next``
+    injects errors in order; ``forced`` settings are kept whatever a PATCH asks (a tenant policy)."""
 
     def __init__(self) -> None:
-        self.meetings: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.meetings: dict[str, dict[str, Any]] = {}
+        self.by_external_id: dict[tuple[str, str, str], str] = {}
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []       # createOrGet: (tenant, organizer, body)
+        self.operations: list[tuple[str, str]] = []                  # every call: (operation, meeting id or "")
         self.fail_next: list[BrokerError] = []
         self.extra_members: dict[str, Any] = {}  # added to every meeting created from now on
+        self.forced: dict[str, Any] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *,
-                      correlation_id: str) -> GraphAnswer:
+    def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
+                      accept_language: str | None = None) -> GraphAnswer:
         with self._lock:
-            return self._create_or_get(tenant_id, organizer_id, body)
+            self.calls.append((tenant_id, organizer_id, body))
+            self._step("createOrGet")
+            key = (tenant_id, _object_id(organizer_id), body["externalId"])
+            if key in self.by_external_id and self.by_external_id[key] in self.meetings:
+                return GraphAnswer(copy.deepcopy(self.meetings[self.by_external_id[key]]), False, "req-existing")
+            meeting = self._new(organizer_id, body)
+            self.by_external_id[key] = meeting["id"]
+            return GraphAnswer(copy.deepcopy(meeting), True, "req-new")
 
-    def _create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any]) -> GraphAnswer:
-        self.calls.append((tenant_id, organizer_id, body))
+    def create(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
+               accept_language: str | None = None) -> GraphAnswer:
+        with self._lock:
+            self._step("create")
+            meeting = self._new(organizer_id, body)
+            return GraphAnswer(copy.deepcopy(meeting), True, "req-create")
+
+    def update(self, tenant_id: str, organizer_id: str, meeting_id: str, patch: dict[str, Any], *,
+               correlation_id: str) -> dict[str, Any]:
+        with self._lock:
+            self._step("update", meeting_id)
+            meeting = self.meetings.get(meeting_id)
+            if meeting is None:
+                raise MeetingGone("the meeting no longer exists in Microsoft Graph")
+            for name, value in patch.items():
+                if name == "participants":
+                    meeting["participants"]["attendees"] = copy.deepcopy(value["attendees"])
+                elif isinstance(value, dict) and isinstance(meeting.get(name), dict):
+                    meeting[name] = {**meeting[name], **value}
+                else:
+                    meeting[name] = value
+            meeting.update(copy.deepcopy(self.forced))
+            return copy.deepcopy(meeting)
+
+    def delete(self, tenant_id: str, organizer_id: str, meeting_id: str, *, correlation_id: str) -> bool:
+        with self._lock:
+            self._step("delete", meeting_id)
+            return self.meetings.pop(meeting_id, None) is not None
+
+    def count(self, operation: str) -> int:
+        return sum(1 for name, _ in self.operations if name == operation)
+
+    def _step(self, operation: str, meeting_id: str = "") -> None:
+        self.operations.append((operation, meeting_id))
         if self.fail_next:
             raise self.fail_next.pop(0)
-        object_id = USERS.get(normalize_organizer(organizer_id), normalize_organizer(organizer_id))
-        key = (tenant_id, object_id, body["externalId"])
-        if key in self.meetings:
-            return GraphAnswer(self.meetings[key], False, "req-existing")
-        number = next(self._ids)
+
+    def _new(self, organizer_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        number, object_id = next(self._ids), _object_id(organizer_id)
+        join = body.get("joinMeetingIdSettings") or {}
         meeting = {
             "id": f"MSo{number:04d}",
             "joinWebUrl": f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{number}%40thread.v2/0",
             "subject": body.get("subject"),
             "startDateTime": format_datetime(parse_datetime(body["startDateTime"])),
             "endDateTime": format_datetime(parse_datetime(body["endDateTime"])),
-            "externalId": body["externalId"],
-            "joinMeetingIdSettings": {"joinMeetingId": f"{number:012d}", "passcode": None, "isPasscodeRequired": False},
+            "externalId": body.get("externalId"),
+            "joinMeetingIdSettings": {"joinMeetingId": f"{number:012d}",
+                                      "passcode": "Pa55c0de" if join.get("isPasscodeRequired") else None,
+                                      "isPasscodeRequired": bool(join.get("isPasscodeRequired"))},
             "participants": {"organizer": {"identity": {"user": {"id": object_id}}, "role": "presenter"},
-                             "attendees": (body.get("participants") or {}).get("attendees", [])},
+                             "attendees": copy.deepcopy((body.get("participants") or {}).get("attendees", []))},
+            **copy.deepcopy(SETTING_DEFAULTS),
+            **{name: value for name, value in body.items() if name in SETTING_DEFAULTS},
+            **copy.deepcopy(self.forced),
             **self.extra_members,
         }
-        self.meetings[key] = meeting
-        return GraphAnswer(meeting, True, "req-new")
+        self.meetings[meeting["id"]] = meeting
+        return meeting
+
+
+def _object_id(organizer_id: str) -> str:
+    return USERS.get(normalize_organizer(organizer_id), normalize_organizer(organizer_id))

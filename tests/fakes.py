@@ -151,6 +151,9 @@ class StaticTenants(TenantResolver):
 
 
 def make_deps(settings: Settings, repository: MeetingRepository, graph: MeetingsGraph, clock: Clock, *,
-              tenants: TenantResolver | None = None) -> Deps:
-    """The use cases' dependencies over fakes, wired as bootstrap wires the real ones."""
-    return Deps(settings, repository, graph, clock, tenants or StaticTenants(), OrganizerDirectory(repository))
+              tenants: TenantResolver | None = None, sleeps: list[float] | None = None) -> Deps:
+    """The use cases' dependencies over fakes, wired as bootstrap wires the real ones; waits are recorded in
+    ``sleeps`` instead of slept."""
+    waits = sleeps if sleeps is not None else []
+    return Deps(settings, repository, graph, clock, tenants or StaticTenants(), OrganizerDirectory(repository),
+                sleep=waits.append)

@@ -26,6 +26,7 @@ param resultsQueueName string
 param allowedTenants string
 param allowedOrganizers string
 param accessPolicyGraceMinutes string
+param meetingChanges string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -157,6 +158,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'ACCESS_POLICY_GRACE_MINUTES'
           value: accessPolicyGraceMinutes
+        }
+        {
+          name: 'MEETING_CHANGES'
+          value: meetingChanges
         }
       ]
     }

@@ -1,7 +1,9 @@
 """The use cases, one module each. An adapter parses its input, calls one of these, and maps the ``Outcome``.
 
-- ``create_meeting`` (create.py): create or get a meeting, sync (HTTP) or from the intake queue
+- ``create_meeting`` (create.py): create or get a meeting, sync (HTTP) or from the intake queue; a passcode
+  choice by plain create under a lease (plain_create.py); both end in recording.py
 - ``accept_meeting`` (accept.py): record an async request and hand back the intake message
+- ``update_meeting`` (update.py): change a recorded meeting (one PATCH of what differs)
 - ``find_meeting`` (find.py): look a record up, from the table only
 - ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
 """
@@ -10,6 +12,7 @@ from .common import Deps, Outcome
 from .create import create_meeting
 from .exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
 from .find import find_meeting
+from .update import update_meeting
 
 __all__ = ["Deps", "Outcome", "accept_meeting", "create_meeting", "exhaust_request", "find_meeting",
-           "unrecorded_exhaustion", "unrecorded_failure"]
+           "unrecorded_exhaustion", "unrecorded_failure", "update_meeting"]

@@ -32,7 +32,7 @@ def accept_meeting(deps: Deps, request: MeetingRequest, *, correlation_id: str, 
         record = deps.repository.get(key)
         if record and record.has_meeting and record.fingerprint == request.fingerprint:
             return from_table(deps, context, record)
-        stored = compare_and_set(deps.repository, key, lambda current: _pending(deps, context, current, key),
+        stored = compare_and_set(deps.repository, key, lambda current: _pending(deps, context, request, current, key),
                                  current=record)
         if stored is not None:
             deps.organizers.settle(stored)
@@ -41,9 +41,9 @@ def accept_meeting(deps: Deps, request: MeetingRequest, *, correlation_id: str, 
     return Outcome(Status.ACCEPTED, None, intake=intake)
 
 
-def _pending(deps: Deps, context: Context, current: MeetingRecord | None, key: MeetingKey) -> MeetingRecord:
-    request, now = context.request, deps.clock()
-    assert request is not None
+def _pending(deps: Deps, context: Context, request: MeetingRequest, current: MeetingRecord | None,
+             key: MeetingKey) -> MeetingRecord:
+    now = deps.clock()
     if current is None:
         return MeetingRecord(
             key=key, status=Status.PENDING, fingerprint=request.fingerprint, organizer_id=request.organizer_id,

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from ..cas import compare_and_set
 from ..errors import BrokerError, ConcurrentUpdate, OrganizerNotAllowed, TenantNotAllowed
-from ..meeting_request import MeetingRequest
+from ..meeting_request import MeetingChange, MeetingRequest
 from ..messages import payload_ids, result_message, to_message
 from ..organizers import OrganizerDirectory
 from ..ports import MeetingsGraph, TenantResolver
@@ -34,6 +35,7 @@ class Deps:
     clock: Clock
     tenants: TenantResolver
     organizers: OrganizerDirectory
+    sleep: Callable[[float], None] = time.sleep  # waiting for another request's lease (plain create)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Outcome:
     error: BrokerError | None = None
     retry_in: timedelta | None = None    # DEFERRED: when the delayed copy becomes visible
     intake: str | None = None            # ACCEPTED / DEFERRED: the intake message to queue
+    not_applied: tuple[str, ...] = ()    # options Graph kept its own value for
 
     @property
     def message(self) -> str | None:
@@ -64,7 +67,7 @@ class Context:
 
     correlation_id: str
     source: str                                  # "http" or "queue"
-    request: MeetingRequest | None = None
+    request: MeetingRequest | MeetingChange | None = None
     payload: Any = None                          # the raw payload, when the request did not validate
 
     def ids(self, default_tenant: str) -> tuple[str | None, str | None, str | None]:
@@ -76,7 +79,7 @@ class Context:
 
 def outcome(deps: Deps, context: Context, status: Status, *, tenant: str | None = None,
             meeting: dict[str, Any] | None = None, record: MeetingRecord | None = None,
-            error: BrokerError | None = None) -> Outcome:
+            error: BrokerError | None = None, not_applied: tuple[str, ...] = ()) -> Outcome:
     """An outcome with its result message."""
     default_tenant, organizer_id, external_id = context.ids(deps.settings.tenant_id)
     result = result_message(
@@ -84,7 +87,9 @@ def outcome(deps: Deps, context: Context, status: Status, *, tenant: str | None 
         external_id=external_id, status=status, meeting=meeting,
         error=error.as_result_error() if error else None, source=context.source, completed_at=deps.clock(),
     )
-    return Outcome(status, result, meeting=meeting, record=record, error=error)
+    if not_applied:
+        result["settingsNotApplied"] = list(not_applied)
+    return Outcome(status, result, meeting=meeting, record=record, error=error, not_applied=not_applied)
 
 
 def refused(deps: Deps, context: Context, error: BrokerError) -> Outcome:
@@ -97,7 +102,7 @@ def tenant_of(deps: Deps, tenant_id: str | None) -> str:
     return deps.tenants.resolve(tenant_id or deps.settings.tenant_id)
 
 
-def authorize(deps: Deps, request: MeetingRequest) -> str:
+def authorize(deps: Deps, request: MeetingRequest | MeetingChange) -> str:
     """The tenant id to act in; refuses tenants and organizers outside the allowlists before any Graph call."""
     settings = deps.settings
     named = (request.tenant_id or settings.tenant_id).lower()
@@ -130,7 +135,7 @@ def from_table(deps: Deps, context: Context, record: MeetingRecord) -> Outcome:
     log.info("answered from the table correlation=%s externalId=%r", context.correlation_id,
              record.key.external_id)
     return outcome(deps, context, Status.EXISTING, tenant=record.key.tenant_id, meeting=record.meeting,
-                   record=record)
+                   record=record, not_applied=record.settings_not_applied)
 
 
 def error_record(error: BrokerError) -> dict[str, Any]:

@@ -1,29 +1,27 @@
 """Use case: create a meeting, or get the one its (tenant, organizer, externalId) already has.
 
-Graph's createOrGet is idempotent by externalId, so no row is claimed before the call: concurrent requests for one
-key all get the same meeting from Graph and settle on one row through the conditional insert that records it
-(the first writes, the others find the same meeting there and write nothing). A repeat whose meeting is recorded is
-answered from the table without calling Graph. A failure is recorded too, so the row shows the last error and the
-queue path can measure the access-policy grace window from the first attempt.
+createOrGet is idempotent by externalId, so no row is claimed before the call: concurrent requests for one key all
+get the same meeting from Graph and settle on one row through the conditional insert that records it (the first
+writes, the others find the same meeting there and write nothing). The options createOrGet does not take (lobby,
+presenters, chat, recording, ...) follow in one PATCH of the members that differ. A passcode choice goes through
+plain create instead (``plain_create.py``). A repeat whose meeting is recorded is answered from the table without
+calling Graph; a repeat with other details is applied (``MEETING_CHANGES=apply``: one PATCH of the differences) or
+answered with the meeting as it is (``keep``).
 """
 from __future__ import annotations
 
-import dataclasses
-from datetime import datetime, timedelta
 from typing import Any
 
-from ..cas import compare_and_set
-from ..errors import AccessPolicyMissing, BrokerError
-from ..meeting_request import MeetingRequest
-from ..messages import to_message
-from ..records import MeetingKey, MeetingRecord, Status
+from ..errors import BrokerError, PasscodeSettingImmutable
+from ..meeting_changes import not_applied
+from ..meeting_settings import differing
+from ..meeting_request import MeetingChange, MeetingRequest
+from ..records import Kind, MeetingRecord, Status
+from .common import Context, Deps, Outcome, authorize, from_table, log, outcome, record_key, refused
+from .plain_create import create_plain
+from .recording import failed, record_meeting
+from .update import apply_change
 from ..values import organizer_object_id
-from .common import (Context, Deps, Outcome, authorize, error_record, from_table, log, outcome, record_key,
-                     refused)
-
-# A fresh access-policy grant takes up to 30 minutes to apply; the queue path waits for it with growing delays.
-_POLICY_FIRST_DELAY = timedelta(minutes=1)
-_POLICY_MAX_DELAY = timedelta(minutes=10)
 
 
 def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlation_id: str,
@@ -38,109 +36,58 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
     except BrokerError as error:
         return refused(deps, context, error)
     try:
-        return _create(deps, context, request, tenant, body, final=final)
+        key = record_key(deps, tenant, request.organizer_id, request.external_id)
+        record = deps.repository.get(key)
+        if record is not None and record.has_meeting:
+            return _repeat(deps, context, request, tenant, record)
+        if request.plain_create:
+            return create_plain(deps, context, request, tenant, key, record, final=final)
+        try:
+            answer = deps.graph.create_or_get(tenant, request.organizer_id, body,
+                                              correlation_id=correlation_id, accept_language=request.accept_language)
+            meeting = _with_settings(deps, context, tenant, answer.meeting, request.settings)
+        except BrokerError as error:
+            return failed(deps, context, request, tenant, key, record, error, final=final)
+        stored = record_meeting(deps, context, request, key, record, meeting, not_applied(meeting, request.settings),
+                                kind=Kind.CREATE_OR_GET)
     except BrokerError as error:  # storage outages while reading or recording: the request stays retryable
         log.warning("request not recorded: %s correlation=%s externalId=%r", error.code, correlation_id,
                     request.external_id)
         return outcome(deps, context, Status.FAILED, tenant=tenant, error=error)
-
-
-def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, body: dict[str, Any], *,
-            final: bool) -> Outcome:
-    key = record_key(deps, tenant, request.organizer_id, request.external_id)
-    record = deps.repository.get(key)
-    if record and record.has_meeting and record.fingerprint == request.fingerprint:
-        return from_table(deps, context, record)
-    try:
-        answer = deps.graph.create_or_get(tenant, request.organizer_id, body, correlation_id=context.correlation_id)
-    except BrokerError as error:
-        return _failed(deps, context, tenant, key, record, error, final=final)
-    stored = _record_meeting(deps, context, key, record, answer.meeting)
     status = Status.CREATED if answer.created else Status.EXISTING
-    log.info("meeting %s correlation=%s externalId=%r", status, context.correlation_id, request.external_id)
-    return outcome(deps, context, status, tenant=tenant, meeting=answer.meeting, record=stored)
+    log.info("meeting %s correlation=%s externalId=%r", status, correlation_id, request.external_id)
+    return outcome(deps, context, status, tenant=tenant, meeting=stored.meeting, record=stored,
+                   not_applied=stored.settings_not_applied)
 
 
-def _record_meeting(deps: Deps, context: Context, key: MeetingKey, record: MeetingRecord | None,
-                    meeting: dict[str, Any]) -> MeetingRecord:
-    """Record the meeting Graph answered with, under the organizer's object id (which the Graph adapter checked
-    the answer names)."""
-    request, now = context.request, deps.clock()
-    assert request is not None
-    object_id = organizer_object_id(meeting) or key.organizer_key
-    target, current = key, record
-    if object_id != key.organizer_key:
-        # Named by a UPN whose object id was not known yet: learn it (which moves rows keyed by the UPN, the one
-        # read above included) and record under the object id; the insert tells whether a row is already there.
-        deps.organizers.learn(key.tenant_id, key.organizer_key, object_id)
-        target, current = MeetingKey(key.tenant_id, object_id, key.external_id), None
-
-    def store(row: MeetingRecord | None) -> MeetingRecord:
-        if row and row.has_meeting and row.meeting_id == meeting.get("id"):
-            return row  # a concurrent request already recorded this very meeting: nothing to change
-        base = row or _new_record(target, context, now)
-        return dataclasses.replace(
-            base, status=Status.CREATED, fingerprint=request.fingerprint, organizer_id=request.organizer_id,
-            correlation_id=context.correlation_id, source=context.source, meeting=meeting, last_error=None,
-            attempts=base.attempts + 1, first_attempt_at=base.first_attempt_at or now, updated_at=now,
-        )
-
-    stored = compare_and_set(deps.repository, target, store, current=current)
-    assert stored is not None
-    return stored
+def _with_settings(deps: Deps, context: Context, tenant: str, meeting: dict[str, Any],
+                   settings: dict[str, Any]) -> dict[str, Any]:
+    """The meeting with the options asked for: one PATCH of those that differ (none: no call)."""
+    patch = differing(settings, meeting)
+    if not patch:
+        return meeting
+    return deps.graph.update(tenant, str(organizer_object_id(meeting)), meeting["id"], patch,
+                             correlation_id=context.correlation_id)
 
 
-def _failed(deps: Deps, context: Context, tenant: str, key: MeetingKey, record: MeetingRecord | None,
-            error: BrokerError, *, final: bool) -> Outcome:
-    """Record the error on the row and tell the outcome: failed, pending for the queue's retry, or deferred."""
-    now = deps.clock()
-    attempts = (record.attempts if record else 0) + 1
-    first_attempt = (record.first_attempt_at if record else None) or now
-    has_meeting = bool(record and record.has_meeting)
-    delay = None if final or has_meeting else _policy_delay(deps, error, first_attempt, attempts, now)
-    final_failure = (final or not error.retryable) and delay is None
-    status = Status.FAILED if final_failure else Status.PENDING
-
-    def note(row: MeetingRecord | None) -> MeetingRecord:
-        if row and row.has_meeting:  # a created row keeps its meeting whatever happens later
-            return dataclasses.replace(row, last_error=error_record(error), updated_at=now)
-        base = row or _new_record(key, context, now)
-        assert context.request is not None
-        return dataclasses.replace(
-            base, status=status, fingerprint=context.request.fingerprint, correlation_id=context.correlation_id,
-            source=context.source, last_error=error_record(error), attempts=base.attempts + 1,
-            first_attempt_at=base.first_attempt_at or now, updated_at=now)
-
-    stored = compare_and_set(deps.repository, key, note, current=record)
-    assert stored is not None
-    stored = deps.organizers.settle(stored)
-    if delay is not None:
-        log.warning("no access policy yet for organizer %s; trying again in %s (grace window) correlation=%s",
-                    key.organizer_key, delay, context.correlation_id)
-        assert context.request is not None
-        intake = to_message(context.request.as_payload(tenant_id=tenant, correlation_id=context.correlation_id))
-        return Outcome(Status.DEFERRED, None, record=stored, error=error, retry_in=delay, intake=intake)
-    log.warning("createOrGet failed code=%s retryable=%s final=%s correlation=%s externalId=%r", error.code,
-                error.retryable, final_failure, context.correlation_id, key.external_id)
-    return outcome(deps, context, Status.FAILED, tenant=tenant, record=stored, error=error)
-
-
-def _new_record(key: MeetingKey, context: Context, now: datetime) -> MeetingRecord:
-    assert context.request is not None
-    return MeetingRecord(
-        key=key, status=Status.PENDING, fingerprint=context.request.fingerprint,
-        organizer_id=context.request.organizer_id, correlation_id=context.correlation_id, source=context.source,
-        meeting=None, last_error=None, attempts=0, first_attempt_at=now, created_at=now, updated_at=now,
-    )
-
-
-def _policy_delay(deps: Deps, error: BrokerError, first_attempt: datetime, attempts: int,
-                  now: datetime) -> timedelta | None:
-    """Within the grace window after a request's first attempt, a 403 may be a grant that has not applied yet."""
-    if not isinstance(error, AccessPolicyMissing):
-        return None
-    remaining = first_attempt + deps.settings.access_policy_grace - now
-    if remaining <= timedelta(0):
-        return None
-    growing = _POLICY_FIRST_DELAY * (2 ** max(0, attempts - 1))
-    return max(min(growing, _POLICY_MAX_DELAY, remaining), timedelta(seconds=1))
+def _repeat(deps: Deps, context: Context, request: MeetingRequest, tenant: str, record: MeetingRecord) -> Outcome:
+    """A key whose meeting is recorded: the same request is answered from the table; other details are applied or
+    kept as ``MEETING_CHANGES`` says."""
+    if record.fingerprint == request.fingerprint:
+        return from_table(deps, context, record)
+    passcode = bool(((record.meeting or {}).get("joinMeetingIdSettings") or {}).get("isPasscodeRequired"))
+    if request.passcode_required is not None and request.passcode_required != passcode:
+        return refused(deps, context, PasscodeSettingImmutable(
+            "this externalId's meeting was created with isPasscodeRequired "
+            f"{str(passcode).lower()}; a passcode setting can only be chosen when a meeting is created: use a new "
+            "externalId"))
+    if deps.settings.meeting_changes == "keep":
+        return from_table(deps, context, record)
+    start, end = (request.times(request.start) if request.start else (None, None))
+    change = MeetingChange(organizer_id=request.organizer_id, external_id=request.external_id,
+                           subject=request.subject, start=start, end=end,
+                           attendees=(request.participants or {}).get("attendees"), settings=request.settings)
+    try:
+        return apply_change(deps, context, tenant, record, change, fingerprint=request.fingerprint)
+    except BrokerError as error:
+        return outcome(deps, context, Status.FAILED, tenant=tenant, record=record, error=error)

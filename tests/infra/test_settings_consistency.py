@@ -123,6 +123,14 @@ def test_every_cloud_the_template_allows_is_one_the_code_serves(modules, file):
         assert cloud in code.CLOUDS and code.CLOUDS[cloud].supports_create_or_get, cloud
 
 
+def test_every_meeting_changes_mode_the_template_allows_is_one_the_code_accepts(modules, app_settings):
+    allowed = _allowed(modules["main.bicep"].parameters["meetingChanges"])
+    assert set(allowed) == set(code.MEETING_CHANGES)
+    for mode in allowed:
+        env = _azure_like_environment(app_settings) | {"MEETING_CHANGES": mode}
+        assert code.load_settings(env).meeting_changes == mode
+
+
 def test_every_api_version_the_template_allows_is_one_the_code_accepts(modules):
     assert set(_allowed(modules["main.bicep"].parameters["graphApiVersion"])) <= set(code.API_VERSIONS)
 

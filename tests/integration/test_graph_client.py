@@ -15,9 +15,11 @@ from shared.errors import (
     GraphThrottled,
     GraphUnauthorized,
     GraphUnavailable,
+    MeetingGone,
     OrganizerNotFound,
 )
-from shared.graph import GraphClient, RetryPolicy, parse_retry_after
+from shared.graph import GraphClient, RetryPolicy
+from shared.graph_answers import parse_retry_after
 
 
 class StaticToken:
@@ -169,3 +171,51 @@ def test_graphs_request_id_and_our_client_request_id_are_logged_and_the_token_is
     assert answer.request_id and f"request-id={answer.request_id}" in caplog.text
     assert f"client-request-id={sent}" in caplog.text
     assert "Bearer" not in caplog.text and emulator.mint_access_token()[:20] not in caplog.text
+
+
+# --- plain create, PATCH, DELETE -----------------------------------------------------------------------------------
+
+def plain_create(client, **members):
+    return client.create(DEFAULT_TENANT_ID, ALICE_ID, {"externalId": f"p-{uuid.uuid4()}", **members},
+                         correlation_id="test")
+
+
+def test_a_plain_create_that_timed_out_is_not_retried_and_is_logged_as_possibly_orphaned(client, emulator, sleeps,
+                                                                                          caplog):
+    emulator.state.inject("graph", None, count=1, delay=1.5)
+    before = len(emulator.state.calls("create_meeting"))
+    with caplog.at_level(logging.WARNING, logger="shared.graph"), pytest.raises(GraphUnavailable) as failure:
+        plain_create(client)
+    assert failure.value.retryable and sleeps == []
+    assert len(emulator.state.calls("create_meeting")) == before + 1, "one POST: Graph may have created the meeting"
+    assert "possibly orphaned" in caplog.text and "client-request-id=" in caplog.text
+
+
+def test_a_throttled_plain_create_is_retried_because_graph_did_not_act(client, emulator, sleeps):
+    emulator.state.inject("graph", 429, count=1, retry_after="0.25")
+    assert plain_create(client).created and sleeps == [0.25]
+
+
+def test_a_plain_create_answered_503_is_not_retried_in_process(client, emulator, sleeps):
+    emulator.state.inject("graph", 503, count=1)
+    with pytest.raises(GraphUnavailable):
+        plain_create(client)
+    assert sleeps == []
+
+
+def test_patch_answers_the_whole_meeting_and_a_deleted_meeting_is_gone(client, emulator):
+    meeting = plain_create(client, subject="Before").meeting
+    updated = client.update(DEFAULT_TENANT_ID, ALICE_ID, meeting["id"], {"subject": "After"}, correlation_id="t")
+    assert updated["subject"] == "After" and updated["joinWebUrl"] == meeting["joinWebUrl"]
+    assert client.delete(DEFAULT_TENANT_ID, ALICE_ID, meeting["id"], correlation_id="t") is True
+    assert client.delete(DEFAULT_TENANT_ID, ALICE_ID, meeting["id"], correlation_id="t") is False, "gone is done"
+    with pytest.raises(MeetingGone):
+        client.update(DEFAULT_TENANT_ID, ALICE_ID, meeting["id"], {"subject": "Again"}, correlation_id="t")
+
+
+def test_accept_language_is_sent_to_graph(client, emulator):
+    meeting = plain_create(client).meeting
+    client.create_or_get(DEFAULT_TENANT_ID, ALICE_ID, {"externalId": f"l-{uuid.uuid4()}"}, correlation_id="t",
+                         accept_language="fr-FR")
+    assert emulator.state.calls("create_or_get")[-1]["accept_language"] == "fr-FR"
+    assert emulator.state.calls("create_meeting", meeting_id=meeting["id"])[-1]["accept_language"] is None

@@ -21,6 +21,8 @@ def test_the_app_registers_every_function_with_its_bindings(functions):
         "create_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results"), ("queue", "intake")},
         "get_meeting": {("httpTrigger", "req"), ("http", "$return")},
         "find_meeting": {("httpTrigger", "req"), ("http", "$return")},
+        "update_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
+        "change_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
         "health": {("httpTrigger", "req"), ("http", "$return")},
         "openapi": {("httpTrigger", "req"), ("http", "$return")},
         "process_meeting_request": {("queueTrigger", "msg"), ("queue", "results")},
@@ -37,6 +39,8 @@ def test_queue_bindings_name_app_settings_and_the_storage_connection(functions):
     assert queues == {
         ("create_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("create_meeting", "intake"): ("%MEETING_REQUESTS_QUEUE%", "AzureWebJobsStorage"),
+        ("update_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
+        ("change_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_meeting_request", "msg"): ("%MEETING_REQUESTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_meeting_request", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_poison_request", "msg"): ("%MEETING_REQUESTS_QUEUE%-poison", "AzureWebJobsStorage"),
@@ -51,6 +55,7 @@ def test_only_health_and_openapi_are_anonymous(functions):
             if b["type"] == "httpTrigger":
                 levels[name] = b["authLevel"]
     assert levels == {"create_meeting": "FUNCTION", "get_meeting": "FUNCTION", "find_meeting": "FUNCTION",
+                      "update_meeting": "FUNCTION", "change_meeting": "FUNCTION",
                       "health": "ANONYMOUS", "openapi": "ANONYMOUS"}
 
 

@@ -112,11 +112,12 @@ def test_tenants_are_kept_apart(service, repo):
     assert other.result["tenantId"] == OTHER_TENANT
 
 
-def test_a_repeat_with_other_details_asks_graph_which_returns_the_existing_meeting(service, graph):
+def test_a_repeat_with_other_details_changes_only_what_differs(service, graph):
     first = submit(service, request(service))
     changed = submit(service, request(service, subject="Another subject"))
-    assert changed.status == "existing" and changed.meeting["id"] == first.meeting["id"]
-    assert len(graph.calls) == 2
+    assert changed.status == "updated" and changed.meeting["id"] == first.meeting["id"]
+    assert changed.meeting["subject"] == "Another subject"
+    assert len(graph.calls) == 1 and graph.operations[-1] == ("update", first.meeting["id"])
 
 
 def test_a_permanent_graph_failure_is_recorded_as_failed_and_not_retryable(service, repo, graph):

@@ -1,33 +1,27 @@
-"""The rules a meeting request must pass. Every broken rule is collected, so the caller fixes a body in one round trip.
-
-Rules come from Graph's createOrGet reference (see the seed documents): externalId is required; an end without a
-start, or an end earlier than the start, is an error; participants are Graph's ``meetingParticipants``.
-"""
+"""The pieces every request body is checked with. A ``Checker`` collects every broken rule instead of stopping at the
+first, so a caller fixes a body in one round trip; field names are made safe before they are echoed."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from .errors import FieldError, ValidationFailed
-from .meeting_request import DEFAULT_DURATION, MeetingRequest
-from .values import UPN, UPN_RULE, format_datetime, has_control_chars, is_guid, is_tenant_id, parse_datetime, safe_text
+from ..errors import FieldError
+from ..meeting_settings import SETTINGS, problems
+from ..values import UPN, UPN_RULE, format_datetime, parse_datetime, safe_text
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_EXTERNAL_ID = 1000
 MAX_ORGANIZER_ID = 256
-MAX_SUBJECT = 1024
 MAX_ATTENDEES = 1000
 MAX_MEMBER_NAME = 100
-LATEST_START_WITHOUT_END = datetime.max.replace(tzinfo=timezone.utc) - DEFAULT_DURATION
-
 # Graph's onlineMeetingRole members a caller may send (unknownFutureValue is a sentinel, not a role).
 ROLES = ("attendee", "presenter", "producer", "coorganizer")
-REQUEST_MEMBERS = ("organizerId", "externalId", "tenantId", "subject", "startDateTime", "endDateTime", "participants",
-                   "chatInfo")
-QUEUE_ONLY_MEMBERS = ("correlationId",)
+# Accept-Language: language ranges with optional q-values (RFC 9110 section 12.5.4), kept short.
+_LANGUAGES = re.compile(r"\s*(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(\s*;\s*q=[01](\.\d{0,3})?)?\s*"
+                        r"(,\s*(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)(\s*;\s*q=[01](\.\d{0,3})?)?\s*)*", re.ASCII)
+MAX_ACCEPT_LANGUAGE = 200
 
 
-def _surrogate_paths(value: Any, path: str) -> list[str]:
+def surrogate_paths(value: Any, path: str) -> list[str]:
     """Where a JSON document holds lone surrogates: valid JSON escapes, but not Unicode text (cannot be UTF-8)."""
     if isinstance(value, str):
         return [path or "(body)"] if any("\ud800" <= ch <= "\udfff" for ch in value) else []
@@ -35,14 +29,14 @@ def _surrogate_paths(value: Any, path: str) -> list[str]:
         found = []
         for name, member in value.items():
             inner = f"{path}.{safe_text(name, MAX_MEMBER_NAME)}".lstrip(".")
-            found += _surrogate_paths(name, inner) + _surrogate_paths(member, inner)
+            found += surrogate_paths(name, inner) + surrogate_paths(member, inner)
         return found
     if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _surrogate_paths(item, f"{path}[{i}]")]
+        return [p for i, item in enumerate(value) for p in surrogate_paths(item, f"{path}[{i}]")]
     return []
 
 
-class _Checker:
+class Checker:
     """Collects every problem in a payload instead of stopping at the first."""
 
     def __init__(self) -> None:
@@ -76,7 +70,7 @@ class _Checker:
         return value
 
 
-def _check_identity(check: _Checker, value: Any, field: str) -> None:
+def _check_identity(check: Checker, value: Any, field: str) -> None:
     identity = check.obj(value, field)
     if identity is None:
         return
@@ -85,7 +79,7 @@ def _check_identity(check: _Checker, value: Any, field: str) -> None:
         check.string(identity, name, f"{field}.", max_len=MAX_ORGANIZER_ID)
 
 
-def _check_participant(check: _Checker, value: Any, field: str) -> None:
+def _check_participant(check: Checker, value: Any, field: str) -> None:
     info = check.obj(value, field)
     if info is None:
         return
@@ -109,7 +103,7 @@ def _check_participant(check: _Checker, value: Any, field: str) -> None:
         check.add(field, "must name the participant by upn or by an identity with an id")
 
 
-def _check_participants(check: _Checker, value: Any) -> None:
+def check_participants(check: Checker, value: Any) -> None:
     participants = check.obj(value, "participants")
     if participants is None:
         return
@@ -129,7 +123,7 @@ def _check_participants(check: _Checker, value: Any) -> None:
         _check_participant(check, attendee, f"participants.attendees[{index}]")
 
 
-def _check_chat_info(check: _Checker, value: Any, api_version: str) -> None:
+def check_chat_info(check: Checker, value: Any, api_version: str) -> None:
     chat = check.obj(value, "chatInfo")
     if chat is None:
         return
@@ -139,42 +133,10 @@ def _check_chat_info(check: _Checker, value: Any, api_version: str) -> None:
     for name in ("threadId", "messageId", "replyChainMessageId"):
         check.string(chat, name, "chatInfo.", max_len=MAX_ORGANIZER_ID)
 
-
-def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = False) -> MeetingRequest:
-    """Check a decoded JSON payload against every rule; raise ValidationFailed listing all problems."""
-    check = _Checker()
-    if not isinstance(payload, dict):
-        raise ValidationFailed([FieldError("(body)", "must be a JSON object")])
-    broken = _surrogate_paths(payload, "")
-    if broken:
-        raise ValidationFailed([FieldError(p, "contains a lone surrogate, which is not Unicode text")
-                                for p in dict.fromkeys(broken)])
-    check.unknown(payload, REQUEST_MEMBERS + (QUEUE_ONLY_MEMBERS if queue else ()), "")
-
-    organizer = check.string(payload, "organizerId", "", max_len=MAX_ORGANIZER_ID, nullable=False)
-    if "organizerId" not in payload or payload["organizerId"] is None:
-        check.add("organizerId", "is required (the organizer's object id or UPN)")
-    elif organizer is not None and (has_control_chars(organizer) or not (
-            is_guid(organizer.strip()) or UPN.fullmatch(organizer.strip()))):
-        check.add("organizerId", f"must be an object id (GUID) or a user principal name such as name@contoso.com "
-                                 f"({UPN_RULE})")
-
-    external_id = check.string(payload, "externalId", "", nullable=False)
-    if "externalId" not in payload or payload["externalId"] is None:
-        check.add("externalId", "is required")
-    elif external_id is not None:
-        if not external_id:
-            check.add("externalId", "must not be empty")
-        elif len(external_id) > MAX_EXTERNAL_ID:
-            check.add("externalId", f"must be at most {MAX_EXTERNAL_ID} characters")
-        elif has_control_chars(external_id):
-            check.add("externalId", "must not contain control characters")
-
-    tenant = check.string(payload, "tenantId", "", max_len=253)
-    if tenant is not None and not is_tenant_id(tenant):
-        check.add("tenantId", "must be a tenant id (GUID) or a verified domain")
-
-    subject = check.string(payload, "subject", "", max_len=MAX_SUBJECT)
+def check_times(check: Checker, payload: Mapping[str, Any], *, both_or_none: bool = False,
+                default_duration: timedelta) -> tuple[datetime | None, datetime | None]:
+    """startDateTime and endDateTime: ISO 8601 with an offset; the end not before the start; a derived end (start +
+    ``default_duration``) a real date-time too. ``both_or_none``: Graph's PATCH rule, both times change together."""
     times: dict[str, datetime | None] = {}
     for name in ("startDateTime", "endDateTime"):
         raw = check.string(payload, name, "")
@@ -185,36 +147,58 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
             except ValueError as exc:
                 check.add(name, str(exc))
     start, end = times["startDateTime"], times["endDateTime"]
-    if payload.get("endDateTime") is not None and payload.get("startDateTime") is None:
+    given = {name for name in times if payload.get(name) is not None}
+    if both_or_none and len(given) == 1:
+        (missing,) = {"startDateTime", "endDateTime"} - given
+        check.add(missing, "is required with the other time: Graph changes both times together")
+    elif "endDateTime" in given and "startDateTime" not in given:
         check.add("endDateTime", "requires startDateTime (Graph rejects an end without a start)")
     if start and end and end < start:
         check.add("endDateTime", "must not be earlier than startDateTime")
-    if start and not end and start > LATEST_START_WITHOUT_END:
-        check.add("startDateTime", f"without endDateTime must leave room for the default {DEFAULT_DURATION} meeting "
-                                   f"(at the latest {format_datetime(LATEST_START_WITHOUT_END)})")
+    latest = datetime.max.replace(tzinfo=timezone.utc) - default_duration
+    if start and not end and start > latest:
+        check.add("startDateTime", f"without endDateTime must leave room for the default {default_duration} meeting "
+                                   f"(at the latest {format_datetime(latest)})")
+    return start, end
 
-    if payload.get("participants") is not None:
-        _check_participants(check, payload["participants"])
-    if payload.get("chatInfo") is not None:
-        _check_chat_info(check, payload["chatInfo"], api_version)
 
-    correlation_id = None
-    if queue:
-        correlation_id = check.string(payload, "correlationId", "", max_len=200)
-        if correlation_id is not None and (not correlation_id or has_control_chars(correlation_id)):
-            check.add("correlationId", "must be a non-empty string without control characters")
+def check_settings(check: Checker, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The onlineMeeting options the payload asks for, each checked against Graph's type."""
+    wanted = {name: payload[name] for name in SETTINGS if name in payload}
+    for name, value in wanted.items():
+        for field, message in problems(name, value, SETTINGS[name]):
+            check.add(field, message)
+    return wanted
 
-    if check.errors:
-        raise ValidationFailed(check.errors)
-    assert organizer is not None and external_id is not None
-    return MeetingRequest(
-        organizer_id=organizer.strip(),
-        external_id=external_id,
-        tenant_id=tenant.lower() if tenant else None,
-        subject=subject,
-        start=start,
-        end=end,
-        participants=payload.get("participants"),
-        chat_info=payload.get("chatInfo"),
-        correlation_id=correlation_id,
-    )
+
+def check_presenters(check: Checker, settings: Mapping[str, Any], attendees: Any) -> None:
+    """Graph's rule: allowedPresenters roleIsPresenter needs at least one attendee whose role is presenter."""
+    if settings.get("allowedPresenters") != "roleIsPresenter":
+        return
+    roles = [a.get("role") for a in attendees if isinstance(a, dict)] if isinstance(attendees, list) else []
+    if "presenter" not in roles:
+        check.add("allowedPresenters", "roleIsPresenter needs at least one attendee with role presenter")
+
+
+def check_passcode(check: Checker, value: Any) -> bool | None:
+    """joinMeetingIdSettings: only isPasscodeRequired can be chosen (Graph generates passcodes; custom ones are not
+    supported)."""
+    settings = check.obj(value, "joinMeetingIdSettings")
+    if settings is None:
+        return None
+    check.unknown(settings, ("isPasscodeRequired",), "joinMeetingIdSettings.")
+    required = settings.get("isPasscodeRequired")
+    if not isinstance(required, bool):
+        check.add("joinMeetingIdSettings.isPasscodeRequired", "is required: true or false (Graph generates the "
+                                                              "passcode; custom passcodes are not supported)")
+        return None
+    return required
+
+
+def check_language(check: Checker, value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_ACCEPT_LANGUAGE or not _LANGUAGES.fullmatch(value):
+        check.add(field, "must be a list of language tags such as en-US or de-DE;q=0.8")
+        return None
+    return value.strip()
