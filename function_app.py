@@ -61,6 +61,32 @@ def change_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpRe
     return reply.response
 
 
+@app.function_name("cancel_meeting")
+@app.route(route="meetings/{organizerId}/{externalId}", methods=["DELETE"])
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+def cancel_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
+    reply = http_api.cancel_meeting(req, bootstrap.get_container, req.route_params.get("organizerId"),
+                                    req.route_params.get("externalId"))
+    _emit(results, reply.result)
+    return reply.response
+
+
+@app.function_name("end_meeting")
+@app.route(route="meetings", methods=["DELETE"])
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+def end_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
+    reply = http_api.cancel_meeting(req, bootstrap.get_container, req.params.get("organizerId"),
+                                    req.params.get("externalId"))
+    _emit(results, reply.result)
+    return reply.response
+
+
+@app.function_name("organizer_quota")
+@app.route(route="organizers/{organizerId}/quota", methods=["GET"])
+def organizer_quota(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.get_quota(req, bootstrap.get_container, req.route_params.get("organizerId"))
+
+
 @app.function_name("health")
 @app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:

@@ -92,6 +92,9 @@ param accessPolicyGraceMinutes string = '30'
 ])
 param meetingChanges string = 'apply'
 
+@description('Meetings the broker may create per organizer and UTC month (Graph allows about 2,000); 0 turns the check off.')
+param monthlyMeetingLimit string = '2000'
+
 @description('Let other tenants consent to the app registration (multi-tenant). Default: single tenant.')
 param multiTenant bool = false
 
@@ -240,6 +243,7 @@ module api 'app/function.bicep' = {
     allowedOrganizers: allowedOrganizers
     accessPolicyGraceMinutes: accessPolicyGraceMinutes
     meetingChanges: meetingChanges
+    monthlyMeetingLimit: monthlyMeetingLimit
   }
   // The host must be able to reach its storage and publish telemetry the moment it starts.
   dependsOn: [

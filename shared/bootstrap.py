@@ -22,7 +22,8 @@ from .errors import BrokerError, StorageUnavailable
 from .graph import GraphClient, RetryPolicy
 from .organizers import OrganizerDirectory
 from .ports import MeetingsGraph, TenantResolver, TokenProvider
-from .records import MeetingRepository
+from .quota import QuotaBook
+from .repository import MeetingRepository
 from .settings import Settings, load_settings
 from .storage import queue_client, table_client
 from .table_repository import TableMeetingRepository
@@ -81,7 +82,8 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
-                OrganizerDirectory(repository), sleep=sleep)
+                OrganizerDirectory(repository), QuotaBook(repository, settings.monthly_meeting_limit, clock),
+                sleep=sleep)
     return Container(deps, requeue or _intake_requeue(settings))
 
 

@@ -156,6 +156,23 @@ class PreconditionFailed(BrokerError):
     status, code, title = 412, "precondition_failed", "The meeting changed since it was read"
 
 
+class MeetingCancelled(BrokerError):
+    """The key's meeting was deleted (a tombstone): a cancelled key stays cancelled. 410 for a lookup or a change,
+    409 for a new request (use a new externalId)."""
+
+    status, code, title = 410, "meeting_cancelled", "This meeting was cancelled"
+
+    def __init__(self, detail: str, *, cancelled_at: str | None, status: int = 410) -> None:
+        super().__init__(detail, extra={"cancelledAt": cancelled_at})
+        self.status = status
+
+
+class OrganizerQuotaExceeded(BrokerError):
+    """The organizer reached MONTHLY_MEETING_LIMIT this UTC month: refused before any Graph call."""
+
+    status, code, title = 429, "organizer_quota_exceeded", "The organizer's monthly meeting limit is reached"
+
+
 class ConfigurationError(BrokerError):
     """The app's settings are incomplete or wrong. Retryable: fixing the settings lets queued requests complete."""
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 NOT_ACTED = frozenset({429})  # throttled: Graph did not act on the request
+MAX_HANDED_BACK = 3600.0      # a Retry-After handed to the caller or the queue is capped at an hour
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class GraphClient:
                 delay = retry_after if retry_after is not None else self._backoff(attempt)
             if attempt == policy.max_attempts or delay > policy.max_retry_after:
                 # Too long to wait in process: hand the wait to the caller (Retry-After) or to the queue.
-                last_error.retry_after = max(delay, last_error.retry_after or 0.0)
+                last_error.retry_after = min(max(delay, last_error.retry_after or 0.0), MAX_HANDED_BACK)
                 raise last_error
             self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -6,6 +6,7 @@ carry its record's ``ETag``; PATCH honours ``If-Match``.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable
 
 import azure.functions as func
@@ -14,15 +15,17 @@ from .bootstrap import Container
 from .errors import BrokerError, FieldError, RecordedFailure, ValidationFailed
 from .http_io import Reply, correlation_id_of, json_answer, location, problem, read_json, wants_async
 from .records import MeetingRecord, Status
-from .usecases import (Outcome, accept_meeting, create_meeting as create_or_get, find_meeting, unrecorded_failure,
+from .usecases import (Outcome, accept_meeting, cancel_meeting as cancel_use_case, create_meeting as create_or_get,
+                       find_by_join_link, find_meeting, organizer_quota, unrecorded_failure,
                        update_meeting as change_meeting)
-from .usecases.common import Context, refused
-from .validation import validate_change, validate_request
+from .usecases.common import Context, cancelled, refused
+from .validation import validate_cancel, validate_change, validate_request
 from .values import Clock
 
 log = logging.getLogger(__name__)
 
 ContainerFactory = Callable[[], Container]
+JOIN_MEETING_ID = re.compile(r"[0-9 ]{1,40}", re.ASCII)
 
 
 def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory, clock: Clock) -> Reply:
@@ -78,6 +81,27 @@ def update_meeting(req: func.HttpRequest, container_factory: ContainerFactory, o
     return _reply(outcome, correlation_id)
 
 
+def cancel_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
+                   external_id: str | None) -> Reply:
+    """DELETE /meetings/{organizerId}/{externalId}?mode=delete|lock (or the query form): 204 once deleted (a
+    tombstone stays), 200 with the locked meeting."""
+    correlation_id = correlation_id_of(req)
+    key = {"organizerId": organizer_id, "externalId": external_id, "tenantId": req.params.get("tenantId")}
+    try:
+        deps = container_factory().deps
+    except BrokerError as error:
+        return Reply(problem(error, correlation_id=correlation_id))
+    try:
+        cancel = validate_cancel({"mode": req.params["mode"]} if "mode" in req.params else {}, key=key)
+    except BrokerError as error:
+        return _reply(refused(deps, Context(correlation_id, "http", payload=key), error), correlation_id)
+    outcome = cancel_use_case(deps, cancel, source="http", correlation_id=correlation_id)
+    if outcome.status == Status.CANCELLED:
+        return Reply(func.HttpResponse(status_code=204, headers={"x-correlation-id": correlation_id}),
+                     outcome.message)
+    return _reply(outcome, correlation_id)
+
+
 def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None = None) -> Reply:
     """The HTTP answer to an outcome, and the messages its output bindings send."""
     if outcome.status == Status.FAILED:
@@ -91,18 +115,38 @@ def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None
     if outcome.record is not None and outcome.record.etag:
         headers["ETag"] = outcome.record.etag
     status = 201 if outcome.status == Status.CREATED else 200
-    return Reply(json_answer(_meeting_body(outcome.meeting, outcome.not_applied), status, headers), outcome.message)
+    body = _meeting_body(outcome.meeting, outcome.not_applied, outcome.quota)
+    return Reply(json_answer(body, status, headers), outcome.message)
 
 
-def _meeting_body(meeting: dict[str, Any] | None, not_applied: tuple[str, ...]) -> dict[str, Any]:
-    """The onlineMeeting as Graph returned it, plus ``settingsNotApplied`` when Graph kept some option its own way."""
-    return {**(meeting or {}), "settingsNotApplied": list(not_applied)} if not_applied else dict(meeting or {})
+def _meeting_body(meeting: dict[str, Any] | None, not_applied: tuple[str, ...] = (),
+                  quota: dict[str, int] | None = None) -> dict[str, Any]:
+    """The onlineMeeting as Graph returned it, plus ``settingsNotApplied`` when Graph kept some option its own way
+    and ``quota`` from 90% of the organizer's monthly limit."""
+    body = dict(meeting or {})
+    if not_applied:
+        body["settingsNotApplied"] = list(not_applied)
+    if quota:
+        body["quota"] = dict(quota)
+    return body
 
 
 def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
                 external_id: str | None) -> func.HttpResponse:
+    """GET by key (path or query), or by the join link a person pastes (``joinWebUrl`` or ``joinMeetingId``)."""
     correlation_id = correlation_id_of(req)
+    links = {name: req.params[name] for name in ("joinWebUrl", "joinMeetingId") if req.params.get(name)}
     try:
+        if links:
+            if len(links) > 1 or organizer_id or external_id:
+                raise ValidationFailed([FieldError(name, "look a meeting up by its key, its joinWebUrl or its "
+                                                         "joinMeetingId: one of them") for name in links])
+            if "joinMeetingId" in links and not JOIN_MEETING_ID.fullmatch(links["joinMeetingId"]):
+                raise ValidationFailed([FieldError("joinMeetingId", "must be the digits of a join meeting id")])
+            record = find_by_join_link(container_factory().deps, join_web_url=links.get("joinWebUrl"),
+                                       join_meeting_id=links.get("joinMeetingId"),
+                                       tenant_id=req.params.get("tenantId"))
+            return record_response(record, correlation_id)
         missing = [name for name, value in (("organizerId", organizer_id), ("externalId", external_id)) if not value]
         if missing:
             raise ValidationFailed([FieldError(name, "is required") for name in missing])
@@ -113,10 +157,25 @@ def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, orga
     return record_response(record, correlation_id)
 
 
+def get_quota(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None
+              ) -> func.HttpResponse:
+    """GET /organizers/{organizerId}/quota: the organizer's figures for the current UTC month."""
+    correlation_id = correlation_id_of(req)
+    try:
+        if not organizer_id:
+            raise ValidationFailed([FieldError("organizerId", "is required")])
+        figures = organizer_quota(container_factory().deps, organizer_id, req.params.get("tenantId"))
+    except BrokerError as error:
+        return problem(error, correlation_id=correlation_id)
+    return json_answer(figures, 200, {"x-correlation-id": correlation_id})
+
+
 def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResponse:
     headers = {"x-correlation-id": correlation_id, **({"ETag": record.etag} if record.etag else {})}
     if record.has_meeting:
         return json_answer(_meeting_body(record.meeting, record.settings_not_applied), 200, headers)
+    if record.cancelled:
+        return problem(cancelled(record, status=410), correlation_id=correlation_id)
     if record.status == Status.PENDING:
         return json_answer({"status": Status.PENDING, "correlationId": record.correlation_id}, 202,
                            {**headers, "Retry-After": "1"})

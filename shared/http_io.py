@@ -19,7 +19,7 @@ from .values import safe_text
 
 PROBLEM_JSON = "application/problem+json"
 MAX_DETAIL = 4000
-MAX_RETRY_AFTER = 3600
+MAX_RETRY_AFTER = 32 * 24 * 3600  # a quota answers until the next month; Graph's waits are capped in graph.py
 _CORRELATION = re.compile(r"[\x21-\x7e]{1,200}")
 _PATH_SAFE = re.compile(r"[^/\\#?%\s]+")
 

@@ -127,3 +127,15 @@ class MeetingChange:
         if self.attendees is not None:
             payload["participants"] = {"attendees": self.attendees}
         return payload
+
+
+@dataclass(frozen=True)
+class MeetingCancel:
+    """The end of a meeting's life: ``delete`` (a tombstone stays) or ``lock`` (the meeting stays; nobody new gets
+    in)."""
+
+    organizer_id: str
+    external_id: str
+    tenant_id: str | None = None
+    correlation_id: str | None = None
+    mode: str = "delete"

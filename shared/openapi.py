@@ -23,6 +23,9 @@ def _meeting(description: str, headers: dict[str, Any] | None = None) -> dict[st
     return {"description": description, "headers": {**_CORRELATION, **_ETAG, **(headers or {})}, "content": _MEETING}
 
 
+_QUOTA = {"429": _problem("`organizer_quota_exceeded` (the organizer reached `MONTHLY_MEETING_LIMIT` this UTC month; "
+                          "not retryable, `Retry-After` names the start of next month) or `graph_throttled`.",
+                          retry_after=True)}
 _GRAPH_FAILED = {
     "403": _problem("`access_policy_missing` (Graph: no application access policy for the organizer; the detail names "
                     "the grant command), `organizer_not_allowed` or `tenant_not_allowed`."),
@@ -34,7 +37,8 @@ _GRAPH_FAILED = {
     "503": _problem("`storage_unavailable`.", retry_after=True),
 }
 _LOOKUP_RESPONSES = {
-    "200": _meeting("The meeting, as Microsoft Graph returned it."),
+    "200": _meeting("The meeting, as Microsoft Graph returned it (created or locked)."),
+    "410": _problem("`meeting_cancelled`: the meeting was deleted (the problem carries `cancelledAt`)."),
     "202": {"description": "An accepted request that the queue has not processed yet.",
             "headers": {**_CORRELATION, **_RETRY_AFTER},
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pending"}}}},
@@ -52,6 +56,15 @@ _KEY_IN_QUERY = [
 _KEY_IN_PATH = [
     {"name": "organizerId", "in": "path", "required": True, "schema": {"type": "string"}},
     {"name": "externalId", "in": "path", "required": True, "schema": {"type": "string"}},
+]
+_FIND_BY = [
+    {"name": "organizerId", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "With externalId: the meeting's key."},
+    {"name": "externalId", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "joinWebUrl", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Or: the meeting's join URL, in any encoding (matched after normalising it)."},
+    {"name": "joinMeetingId", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9 ]+$"},
+     "description": "Or: the meeting's join meeting id (digits)."},
 ]
 _TENANT = {"name": "tenantId", "in": "query", "required": False, "schema": {"type": "string"},
            "description": "The tenant (GUID or verified domain), when not the app's default tenant."}
@@ -85,12 +98,14 @@ def _create() -> dict[str, Any]:
             "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
             "404": _problem("`organizer_not_found`."),
             "409": _problem("`concurrent_update` (retry), `request_in_progress` (another request is creating this "
-                            "passcode meeting; retry after `Retry-After`) or `passcode_setting_immutable` (use a new "
-                            "externalId).", retry_after=True),
+                            "passcode meeting; retry after `Retry-After`), `passcode_setting_immutable` or "
+                            "`meeting_cancelled` (this key's meeting was cancelled; use a new externalId).",
+                            retry_after=True),
             "410": _problem("`meeting_gone`: the recorded meeting was deleted in Graph outside the broker."),
             "413": _problem("`payload_too_large`: the body is over 64 KiB (or, queued, over a queue message)."),
             "415": _problem("`unsupported_media_type`."),
             **_GRAPH_FAILED,
+            **_QUOTA,
         },
     }
 
@@ -113,10 +128,33 @@ def _update(parameters: list[dict[str, Any]]) -> dict[str, Any]:
             "404": _problem("`meeting_not_found` (nothing recorded for this key) or `organizer_not_found`."),
             "409": _problem("`meeting_pending`: no meeting yet for this key; or `concurrent_update`.",
                             retry_after=True),
-            "410": _problem("`meeting_gone`: the meeting was deleted in Graph outside the broker."),
+            "410": _problem("`meeting_cancelled` (a cancelled meeting cannot change) or `meeting_gone` (deleted in "
+                            "Graph outside the broker)."),
             "412": _problem("`precondition_failed`: the record changed since the ETag in If-Match."),
             "413": _problem("`payload_too_large`."),
             "415": _problem("`unsupported_media_type`."),
+            **_GRAPH_FAILED,
+        },
+    }
+
+
+def _cancel(parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "summary": "Cancel a meeting: delete it (a tombstone stays) or lock it (nobody new gets in)",
+        "parameters": [*parameters, _TENANT, _CORRELATION_PARAM,
+                       {"name": "mode", "in": "query", "required": False,
+                        "schema": {"type": "string", "enum": ["delete", "lock"], "default": "delete"},
+                        "description": "`delete`: DELETE in Graph, the key stays cancelled. `lock`: lobby for the "
+                                       "organizer only, no dial-in bypass, chat off; a later PATCH that sets them "
+                                       "again unlocks it."}],
+        "responses": {
+            "204": {"description": "Deleted (again: a second DELETE calls nobody).", "headers": _CORRELATION},
+            "200": _meeting("Locked: the meeting as Graph returned it (result `locked`)."),
+            "400": _problem("`validation_failed` (a missing key, an unknown mode)."),
+            "404": _problem("`meeting_not_found`: nothing is recorded for this key."),
+            "409": _problem("`meeting_pending`: no meeting yet for this key; or `concurrent_update`.",
+                            retry_after=True),
+            "410": _problem("`meeting_cancelled`: lock of a cancelled meeting; or `meeting_gone`."),
             **_GRAPH_FAILED,
         },
     }
@@ -146,14 +184,33 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/meetings": {
                 "post": _create(),
-                "get": _lookup(_KEY_IN_QUERY, "findMeeting",
-                               "Look a meeting up by query (for externalIds that cannot travel in a path segment)"),
+                "get": _lookup(_FIND_BY, "findMeeting",
+                               "Look a meeting up by key (for externalIds that cannot travel in a path segment), or "
+                               "by the join link a person pastes; no Graph call"),
                 "patch": {"operationId": "changeMeeting", **_update(_KEY_IN_QUERY)},
+                "delete": {"operationId": "endMeeting", **_cancel(_KEY_IN_QUERY)},
             },
             "/api/meetings/{organizerId}/{externalId}": {
                 "get": _lookup(_KEY_IN_PATH, "getMeeting", "Look a meeting up; no Graph call"),
                 "patch": {"operationId": "updateMeeting", **_update(_KEY_IN_PATH)},
+                "delete": {"operationId": "cancelMeeting", **_cancel(_KEY_IN_PATH)},
             },
+            "/api/organizers/{organizerId}/quota": {"get": {
+                "operationId": "organizerQuota",
+                "summary": "The organizer's meetings created by the broker this UTC month, against MONTHLY_MEETING_LIMIT",
+                "parameters": [{"name": "organizerId", "in": "path", "required": True, "schema": {"type": "string"}},
+                               _TENANT],
+                "responses": {
+                    "200": {"description": "The figures.", "headers": _CORRELATION, "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Quota"}}}},
+                    "400": _problem("`validation_failed`."),
+                    "403": _problem("`tenant_not_allowed`."),
+                    "500": _problem("`configuration_error`."),
+                    "502": _problem("`token_unavailable` (a tenant named by domain could not be resolved).",
+                                    retry_after=True),
+                    "503": _problem("`storage_unavailable`.", retry_after=True),
+                },
+            }},
             "/api/health": {"get": {
                 "operationId": "health",
                 "summary": "Settings load and the table answers",

@@ -8,7 +8,7 @@ from .meeting_settings import SETTINGS, Rule
 from .records import Status
 from .validation import MAX_EXTERNAL_ID, ROLES
 
-RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.UPDATED, Status.FAILED)
+RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.UPDATED, Status.LOCKED, Status.CANCELLED, Status.FAILED)
 
 _PARTICIPANT: dict[str, Any] = {
     "type": "object",
@@ -101,8 +101,17 @@ def schemas() -> dict[str, Any]:
                 "endDateTime": {"type": "string"},
                 "externalId": {"type": ["string", "null"]},
                 "settingsNotApplied": {"type": "array", "items": {"type": "string", "enum": list(SETTINGS)}},
+                "quota": {"$ref": "#/components/schemas/QuotaFigures"},
             },
         },
+        "QuotaFigures": {"type": "object", "required": ["used", "limit"],
+                         "description": "From 90% of the organizer's monthly limit.",
+                         "properties": {"used": {"type": "integer"}, "limit": {"type": "integer"}}},
+        "Quota": {"type": "object", "required": ["organizerId", "month", "used"], "properties": {
+            "organizerId": {"type": "string"}, "tenantId": {"type": "string"},
+            "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}, "used": {"type": "integer"},
+            "limit": {"type": ["integer", "null"], "description": "null: MONTHLY_MEETING_LIMIT is 0 (no limit)."},
+            "remaining": {"type": ["integer", "null"]}, "resetsAt": {"type": "string", "format": "date-time"}}},
         "Accepted": {"type": "object", "required": ["status", "correlationId"], "properties": {
             "status": {"const": Status.ACCEPTED}, "correlationId": {"type": "string"}}},
         "Pending": {"type": "object", "required": ["status"], "properties": {
@@ -143,6 +152,7 @@ def schemas() -> dict[str, Any]:
                           "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                                          "retryable": {"type": "boolean"}}},
                 "settingsNotApplied": {"type": "array", "items": {"type": "string"}},
+                "quota": {"$ref": "#/components/schemas/QuotaFigures"},
                 "source": {"enum": ["http", "queue"]},
                 "completedAt": {"type": "string", "format": "date-time"},
             },

@@ -1,14 +1,12 @@
-"""The durable record of a meeting request, its statuses, its key, and the port of the store that keeps it.
+"""The durable record of a meeting request, its statuses and its key. Its store's port is ``shared.repository``.
 
 One record per (tenant, organizer object id, externalId). Every state change is conditional on the record's ETag
-(``shared.cas``), so concurrent requests for one key cannot overwrite each other. The Azure Table Storage adapter is
-``shared.table_repository``; tests use a fake that honours the same contract (``tests/fakes.py``).
+(``shared.cas``), so concurrent requests for one key cannot overwrite each other.
 """
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -24,12 +22,15 @@ class Status(StrEnum):
     CREATED = "created"      # record: holds its meeting; result: Graph created the meeting for this request
     EXISTING = "existing"    # result: the meeting already existed (from the table, or Graph returned it)
     FAILED = "failed"        # record and result: the request ended in an error
+    LOCKED = "locked"        # record and result: the meeting is kept, but nobody new gets in
+    CANCELLED = "cancelled"  # record (a tombstone) and result: the meeting was deleted; the key stays cancelled
     UPDATED = "updated"      # result: the recorded meeting was changed to what the request asked for
     ACCEPTED = "accepted"    # answer: queued for async processing (202)
     DEFERRED = "deferred"    # queue path: tried again later by a delayed copy; nothing emitted yet
 
 
-RECORD_STATUSES = frozenset({Status.PENDING, Status.CREATED, Status.FAILED})
+RECORD_STATUSES = frozenset({Status.PENDING, Status.CREATED, Status.FAILED, Status.LOCKED, Status.CANCELLED})
+LIVE_STATUSES = frozenset({Status.CREATED, Status.LOCKED})  # a meeting that exists in Graph
 
 
 class Kind(StrEnum):
@@ -80,6 +81,9 @@ class MeetingRecord:
     lease_owner: str | None = None        # plain create: who holds the key while it creates (not idempotent)
     lease_expires_at: datetime | None = None
     settings_not_applied: tuple[str, ...] = ()  # options Graph kept its own value for (tenant policy)
+    cancelled_at: datetime | None = None
+    # The index rows (join URL, join meeting id) stored with this version: bookkeeping of the store, not state.
+    indexed: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in RECORD_STATUSES:
@@ -87,7 +91,7 @@ class MeetingRecord:
         object.__setattr__(self, "status", Status(self.status))
         object.__setattr__(self, "kind", Kind(self.kind))
         object.__setattr__(self, "settings_not_applied", tuple(self.settings_not_applied))
-        for name in ("first_attempt_at", "created_at", "updated_at", "lease_expires_at"):
+        for name in ("first_attempt_at", "created_at", "updated_at", "lease_expires_at", "cancelled_at"):
             value = getattr(self, name)
             if value is not None and (value.tzinfo is None or value.utcoffset() is None):
                 raise ValueError(f"{name} must be a timezone-aware datetime")
@@ -102,7 +106,12 @@ class MeetingRecord:
 
     @property
     def has_meeting(self) -> bool:
-        return self.status == Status.CREATED and self.meeting is not None
+        """The key's meeting exists in Graph (created or locked) and is recorded."""
+        return self.status in LIVE_STATUSES and self.meeting is not None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == Status.CANCELLED
 
     def leased_by_other(self, owner: str, now: datetime) -> bool:
         return (self.lease_owner is not None and self.lease_owner != owner and self.lease_expires_at is not None
@@ -147,44 +156,3 @@ class RecordExists(Exception):
 
 class RecordModified(Exception):
     """A conditional write lost: the row changed (ETag mismatch) or vanished since it was read."""
-
-
-class MeetingRepository(ABC):
-    """The store of meeting records. Failures of the store itself raise ``StorageUnavailable``; a meeting too large
-    to hold raises ``MeetingTooLarge`` (see ``meeting_json``)."""
-
-    @abstractmethod
-    def ensure_ready(self) -> None:
-        """Create the table if it is missing; fine when it exists."""
-
-    @abstractmethod
-    def ping(self) -> None:
-        """A cheap health probe; raises StorageUnavailable."""
-
-    @abstractmethod
-    def get(self, key: MeetingKey) -> MeetingRecord | None:
-        """The record for ``key``, or None."""
-
-    @abstractmethod
-    def insert(self, record: MeetingRecord) -> MeetingRecord:
-        """Store a new record and return it with its ETag; RecordExists (carrying the stored row) if one exists."""
-
-    @abstractmethod
-    def replace(self, record: MeetingRecord) -> MeetingRecord:
-        """Overwrite the row if it still has ``record.etag``; RecordModified when stale or gone."""
-
-    @abstractmethod
-    def delete(self, key: MeetingKey, etag: str | None = None) -> None:
-        """Delete the row (only if it still has ``etag`` when given); a missing row is fine."""
-
-    @abstractmethod
-    def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
-        """Every record of one organizer key (used to move rows keyed by a UPN once its object id is known)."""
-
-    @abstractmethod
-    def get_alias(self, tenant_id: str, upn: str) -> str | None:
-        """The organizer object id Graph gave for ``upn``, if learned."""
-
-    @abstractmethod
-    def put_alias(self, tenant_id: str, upn: str, object_id: str) -> None:
-        """Remember the organizer object id Graph gave for ``upn``."""

@@ -42,6 +42,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "ALLOWED_ORGANIZERS",
     "ACCESS_POLICY_GRACE_MINUTES",
     "MEETING_CHANGES",
+    "MONTHLY_MEETING_LIMIT",
 )
 # Settings that hold secrets: never echoed, and the template must not set them in Azure.
 SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE"})
@@ -87,6 +88,7 @@ class Settings:
     allowed_organizers: OrganizerAllowlist
     access_policy_grace: timedelta
     meeting_changes: str = "apply"
+    monthly_meeting_limit: int = 2000
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_pem: str | None = field(default=None, repr=False)
@@ -239,6 +241,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if meeting_changes not in MEETING_CHANGES:
         problems.append(f"MEETING_CHANGES must be one of {', '.join(MEETING_CHANGES)}")
 
+    limit_raw = get_or("MONTHLY_MEETING_LIMIT", "2000")
+    try:
+        monthly_limit = int(limit_raw)
+        if not 0 <= monthly_limit <= 1_000_000:
+            raise ValueError
+    except ValueError:
+        problems.append("MONTHLY_MEETING_LIMIT must be a whole number of meetings from 0 (no limit) to 1000000")
+        monthly_limit = 2000
+
     if problems:
         raise ConfigurationError(problems)
     return Settings(
@@ -258,6 +269,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         allowed_organizers=organizers,
         access_policy_grace=timedelta(minutes=grace_minutes),
         meeting_changes=meeting_changes,
+        monthly_meeting_limit=monthly_limit,
         client_secret=secret,
         certificate_path=cert_path,
         certificate_pem=cert_pem,

@@ -1,8 +1,9 @@
-"""A meeting record as a Table Storage entity, and back.
+"""Records, aliases, counters and index rows as Table Storage entities, and back.
 
 The raw key values are kept as properties (the keys themselves are escaped or hashed, ``shared.keys``); the meeting is
 kept as Graph returned it, as ASCII JSON chunked over string properties; the other columns are copies for people
-browsing the table.
+browsing the table. A record's index rows point at its row key; the record lists them (``IndexRows``) so that the
+write that changes or removes it changes or removes them too.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from . import keys
 from .errors import MeetingTooLarge
 from .records import Kind, MeetingKey, MeetingRecord, meeting_json
+from .repository import Alias, QuotaCount
 
 # A string property is at most 64 KiB of UTF-16 (32,768 code units):
 # https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model#property-types
@@ -50,23 +52,41 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= _MAX_STRING_PROPERTY else None
 
 
+def record_keys(key: MeetingKey) -> tuple[str, str]:
+    return keys.partition_key(key.tenant_id), keys.meeting_row_key(key.organizer_key, key.external_id)
+
+
+def index_rows(record: MeetingRecord) -> dict[str, dict[str, Any]]:
+    """The index rows this version of the record needs (by row key): its join URL and join meeting id."""
+    partition, row = record_keys(record.key)
+    wanted = {}
+    if isinstance(record.join_web_url, str) and record.join_web_url:
+        wanted[keys.join_url_row_key(record.join_web_url)] = "JoinWebUrl"
+    if isinstance(record.join_meeting_id, str) and record.join_meeting_id:
+        wanted[keys.join_id_row_key(record.join_meeting_id)] = "JoinMeetingId"
+    return {index: {"PartitionKey": partition, "RowKey": index, "Kind": kind, "MeetingRowKey": row,
+                    "OrganizerKey": record.key.organizer_key, "ExternalId": record.key.external_id}
+            for index, kind in wanted.items()}
+
+
 def to_entity(record: MeetingRecord) -> dict[str, Any]:
-    key = record.key
+    partition, row = record_keys(record.key)
     entity: dict[str, Any] = {
-        "PartitionKey": keys.meeting_partition_key(key.tenant_id, key.organizer_key),
-        "RowKey": keys.meeting_row_key(key.external_id),
-        "TenantId": key.tenant_id,
-        "OrganizerKey": key.organizer_key,
+        "PartitionKey": partition,
+        "RowKey": row,
+        "TenantId": record.key.tenant_id,
+        "OrganizerKey": record.key.organizer_key,
         "OrganizerId": record.organizer_id,
-        "ExternalId": key.external_id,
+        "ExternalId": record.key.external_id,
         "Status": record.status,
+        "Kind": record.kind,
         "Fingerprint": record.fingerprint,
         "CorrelationId": record.correlation_id,
         "Source": record.source,
         "LastError": json.dumps(record.last_error, ensure_ascii=True) if record.last_error is not None else None,
-        "Kind": record.kind,
         "LeaseOwner": record.lease_owner,
         "SettingsNotApplied": ",".join(record.settings_not_applied) or None,
+        "IndexRows": ",".join(index_rows(record)) or None,
     }
     for name, value in entity.items():
         if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > _MAX_STRING_PROPERTY:
@@ -83,6 +103,7 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "CreatedAt": _utc(record.created_at),
         "UpdatedAt": _utc(record.updated_at),
         "LeaseExpiresAt": _utc(record.lease_expires_at),
+        "CancelledAt": _utc(record.cancelled_at),
     })
     parts = _meeting_json_parts(record.meeting) if record.meeting is not None else []
     entity["MeetingJsonParts"] = len(parts)
@@ -113,4 +134,26 @@ def from_entity(entity: Any) -> MeetingRecord:
         lease_owner=entity.get("LeaseOwner"),
         lease_expires_at=_utc(entity.get("LeaseExpiresAt")),
         settings_not_applied=tuple(filter(None, (entity.get("SettingsNotApplied") or "").split(","))),
+        cancelled_at=_utc(entity.get("CancelledAt")),
+        indexed=tuple(filter(None, (entity.get("IndexRows") or "").split(","))),
     )
+
+
+def alias_entity(alias: Alias) -> dict[str, Any]:
+    return {"PartitionKey": keys.partition_key(alias.tenant_id), "RowKey": keys.alias_row_key(alias.upn),
+            "TenantId": alias.tenant_id, "Upn": alias.upn, "ObjectId": alias.object_id}
+
+
+def alias_from(entity: Any) -> Alias:
+    return Alias(entity["TenantId"], entity["Upn"], entity.get("ObjectId"), etag=entity.metadata.get("etag"))
+
+
+def quota_entity(count: QuotaCount) -> dict[str, Any]:
+    return {"PartitionKey": keys.partition_key(count.tenant_id),
+            "RowKey": keys.quota_row_key(count.organizer_key, count.month), "TenantId": count.tenant_id,
+            "OrganizerKey": count.organizer_key, "Month": count.month, "Used": int(count.used)}
+
+
+def quota_from(entity: Any) -> QuotaCount:
+    return QuotaCount(entity["TenantId"], entity["OrganizerKey"], entity["Month"], int(entity.get("Used") or 0),
+                      etag=entity.metadata.get("etag"))

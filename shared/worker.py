@@ -19,10 +19,10 @@ from .errors import BrokerError, MalformedJson, RetriesExhausted
 from .jsontext import parse, parse_utf8
 from .messages import payload_ids
 from .records import Status
-from .usecases import (Deps, Outcome, create_meeting, exhaust_request, unrecorded_exhaustion, unrecorded_failure,
-                       update_meeting)
+from .usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
+                       unrecorded_failure, update_meeting)
 from .usecases.common import Context, refused
-from .validation import validate_change, validate_request
+from .validation import validate_cancel, validate_change, validate_request
 from .values import Clock
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,13 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
 def _process(deps: Deps, payload: Any, message_id: str) -> Outcome:
     """The use case the message's ``action`` names (``create`` by default); a message that breaks its rules
     raises ValidationFailed."""
-    if isinstance(payload, dict) and payload.get("action") == "update":
+    action = payload.get("action") if isinstance(payload, dict) else None
+    if action == "update":
         change = validate_change(payload, queue=True)
         return update_meeting(deps, change, source="queue", correlation_id=change.correlation_id or message_id)
+    if action == "cancel":
+        cancel = validate_cancel(payload, queue=True)
+        return cancel_meeting(deps, cancel, source="queue", correlation_id=cancel.correlation_id or message_id)
     request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
     return create_meeting(deps, request, source="queue", correlation_id=request.correlation_id or message_id,
                           final=False)

@@ -10,10 +10,13 @@ from datetime import datetime, timezone
 
 from shared.errors import BrokerError, TenantNotAllowed
 from shared.organizers import OrganizerDirectory
+from shared.quota import QuotaBook
 from shared.ports import MeetingsGraph, TenantResolver
 from shared.settings import Settings
 from shared.usecases import Deps
-from shared.records import MeetingKey, MeetingRecord, MeetingRepository, RecordExists, RecordModified, meeting_json
+from shared import keys
+from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, meeting_json
+from shared.repository import MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, Written
 from shared.values import Clock, is_guid, normalize_organizer
 
 
@@ -32,12 +35,24 @@ def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
         first_attempt_at=utc(record.first_attempt_at),
         created_at=utc(record.created_at),
         updated_at=utc(record.updated_at),
+        lease_expires_at=utc(record.lease_expires_at),
+        cancelled_at=utc(record.cancelled_at),
+        indexed=tuple(_index_names(record)),
         etag=etag,
     )
 
 
+def _index_names(record: MeetingRecord) -> list[str]:
+    names = []
+    if record.join_web_url:
+        names.append(keys.join_url_row_key(record.join_web_url))
+    if record.join_meeting_id:
+        names.append(keys.join_id_row_key(record.join_meeting_id))
+    return names
+
+
 def _atomic(method):
-    """One call at a time, as the table serves one request on a row at a time."""
+    """One call at a time, as the table serves one request (one transaction) at a time."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
         with self._lock:
@@ -46,18 +61,23 @@ def _atomic(method):
 
 
 class InMemoryMeetingRepository(MeetingRepository):
-    """The meeting repository in a dict, safe for concurrent callers (each call is atomic, as a table request is).
-    Set ``outage`` to make every call raise it (e.g. StorageUnavailable)."""
+    """The meeting repository in dicts, safe for concurrent callers (each call is atomic, as a table transaction
+    is). Set ``outage`` to make every call raise it (e.g. StorageUnavailable); ``calls`` counts the calls (each a round
+    trip to the real store)."""
 
     def __init__(self) -> None:
         self.rows: dict[MeetingKey, MeetingRecord] = {}
-        self.aliases: dict[tuple[str, str], str] = {}
+        self.aliases: dict[tuple[str, str], Alias] = {}
+        self.counters: dict[tuple[str, str, str], QuotaCount] = {}
+        self.index: dict[tuple[str, str], MeetingKey] = {}
         self.outage: BrokerError | None = None
         self.ready = False
+        self.calls: list[str] = []
         self._etags = itertools.count(1)
         self._lock = threading.RLock()
 
-    def _check_outage(self) -> None:
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
         if self.outage is not None:
             raise self.outage
 
@@ -69,68 +89,119 @@ class InMemoryMeetingRepository(MeetingRepository):
 
     @_atomic
     def ensure_ready(self) -> None:
-        self._check_outage()
+        self._call("ensure_ready")
         self.ready = True
 
     @_atomic
     def ping(self) -> None:
-        self._check_outage()
+        self._call("ping")
 
     @_atomic
     def get(self, key: MeetingKey) -> MeetingRecord | None:
-        self._check_outage()
+        self._call("get")
         record = self.rows.get(key)
         return self._copy(record) if record is not None else None
 
     @_atomic
-    def insert(self, record: MeetingRecord) -> MeetingRecord:
-        self._check_outage()
-        existing = self.rows.get(record.key)
-        if existing is not None:
-            raise RecordExists(self._copy(existing))
-        stored = _stored(record, self._next_etag())
-        self.rows[record.key] = stored
-        return self._copy(stored)
-
-    @_atomic
-    def replace(self, record: MeetingRecord) -> MeetingRecord:
-        self._check_outage()
-        if not record.etag:
+    def commit(self, record: MeetingRecord, *, insert: bool, alias: Alias | None = None,
+               quota: QuotaCount | None = None) -> Written:
+        self._call("commit")
+        if not insert and not record.etag:
             raise ValueError("replace needs the ETag of the row it read")
         current = self.rows.get(record.key)
-        if current is None:
-            raise RecordModified("the row was deleted since it was read")
-        if current.etag != record.etag:
-            raise RecordModified("the row changed since it was read (ETag mismatch)")
-        stored = _stored(record, self._next_etag())
+        if insert and current is not None:
+            raise RecordExists(self._copy(current))
+        if not insert and (current is None or current.etag != record.etag):
+            raise RecordModified("the row changed or vanished since it was read (ETag mismatch)")
+        alias_key = (alias.tenant_id, normalize_organizer(alias.upn)) if alias is not None else None
+        if alias is not None and _stale(self.aliases.get(alias_key), alias.etag):
+            raise AliasChanged("written with the record, it changed since it was read")
+        counter_key = (quota.tenant_id, quota.organizer_key, quota.month) if quota is not None else None
+        if quota is not None and _stale(self.counters.get(counter_key), quota.etag):
+            raise QuotaChanged("written with the record, it changed since it was read")
+        stored = _stored(record, self._next_etag())  # all checks passed: every part is written
         self.rows[record.key] = stored
-        return self._copy(stored)
+        for name in stored.indexed:
+            self.index[(record.key.tenant_id, name)] = record.key
+        written_alias = written_quota = None
+        if alias is not None:
+            written_alias = self.aliases[alias_key] = with_changes(alias, etag=self._next_etag())
+        if quota is not None:
+            written_quota = self.counters[counter_key] = with_changes(quota, etag=self._next_etag())
+        return Written(self._copy(stored), written_alias, written_quota)
 
     @_atomic
-    def delete(self, key: MeetingKey, etag: str | None = None) -> None:
-        self._check_outage()
-        current = self.rows.get(key)
-        if current is None:
-            return
-        if etag and current.etag != etag:
-            raise RecordModified("the row changed since it was read (ETag mismatch)")
-        del self.rows[key]
+    def learn_alias(self, alias: Alias, moves: list[tuple[MeetingRecord, MeetingRecord | None]]) -> Alias:
+        self._call("learn_alias")
+        assert len(moves) <= MAX_MOVES
+        alias_key = (alias.tenant_id, normalize_organizer(alias.upn))
+        if _stale(self.aliases.get(alias_key), alias.etag):
+            raise AliasChanged("the alias changed since it was read")
+        for row, replacement in moves:
+            current = self.rows.get(row.key)
+            if current is None or current.etag != row.etag:
+                raise RecordModified("the row changed or vanished since it was read (ETag mismatch)")
+            if replacement is not None and replacement.key in self.rows:
+                raise RecordExists(self._copy(self.rows[replacement.key]))
+        for row, replacement in moves:  # every check passed: all of it is written
+            del self.rows[row.key]
+            if replacement is not None:
+                stored = _stored(replacement, self._next_etag())
+                self.rows[replacement.key] = stored
+                for name in stored.indexed:
+                    self.index[(replacement.key.tenant_id, name)] = replacement.key
+        written = self.aliases[alias_key] = with_changes(alias, etag=self._next_etag())
+        return written
 
     @_atomic
     def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
-        self._check_outage()
+        self._call("rows_of")
         return [self._copy(record) for key, record in self.rows.items()
                 if (key.tenant_id, key.organizer_key) == (tenant_id, organizer_key)]
 
     @_atomic
-    def get_alias(self, tenant_id: str, upn: str) -> str | None:
-        self._check_outage()
+    def get_alias(self, tenant_id: str, upn: str) -> Alias | None:
+        self._call("get_alias")
         return self.aliases.get((tenant_id, normalize_organizer(upn)))
 
     @_atomic
-    def put_alias(self, tenant_id: str, upn: str, object_id: str) -> None:
-        self._check_outage()
-        self.aliases[(tenant_id, normalize_organizer(upn))] = object_id
+    def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
+        self._call("find_by_join_url")
+        record = self._indexed(tenant_id, keys.join_url_row_key(join_web_url))
+        matches = record is not None and record.join_web_url and (
+            keys.normalize_join_url(record.join_web_url) == keys.normalize_join_url(join_web_url))
+        return record if matches else None
+
+    @_atomic
+    def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
+        self._call("find_by_join_meeting_id")
+        record = self._indexed(tenant_id, keys.join_id_row_key(join_meeting_id))
+        wanted = join_meeting_id.replace(" ", "")
+        return record if record is not None and (record.join_meeting_id or "").replace(" ", "") == wanted else None
+
+    def _indexed(self, tenant_id: str, name: str) -> MeetingRecord | None:
+        key = self.index.get((tenant_id, name))
+        record = self.rows.get(key) if key is not None else None
+        return self._copy(record) if record is not None else None
+
+    @_atomic
+    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCount:
+        self._call("get_quota")
+        return self.counters.get((tenant_id, organizer_key, month)) or QuotaCount(tenant_id, organizer_key, month, 0)
+
+    @_atomic
+    def put_quota(self, count: QuotaCount) -> QuotaCount:
+        self._call("put_quota")
+        counter_key = (count.tenant_id, count.organizer_key, count.month)
+        if _stale(self.counters.get(counter_key), count.etag):
+            raise QuotaChanged("the counter changed since it was read")
+        written = self.counters[counter_key] = with_changes(count, etag=self._next_etag())
+        return written
+
+
+def _stale(current: Alias | QuotaCount | None, etag: str | None) -> bool:
+    """A conditional write of an extra row loses: inserting one that exists, or replacing another version."""
+    return (current is not None) if etag is None else (current is None or current.etag != etag)
 
 
 class StaticTenants(TenantResolver):
@@ -156,4 +227,4 @@ def make_deps(settings: Settings, repository: MeetingRepository, graph: Meetings
     ``sleeps`` instead of slept."""
     waits = sleeps if sleeps is not None else []
     return Deps(settings, repository, graph, clock, tenants or StaticTenants(), OrganizerDirectory(repository),
-                sleep=waits.append)
+                QuotaBook(repository, settings.monthly_meeting_limit, clock), sleep=waits.append)

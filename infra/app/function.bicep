@@ -27,6 +27,7 @@ param allowedTenants string
 param allowedOrganizers string
 param accessPolicyGraceMinutes string
 param meetingChanges string
+param monthlyMeetingLimit string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -162,6 +163,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MEETING_CHANGES'
           value: meetingChanges
+        }
+        {
+          name: 'MONTHLY_MEETING_LIMIT'
+          value: monthlyMeetingLimit
         }
       ]
     }

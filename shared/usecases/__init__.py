@@ -4,15 +4,18 @@
   choice by plain create under a lease (plain_create.py); both end in recording.py
 - ``accept_meeting`` (accept.py): record an async request and hand back the intake message
 - ``update_meeting`` (update.py): change a recorded meeting (one PATCH of what differs)
-- ``find_meeting`` (find.py): look a record up, from the table only
+- ``cancel_meeting`` (cancel.py): delete (a tombstone stays) or lock a meeting
+- ``find_meeting``, ``find_by_join_link``, ``organizer_quota`` (find.py): lookups, from the table only
 - ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
 """
 from .accept import accept_meeting
 from .common import Deps, Outcome
 from .create import create_meeting
 from .exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
-from .find import find_meeting
+from .cancel import cancel_meeting
+from .find import find_by_join_link, find_meeting, organizer_quota
 from .update import update_meeting
 
-__all__ = ["Deps", "Outcome", "accept_meeting", "create_meeting", "exhaust_request", "find_meeting",
+__all__ = ["Deps", "Outcome", "accept_meeting", "cancel_meeting", "create_meeting", "exhaust_request",
+           "find_by_join_link", "find_meeting", "organizer_quota",
            "unrecorded_exhaustion", "unrecorded_failure", "update_meeting"]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..cas import compare_and_set
+from ..cas import Commit, compare_and_set
 from ..errors import BrokerError, PayloadTooLarge
 from ..jsontext import MAX_QUEUE_MESSAGE_BYTES, fits_queue, queue_message_size
 from ..meeting_request import MeetingRequest
 from ..messages import to_message
 from ..records import MeetingKey, MeetingRecord, Status
-from .common import Context, Deps, Outcome, authorize, from_table, record_key, refused
+from .common import Context, Deps, Outcome, authorize, cancelled, from_table, keyed, refused
+from .recording import new_record
 
 
 def accept_meeting(deps: Deps, request: MeetingRequest, *, correlation_id: str, source: str = "http") -> Outcome:
@@ -28,29 +29,32 @@ def accept_meeting(deps: Deps, request: MeetingRequest, *, correlation_id: str, 
             raise PayloadTooLarge(
                 f"queued, this request would be {queue_message_size(intake)} bytes; a queue message holds at most "
                 f"{MAX_QUEUE_MESSAGE_BYTES} bytes: send it without Prefer: respond-async")
-        key = record_key(deps, tenant, request.organizer_id, request.external_id)
-        record = deps.repository.get(key)
-        if record and record.has_meeting and record.fingerprint == request.fingerprint:
-            return from_table(deps, context, record)
-        stored = compare_and_set(deps.repository, key, lambda current: _pending(deps, context, request, current, key),
-                                 current=record)
-        if stored is not None:
-            deps.organizers.settle(stored)
+        answered = keyed(deps, tenant, request.organizer_id, request.external_id,
+                         lambda key: _record_pending(deps, context, request, key))
     except BrokerError as error:
         return refused(deps, context, error)
-    return Outcome(Status.ACCEPTED, None, intake=intake)
+    return answered or Outcome(Status.ACCEPTED, None, intake=intake)
+
+
+def _record_pending(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey) -> Outcome | None:
+    """Mark the key pending; an Outcome when the table answers the request itself (its meeting, or cancelled)."""
+    record = deps.repository.get(key)
+    if record is not None and record.cancelled:
+        return refused(deps, context, cancelled(record, status=409))
+    if record is not None and record.has_meeting and record.fingerprint == request.fingerprint:
+        return from_table(deps, context, record)
+    compare_and_set(deps.repository, key, lambda current: _pending(deps, context, request, current, key),
+                    current=record)
+    return None
 
 
 def _pending(deps: Deps, context: Context, request: MeetingRequest, current: MeetingRecord | None,
-             key: MeetingKey) -> MeetingRecord:
+             key: MeetingKey) -> MeetingRecord | Commit:
     now = deps.clock()
     if current is None:
-        return MeetingRecord(
-            key=key, status=Status.PENDING, fingerprint=request.fingerprint, organizer_id=request.organizer_id,
-            correlation_id=context.correlation_id, source=context.source, meeting=None, last_error=None,
-            attempts=0, first_attempt_at=None, created_at=now, updated_at=now,
-        )
-    if current.status == Status.CREATED:
-        return current  # the meeting exists; the queue asks Graph about the new details
+        fresh = dataclasses.replace(new_record(key, context, request, now), first_attempt_at=None)
+        return Commit(fresh, alias=deps.organizers.placeholder(key))  # see shared.organizers
+    if current.has_meeting or current.cancelled:
+        return current  # the meeting exists; the queue asks about the new details
     return dataclasses.replace(current, status=Status.PENDING, fingerprint=request.fingerprint,
                                correlation_id=context.correlation_id, source=context.source, updated_at=now)

@@ -10,19 +10,22 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-from ..cas import compare_and_set
-from ..errors import BrokerError, ConcurrentUpdate, OrganizerNotAllowed, TenantNotAllowed
-from ..meeting_request import MeetingChange, MeetingRequest
+from ..cas import Commit, compare_and_set
+from ..errors import BrokerError, ConcurrentUpdate, MeetingCancelled, OrganizerNotAllowed, TenantNotAllowed
+from ..meeting_request import MeetingCancel, MeetingChange, MeetingRequest
 from ..messages import payload_ids, result_message, to_message
 from ..organizers import OrganizerDirectory
 from ..ports import MeetingsGraph, TenantResolver
-from ..records import MeetingKey, MeetingRecord, MeetingRepository, Status
+from ..quota import QuotaBook
+from ..records import MeetingKey, MeetingRecord, Status
+from ..repository import AliasChanged, MeetingRepository
 from ..settings import Settings
-from ..values import Clock
+from ..values import Clock, format_datetime
 
 log = logging.getLogger("shared.usecases")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Deps:
     clock: Clock
     tenants: TenantResolver
     organizers: OrganizerDirectory
+    quotas: QuotaBook
     sleep: Callable[[float], None] = time.sleep  # waiting for another request's lease (plain create)
 
 
@@ -50,6 +54,7 @@ class Outcome:
     retry_in: timedelta | None = None    # DEFERRED: when the delayed copy becomes visible
     intake: str | None = None            # ACCEPTED / DEFERRED: the intake message to queue
     not_applied: tuple[str, ...] = ()    # options Graph kept its own value for
+    quota: dict[str, int] | None = None  # the organizer's figures, from 90% of the monthly limit
 
     @property
     def message(self) -> str | None:
@@ -67,7 +72,7 @@ class Context:
 
     correlation_id: str
     source: str                                  # "http" or "queue"
-    request: MeetingRequest | MeetingChange | None = None
+    request: MeetingRequest | MeetingChange | MeetingCancel | None = None
     payload: Any = None                          # the raw payload, when the request did not validate
 
     def ids(self, default_tenant: str) -> tuple[str | None, str | None, str | None]:
@@ -79,7 +84,8 @@ class Context:
 
 def outcome(deps: Deps, context: Context, status: Status, *, tenant: str | None = None,
             meeting: dict[str, Any] | None = None, record: MeetingRecord | None = None,
-            error: BrokerError | None = None, not_applied: tuple[str, ...] = ()) -> Outcome:
+            error: BrokerError | None = None, not_applied: tuple[str, ...] = (),
+            quota: dict[str, int] | None = None) -> Outcome:
     """An outcome with its result message."""
     default_tenant, organizer_id, external_id = context.ids(deps.settings.tenant_id)
     result = result_message(
@@ -89,7 +95,10 @@ def outcome(deps: Deps, context: Context, status: Status, *, tenant: str | None 
     )
     if not_applied:
         result["settingsNotApplied"] = list(not_applied)
-    return Outcome(status, result, meeting=meeting, record=record, error=error, not_applied=not_applied)
+    if quota:
+        result["quota"] = dict(quota)
+    return Outcome(status, result, meeting=meeting, record=record, error=error, not_applied=not_applied,
+                   quota=quota)
 
 
 def refused(deps: Deps, context: Context, error: BrokerError) -> Outcome:
@@ -102,7 +111,7 @@ def tenant_of(deps: Deps, tenant_id: str | None) -> str:
     return deps.tenants.resolve(tenant_id or deps.settings.tenant_id)
 
 
-def authorize(deps: Deps, request: MeetingRequest | MeetingChange) -> str:
+def authorize(deps: Deps, request: MeetingRequest | MeetingChange | MeetingCancel) -> str:
     """The tenant id to act in; refuses tenants and organizers outside the allowlists before any Graph call."""
     settings = deps.settings
     named = (request.tenant_id or settings.tenant_id).lower()
@@ -130,6 +139,25 @@ def record_key(deps: Deps, tenant: str, organizer_id: str, external_id: str) -> 
     return deps.organizers.key(tenant, organizer_id, external_id)
 
 
+def keyed(deps: Deps, tenant: str, organizer_id: str, external_id: str, step: Callable[[MeetingKey], T]) -> T:
+    """Run ``step`` on the request's row key; when the UPN's alias was learned meanwhile (a row keyed by the UPN can
+    no longer be written), resolve the key again and run it on the object id's row."""
+    for _ in range(3):
+        key = record_key(deps, tenant, organizer_id, external_id)
+        try:
+            return step(key)
+        except AliasChanged:
+            deps.organizers.forget(tenant, key.organizer_key)
+    raise ConcurrentUpdate(f"the organizer's alias kept changing for externalId {external_id!r}; retry")
+
+
+def cancelled(record: MeetingRecord, *, status: int) -> MeetingCancelled:
+    when = format_datetime(record.cancelled_at) if record.cancelled_at else None
+    return MeetingCancelled(f"this externalId's meeting was cancelled{f' at {when}' if when else ''}; a cancelled "
+                            "key stays cancelled: use a new externalId for a new meeting", cancelled_at=when,
+                            status=status)
+
+
 def from_table(deps: Deps, context: Context, record: MeetingRecord) -> Outcome:
     """A repeat of a request whose meeting is recorded: answered without calling Graph."""
     log.info("answered from the table correlation=%s externalId=%r", context.correlation_id,
@@ -146,13 +174,14 @@ def error_record(error: BrokerError) -> dict[str, Any]:
 def record_error(deps: Deps, record: MeetingRecord, error: BrokerError, *, final: bool) -> MeetingRecord:
     """Keep the last error on the row; a created row keeps its meeting whatever happens later. Best effort: the
     outcome is told either way."""
-    def note(current: MeetingRecord | None) -> MeetingRecord | None:
-        if current is None:
+    def note(current: MeetingRecord | None) -> MeetingRecord | Commit | None:
+        if current is None or current.cancelled:
             return None
-        status = current.status if current.status == Status.CREATED else (Status.FAILED if final else Status.PENDING)
+        status = current.status if current.has_meeting else (Status.FAILED if final else Status.PENDING)
         return dataclasses.replace(current, status=status, last_error=error_record(error), updated_at=deps.clock())
 
     try:
-        return compare_and_set(deps.repository, record.key, note, current=record) or record
+        written = compare_and_set(deps.repository, record.key, note, current=record)
     except ConcurrentUpdate:
         return record
+    return written.record if written is not None else record

@@ -6,7 +6,8 @@ writes, the others find the same meeting there and write nothing). The options c
 presenters, chat, recording, ...) follow in one PATCH of the members that differ. A passcode choice goes through
 plain create instead (``plain_create.py``). A repeat whose meeting is recorded is answered from the table without
 calling Graph; a repeat with other details is applied (``MEETING_CHANGES=apply``: one PATCH of the differences) or
-answered with the meeting as it is (``keep``).
+answered with the meeting as it is (``keep``). A cancelled key stays cancelled. The organizer's monthly quota is
+checked before Graph is called (``shared.quota``).
 """
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from typing import Any
 
 from ..errors import BrokerError, PasscodeSettingImmutable
 from ..meeting_changes import not_applied
-from ..meeting_settings import differing
 from ..meeting_request import MeetingChange, MeetingRequest
-from ..records import Kind, MeetingRecord, Status
-from .common import Context, Deps, Outcome, authorize, from_table, log, outcome, record_key, refused
+from ..meeting_settings import differing
+from ..records import Kind, MeetingKey, MeetingRecord, Status
+from ..repository import AliasChanged
+from ..values import organizer_object_id
+from .common import Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome, refused
 from .plain_create import create_plain
 from .recording import failed, record_meeting
 from .update import apply_change
-from ..values import organizer_object_id
 
 
 def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlation_id: str,
@@ -32,32 +34,44 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
     context = Context(correlation_id, source, request)
     try:
         tenant = authorize(deps, request)
-        body = request.graph_body(deps.clock())
-    except BrokerError as error:
-        return refused(deps, context, error)
-    try:
-        key = record_key(deps, tenant, request.organizer_id, request.external_id)
-        record = deps.repository.get(key)
-        if record is not None and record.has_meeting:
-            return _repeat(deps, context, request, tenant, record)
-        if request.plain_create:
-            return create_plain(deps, context, request, tenant, key, record, final=final)
-        try:
-            answer = deps.graph.create_or_get(tenant, request.organizer_id, body,
-                                              correlation_id=correlation_id, accept_language=request.accept_language)
-            meeting = _with_settings(deps, context, tenant, answer.meeting, request.settings)
-        except BrokerError as error:
-            return failed(deps, context, request, tenant, key, record, error, final=final)
-        stored = record_meeting(deps, context, request, key, record, meeting, not_applied(meeting, request.settings),
-                                kind=Kind.CREATE_OR_GET)
-    except BrokerError as error:  # storage outages while reading or recording: the request stays retryable
-        log.warning("request not recorded: %s correlation=%s externalId=%r", error.code, correlation_id,
+        request.graph_body(deps.clock())  # every derived value is valid before anything is written
+        return keyed(deps, tenant, request.organizer_id, request.external_id,
+                     lambda key: _create(deps, context, request, tenant, key, final=final))
+    except BrokerError as error:  # refused, or storage outages while reading or recording: told, not recorded
+        log.warning("create not recorded: %s correlation=%s externalId=%r", error.code, correlation_id,
                     request.external_id)
-        return outcome(deps, context, Status.FAILED, tenant=tenant, error=error)
+        return outcome(deps, context, Status.FAILED, error=error, quota=error.extra.get("quota"))
+
+
+def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey, *,
+            final: bool) -> Outcome:
+    record = deps.repository.get(key)
+    if record is not None and record.cancelled:
+        return refused(deps, context, cancelled(record, status=409))
+    if record is not None and record.has_meeting:
+        return _repeat(deps, context, request, tenant, record)
+    ticket = deps.quotas.admit(tenant, key.organizer_key)
+    if request.plain_create:
+        try:
+            return create_plain(deps, context, request, tenant, key, record, ticket, final=final)
+        except AliasChanged:  # re-keyed before anything was created (the lease): the place is taken again
+            deps.quotas.give_back(ticket)
+            raise
+    try:
+        answer = deps.graph.create_or_get(tenant, request.organizer_id, request.graph_body(deps.clock()),
+                                          correlation_id=context.correlation_id,
+                                          accept_language=request.accept_language)
+        meeting = _with_settings(deps, context, tenant, answer.meeting, request.settings)
+    except BrokerError as error:
+        deps.quotas.give_back(ticket)
+        return failed(deps, context, request, tenant, key, record, error, final=final)
+    stored = record_meeting(deps, context, request, key, record, meeting, not_applied(meeting, request.settings),
+                            kind=Kind.CREATE_OR_GET, ticket=ticket, created=answer.created)
     status = Status.CREATED if answer.created else Status.EXISTING
-    log.info("meeting %s correlation=%s externalId=%r", status, correlation_id, request.external_id)
+    log.info("meeting %s correlation=%s externalId=%r", status, context.correlation_id, request.external_id)
+    quota = deps.quotas.figures(stored.key.tenant_id, stored.key.organizer_key)
     return outcome(deps, context, status, tenant=tenant, meeting=stored.meeting, record=stored,
-                   not_applied=stored.settings_not_applied)
+                   not_applied=stored.settings_not_applied, quota=quota)
 
 
 def _with_settings(deps: Deps, context: Context, tenant: str, meeting: dict[str, Any],
@@ -87,7 +101,4 @@ def _repeat(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
     change = MeetingChange(organizer_id=request.organizer_id, external_id=request.external_id,
                            subject=request.subject, start=start, end=end,
                            attendees=(request.participants or {}).get("attendees"), settings=request.settings)
-    try:
-        return apply_change(deps, context, tenant, record, change, fingerprint=request.fingerprint)
-    except BrokerError as error:
-        return outcome(deps, context, Status.FAILED, tenant=tenant, record=record, error=error)
+    return apply_change(deps, context, tenant, record, change, fingerprint=request.fingerprint)

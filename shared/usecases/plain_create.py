@@ -14,13 +14,14 @@ import dataclasses
 import uuid
 from datetime import timedelta
 
-from ..cas import compare_and_set
+from ..cas import Commit, compare_and_set
 from ..errors import BrokerError, RequestInProgress
 from ..meeting_changes import not_applied
 from ..meeting_request import MeetingRequest
 from ..records import Kind, MeetingKey, MeetingRecord, Status
-from .common import Context, Deps, Outcome, from_table, log, outcome
-from .recording import failed, record_meeting
+from ..quota import Ticket
+from .common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
+from .recording import failed, new_record, record_meeting
 
 LEASE = timedelta(seconds=60)
 # How long a concurrent request waits for the lease holder before answering request_in_progress.
@@ -34,36 +35,33 @@ class _Held(Exception):
 
 
 def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
-                 record: MeetingRecord | None, *, final: bool) -> Outcome:
+                 record: MeetingRecord | None, ticket: Ticket, *, final: bool) -> Outcome:
     owner, now = uuid.uuid4().hex, deps.clock()
 
-    def lease(current: MeetingRecord | None) -> MeetingRecord:
-        if current is not None and current.has_meeting:
+    def lease(current: MeetingRecord | None) -> MeetingRecord | Commit:
+        if current is not None and (current.has_meeting or current.cancelled):
             return current
         if current is not None and current.leased_by_other(owner, now):
             raise _Held(current)
-        base = current or MeetingRecord(
-            key=key, status=Status.PENDING, fingerprint=request.fingerprint, organizer_id=request.organizer_id,
-            correlation_id=context.correlation_id, source=context.source, meeting=None, last_error=None,
-            attempts=0, first_attempt_at=now, created_at=now, updated_at=now)
-        return dataclasses.replace(base, status=Status.PENDING, kind=Kind.CREATE, fingerprint=request.fingerprint,
-                                   correlation_id=context.correlation_id, source=context.source,
-                                   lease_owner=owner, lease_expires_at=now + LEASE, updated_at=now)
+        base = current or new_record(key, context, request, now)
+        leased = dataclasses.replace(base, status=Status.PENDING, kind=Kind.CREATE, fingerprint=request.fingerprint,
+                                     correlation_id=context.correlation_id, source=context.source,
+                                     lease_owner=owner, lease_expires_at=now + LEASE, updated_at=now)
+        # A new row keyed by a UPN carries the alias placeholder; if the alias was learned meanwhile, the write
+        # fails (AliasChanged) and the request is re-keyed onto the object id, where the lease is decided.
+        return leased if current is not None else Commit(leased, alias=deps.organizers.placeholder(key))
 
     try:
-        leased = compare_and_set(deps.repository, key, lease, current=record)
-        assert leased is not None
-        settled = deps.organizers.settle(leased)
-        if settled.key != leased.key:
-            # Keyed by a UPN whose object id another request has learned meanwhile: the row moved there, and the
-            # lease is decided on that row (which may hold the other request's lease or meeting).
-            key = settled.key
-            leased = compare_and_set(deps.repository, key, lease, current=settled)
-            assert leased is not None
+        written = compare_and_set(deps.repository, key, lease, current=record)
     except _Held as held:
+        deps.quotas.give_back(ticket)
         return _wait_for_holder(deps, context, request, key, held.record)
-    if leased.has_meeting:
-        return from_table(deps, context, leased)
+    assert written is not None
+    leased = written.record
+    if leased.has_meeting or leased.cancelled:
+        deps.quotas.give_back(ticket)
+        return from_table(deps, context, leased) if leased.has_meeting else refused(
+            deps, context, cancelled(leased, status=409))
     try:
         answer = deps.graph.create(tenant, request.organizer_id, request.create_body(now),
                                    correlation_id=context.correlation_id, accept_language=request.accept_language)
@@ -74,16 +72,19 @@ def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: 
                                         {name: request.settings[name] for name in wanted},
                                         correlation_id=context.correlation_id)
     except BrokerError as error:
+        deps.quotas.give_back(ticket)
         return failed(deps, context, request, tenant, key, leased, error, final=final, lease_owner=owner)
     stored = record_meeting(deps, context, request, key, leased, meeting, not_applied(meeting, request.settings),
-                            kind=Kind.CREATE)
+                            kind=Kind.CREATE, ticket=ticket, created=True)
     if stored.meeting_id != meeting.get("id"):
+        deps.quotas.give_back(ticket)
         _discard_duplicate(deps, context, tenant, request, meeting)
         return from_table(deps, context, stored)
     log.info("meeting created by plain create correlation=%s externalId=%r", context.correlation_id,
              request.external_id)
     return outcome(deps, context, Status.CREATED, tenant=tenant, meeting=meeting, record=stored,
-                   not_applied=stored.settings_not_applied)
+                   not_applied=stored.settings_not_applied,
+                   quota=deps.quotas.figures(stored.key.tenant_id, stored.key.organizer_key))
 
 
 def _wait_for_holder(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey,

@@ -1,5 +1,6 @@
-"""How every create path ends: the meeting Graph answered with recorded under the organizer's object id, or the
-failure recorded with what the queue path needs to try again (attempts, the first attempt's time, the grace window).
+"""How every create path ends: the meeting Graph answered with recorded under the organizer's object id (with the
+learned alias and the organizer's counter, in one write), or the failure recorded with what the queue path needs to
+try again (attempts, the first attempt's time, the grace window).
 """
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..cas import compare_and_set
+from ..cas import Commit, compare_and_set
 from ..errors import AccessPolicyMissing, BrokerError
 from ..meeting_request import MeetingRequest
 from ..messages import to_message
+from ..quota import Ticket
 from ..records import Kind, MeetingKey, MeetingRecord, Status
+from ..repository import AliasChanged
 from ..values import organizer_object_id
 from .common import Context, Deps, Outcome, error_record, log, outcome
 
@@ -22,38 +25,53 @@ _POLICY_MAX_DELAY = timedelta(minutes=10)
 
 def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey,
                    record: MeetingRecord | None, meeting: dict[str, Any], not_applied: tuple[str, ...], *,
-                   kind: Kind) -> MeetingRecord:
+                   kind: Kind, ticket: Ticket, created: bool) -> MeetingRecord:
     """Record the meeting Graph answered with, under the organizer's object id (which the Graph adapter checked the
-    answer names). A row that already holds a meeting keeps it when it is this one, and for plain create whatever it
-    is (the first meeting recorded for a key is the one it ever returns)."""
+    answer names), with the learned alias and the organizer's counter. A row that already holds a meeting keeps it
+    when it is this one, and for plain create whatever it is (the first meeting recorded for a key is the one it ever
+    returns)."""
     now = deps.clock()
     object_id = organizer_object_id(meeting) or key.organizer_key
-    target, current = key, record
-    if object_id != key.organizer_key:
-        # Named by a UPN whose object id was not known yet: learn it (which moves rows keyed by the UPN, the one
-        # read above included) and record under the object id; the insert tells whether a row is already there.
-        deps.organizers.learn(key.tenant_id, key.organizer_key, object_id)
-        target, current = MeetingKey(key.tenant_id, object_id, key.external_id), None
+    target = MeetingKey(key.tenant_id, object_id, key.external_id)
+    if not ticket.reserved and ticket.count is None and created and deps.quotas.limit:
+        ticket = dataclasses.replace(ticket, count=deps.quotas.view(key.tenant_id, object_id))  # now it is known
+    for _ in range(3):
+        alias = deps.organizers.learned(key.tenant_id, key.organizer_key, object_id) if target != key else None
+        current = record if target == key else None  # under a new key, the insert tells whether a row is there
 
-    def store(row: MeetingRecord | None) -> MeetingRecord:
-        if row and row.has_meeting and (row.meeting_id == meeting.get("id") or kind == Kind.CREATE):
-            return row  # a concurrent request already recorded this key's meeting: nothing to change
-        base = row or new_record(target, context, request, now)
-        return dataclasses.replace(
-            base, status=Status.CREATED, kind=kind, fingerprint=request.fingerprint,
-            organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
-            meeting=meeting, last_error=None, settings_not_applied=not_applied, attempts=base.attempts + 1,
-            first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None, updated_at=now)
+        def store(row: MeetingRecord | None) -> MeetingRecord | Commit:
+            if row and row.has_meeting and (row.meeting_id == meeting.get("id") or kind == Kind.CREATE):
+                return row  # a concurrent request already recorded this key's meeting: nothing to change
+            base = row or new_record(target, context, request, now)
+            stored = dataclasses.replace(
+                base, status=Status.CREATED, kind=kind, fingerprint=request.fingerprint,
+                organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
+                meeting=meeting, last_error=None, settings_not_applied=not_applied, attempts=base.attempts + 1,
+                first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
+                updated_at=now)
+            counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, created=created)
+            return Commit(stored, alias=alias, quota=counted)
 
-    stored = compare_and_set(deps.repository, target, store, current=current)
-    assert stored is not None
-    return stored
+        try:
+            written = compare_and_set(deps.repository, target, store, current=current,
+                                      on_quota_changed=lambda: deps.quotas.refresh(target.tenant_id, object_id))
+        except AliasChanged:  # a row keyed by the UPN appeared (or someone learned the alias): look again
+            deps.organizers.forget(key.tenant_id, key.organizer_key)
+            continue
+        assert written is not None
+        deps.organizers.remember(written.alias)
+        deps.quotas.written(written.quota)
+        if not created:
+            deps.quotas.give_back(ticket)  # a reserved place for a meeting that existed already
+        return written.record
+    raise AliasChanged("the organizer's alias kept changing")
 
 
 def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
            record: MeetingRecord | None, error: BrokerError, *, final: bool, lease_owner: str | None = None) -> Outcome:
     """Record the error on the row (releasing this request's lease) and tell the outcome: failed, pending for the
-    queue's retry, or deferred within the access-policy grace window."""
+    queue's retry, or deferred within the access-policy grace window. A new row keyed by a UPN is written with the
+    alias placeholder (``shared.organizers``); AliasChanged then tells the caller to re-key."""
     now = deps.clock()
     attempts = (record.attempts if record else 0) + 1
     first_attempt = (record.first_attempt_at if record else None) or now
@@ -62,28 +80,37 @@ def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, k
     final_failure = (final or not error.retryable) and delay is None
     status = Status.FAILED if final_failure else Status.PENDING
 
-    def note(row: MeetingRecord | None) -> MeetingRecord:
-        if row and row.has_meeting:  # a created row keeps its meeting whatever happens later
+    def note(row: MeetingRecord | None) -> MeetingRecord | Commit | None:
+        if row and (row.has_meeting or row.cancelled):  # a meeting (or its tombstone) stays whatever happens later
             return dataclasses.replace(row, last_error=error_record(error), updated_at=now)
         base = row or new_record(key, context, request, now)
         if lease_owner is not None and base.lease_owner == lease_owner:  # let the next request create
             base = dataclasses.replace(base, lease_owner=None, lease_expires_at=None)
-        return dataclasses.replace(
+        noted = dataclasses.replace(
             base, status=status, fingerprint=request.fingerprint, correlation_id=context.correlation_id,
             source=context.source, last_error=error_record(error), attempts=base.attempts + 1,
             first_attempt_at=base.first_attempt_at or now, updated_at=now)
+        return noted if row is not None else Commit(noted, alias=deps.organizers.placeholder(key))
 
-    stored = compare_and_set(deps.repository, key, note, current=record)
-    assert stored is not None
-    stored = deps.organizers.settle(stored)
+    for _ in range(3):
+        try:
+            written = compare_and_set(deps.repository, key, note, current=record)
+            break
+        except AliasChanged:  # the UPN's object id was learned meanwhile: the failure is recorded there
+            deps.organizers.forget(key.tenant_id, key.organizer_key)
+            key = deps.organizers.key(key.tenant_id, request.organizer_id, key.external_id)
+            record = deps.repository.get(key)
+    else:
+        raise AliasChanged("the organizer's alias kept changing")
+    assert written is not None
     if delay is not None:
         log.warning("no access policy yet for organizer %s; trying again in %s (grace window) correlation=%s",
                     key.organizer_key, delay, context.correlation_id)
         intake = to_message(request.as_payload(tenant_id=tenant, correlation_id=context.correlation_id))
-        return Outcome(Status.DEFERRED, None, record=stored, error=error, retry_in=delay, intake=intake)
+        return Outcome(Status.DEFERRED, None, record=written.record, error=error, retry_in=delay, intake=intake)
     log.warning("create failed code=%s retryable=%s final=%s correlation=%s externalId=%r", error.code,
                 error.retryable, final_failure, context.correlation_id, key.external_id)
-    return outcome(deps, context, Status.FAILED, tenant=tenant, record=stored, error=error)
+    return outcome(deps, context, Status.FAILED, tenant=tenant, record=written.record, error=error)
 
 
 def new_record(key: MeetingKey, context: Context, request: MeetingRequest, now: datetime) -> MeetingRecord:
@@ -91,6 +118,7 @@ def new_record(key: MeetingKey, context: Context, request: MeetingRequest, now: 
         key=key, status=Status.PENDING, fingerprint=request.fingerprint,
         organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
         meeting=None, last_error=None, attempts=0, first_attempt_at=now, created_at=now, updated_at=now,
+        kind=Kind.CREATE if request.plain_create else Kind.CREATE_OR_GET,
     )
 
 

@@ -3,7 +3,8 @@ repeated POST with other details when ``MEETING_CHANGES=apply``).
 
 The stored meeting is compared with the change; only the members that differ are sent to Graph in one PATCH, and the
 record keeps Graph's answer. Nothing differs: no Graph call. An option Graph kept its own value for (tenant policy)
-is reported in ``settingsNotApplied`` instead of failing.
+is reported in ``settingsNotApplied`` instead of failing. A locked meeting is unlocked by a change that sets its
+lobby or chat again; a cancelled one cannot change (its tombstone always wins over a concurrent change).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from ..errors import BrokerError, FieldError, MeetingNotFound, MeetingPending, P
 from ..meeting_changes import attendees_of, not_applied, patch_for
 from ..meeting_request import MeetingChange
 from ..records import MeetingRecord, Status
-from .common import Context, Deps, Outcome, authorize, log, outcome, record_key
+from .common import Context, Deps, Outcome, authorize, cancelled, keyed, log, outcome
+
+UNLOCKING = ("lobbyBypassSettings", "allowMeetingChat")
 
 
 def update_meeting(deps: Deps, change: MeetingChange, *, source: str, correlation_id: str,
@@ -23,18 +26,25 @@ def update_meeting(deps: Deps, change: MeetingChange, *, source: str, correlatio
     context = Context(correlation_id, source, change)
     try:
         tenant = authorize(deps, change)
-        record = deps.repository.get(record_key(deps, tenant, change.organizer_id, change.external_id))
-        if record is None:
-            raise MeetingNotFound(f"no meeting is recorded for organizer {change.organizer_id} and this externalId")
-        if not record.has_meeting:
-            raise MeetingPending("this key has no meeting yet: change it once its create request has succeeded")
-        if if_match is not None and if_match != record.etag:
-            raise PreconditionFailed("the meeting's record changed since the ETag in If-Match was read: read it "
-                                     "again and repeat the change if it still applies")
-        return apply_change(deps, context, tenant, record, change)
+        return keyed(deps, tenant, change.organizer_id, change.external_id,
+                     lambda key: _update(deps, context, tenant, deps.repository.get(key), change, if_match))
     except BrokerError as error:
         log.warning("update failed code=%s correlation=%s", error.code, correlation_id)
         return outcome(deps, context, Status.FAILED, error=error)
+
+
+def _update(deps: Deps, context: Context, tenant: str, record: MeetingRecord | None, change: MeetingChange,
+            if_match: str | None) -> Outcome:
+    if record is None:
+        raise MeetingNotFound(f"no meeting is recorded for organizer {change.organizer_id} and this externalId")
+    if record.cancelled:
+        raise cancelled(record, status=410)
+    if not record.has_meeting:
+        raise MeetingPending("this key has no meeting yet: change it once its create request has succeeded")
+    if if_match is not None and if_match != record.etag:
+        raise PreconditionFailed("the meeting's record changed since the ETag in If-Match was read: read it again "
+                                 "and repeat the change if it still applies")
+    return apply_change(deps, context, tenant, record, change)
 
 
 def apply_change(deps: Deps, context: Context, tenant: str, record: MeetingRecord, change: MeetingChange, *,
@@ -48,21 +58,28 @@ def apply_change(deps: Deps, context: Context, tenant: str, record: MeetingRecor
         raise ValidationFailed([FieldError("allowedPresenters", "roleIsPresenter needs at least one attendee with "
                                                                 "role presenter")])
     patch = patch_for(meeting, change)
-    if not patch:
+    unlocks = record.status == Status.LOCKED and any(name in change.settings for name in UNLOCKING)
+    if not patch and not unlocks:
         return outcome(deps, context, Status.EXISTING, tenant=tenant, meeting=meeting, record=record,
                        not_applied=record.settings_not_applied)
     updated = deps.graph.update(tenant, record.organizer_object_id or record.key.organizer_key,
-                                str(record.meeting_id), patch, correlation_id=context.correlation_id)
+                                str(record.meeting_id), patch, correlation_id=context.correlation_id) \
+        if patch else meeting
     kept = not_applied(updated, change.settings)
     now = deps.clock()
 
     def store(current: MeetingRecord | None) -> MeetingRecord:
-        if current is None:  # deleted meanwhile (cancelled): Graph's answer is still what the caller gets
+        if current is None:
             raise MeetingNotFound("the meeting's record was removed while it was being changed")
+        if current.cancelled:  # cancelled meanwhile: the tombstone wins, the meeting is not brought back
+            raise cancelled(current, status=410)
         return dataclasses.replace(current, meeting=updated, settings_not_applied=kept, last_error=None,
+                                   status=Status.CREATED if unlocks else current.status,
                                    fingerprint=fingerprint or current.fingerprint,
                                    correlation_id=context.correlation_id, source=context.source, updated_at=now)
 
-    stored = compare_and_set(deps.repository, record.key, store, current=record)
+    written = compare_and_set(deps.repository, record.key, store, current=record)
+    assert written is not None
     log.info("meeting updated members=%s correlation=%s", ",".join(sorted(patch)), context.correlation_id)
-    return outcome(deps, context, Status.UPDATED, tenant=tenant, meeting=updated, record=stored, not_applied=kept)
+    return outcome(deps, context, Status.UPDATED, tenant=tenant, meeting=updated, record=written.record,
+                   not_applied=kept)

@@ -2,7 +2,7 @@
 ``validate_change`` (a change to a recorded one)."""
 from .checks import MAX_ATTENDEES, MAX_ORGANIZER_ID, ROLES
 from .create import MAX_BODY_BYTES, MAX_CORRELATION_ID, MAX_EXTERNAL_ID, MAX_SUBJECT, validate_request
-from .update import validate_change
+from .update import CANCEL_MODES, validate_cancel, validate_change
 
 __all__ = ["MAX_ATTENDEES", "MAX_BODY_BYTES", "MAX_CORRELATION_ID", "MAX_EXTERNAL_ID", "MAX_ORGANIZER_ID",
-           "MAX_SUBJECT", "ROLES", "validate_change", "validate_request"]
+           "MAX_SUBJECT", "ROLES", "CANCEL_MODES", "validate_cancel", "validate_change", "validate_request"]

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..meeting_request import DEFAULT_DURATION, MeetingChange
+from ..meeting_request import DEFAULT_DURATION, MeetingCancel, MeetingChange
 from ..meeting_settings import SETTINGS
 from ..errors import ValidationFailed
 from .checks import Checker, check_participants, check_presenters, check_settings, check_times
 from .create import KEY_MEMBERS, MAX_SUBJECT, check_key, start_checking
 
 CHANGE_MEMBERS = ("subject", "startDateTime", "endDateTime", "participants", *SETTINGS)
+CANCEL_MODES = ("delete", "lock")
 
 
 def validate_change(payload: Any, *, queue: bool = False, key: dict[str, str | None] | None = None) -> MeetingChange:
@@ -51,3 +52,18 @@ def _attendees(check: Checker, participants: Any) -> list[dict[str, Any]] | None
         check.add("participants.attendees", "is required: the whole new list of attendees")
         return None
     return attendees
+
+
+def validate_cancel(payload: Any, *, queue: bool = False, key: dict[str, str | None] | None = None) -> MeetingCancel:
+    """A cancel: the key (from the URL over HTTP, from the message on the queue) and ``mode`` delete or lock."""
+    check = start_checking(payload)
+    check.unknown(payload, KEY_MEMBERS + ("correlationId", "action", "mode") if queue else ("mode",), "")
+    organizer, external_id, tenant, correlation_id = check_key(check, {**payload, **(key or {})}, queue=queue)
+    mode = payload.get("mode") or "delete"
+    if mode not in CANCEL_MODES:
+        check.add("mode", f"must be one of {', '.join(CANCEL_MODES)}")
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    assert organizer is not None and external_id is not None
+    return MeetingCancel(organizer_id=organizer, external_id=external_id, tenant_id=tenant,
+                         correlation_id=correlation_id, mode=mode)

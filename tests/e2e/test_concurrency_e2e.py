@@ -38,7 +38,7 @@ def test_a_burst_of_identical_posts_gets_one_meeting_one_201_and_one_created_res
     assert Counter(result["status"] for result in results) == {"created": 1, "existing": BURST - 1}
     assert len(world.emulator.state.calls("create_or_get", organizer=ALICE_ID)) >= 1
     rows = list(world.local.table().list_entities())
-    assert [row["Status"] for row in rows if row["PartitionKey"].startswith("m|")] == ["created"]
+    assert [row["Status"] for row in rows if row["RowKey"].startswith("m|")] == ["created"]
 
 
 def test_a_burst_of_identical_queue_messages_is_told_once_created_and_otherwise_existing(world):

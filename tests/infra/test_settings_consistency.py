@@ -131,6 +131,14 @@ def test_every_meeting_changes_mode_the_template_allows_is_one_the_code_accepts(
         assert code.load_settings(env).meeting_changes == mode
 
 
+@pytest.mark.parametrize("value", ["0", "2000", "150000"])
+def test_the_monthly_limit_parameter_is_a_string_the_code_parses(modules, app_settings, value):
+    assert modules["main.bicep"].parameters["monthlyMeetingLimit"]["type"] == "string"
+    env = _azure_like_environment(app_settings) | {"MONTHLY_MEETING_LIMIT": value}
+    assert code.load_settings(env).monthly_meeting_limit == int(value)
+    assert code.load_settings(_azure_like_environment(app_settings)).monthly_meeting_limit == 2000
+
+
 def test_every_api_version_the_template_allows_is_one_the_code_accepts(modules):
     assert set(_allowed(modules["main.bicep"].parameters["graphApiVersion"])) <= set(code.API_VERSIONS)
 

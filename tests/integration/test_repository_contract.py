@@ -1,8 +1,10 @@
 """One contract for the meeting repository, run against the in-memory fake and against Table Storage (Azurite)."""
 from __future__ import annotations
 
+import dataclasses
 import socket
 import uuid
+from urllib.parse import quote, unquote
 from dataclasses import replace as with_changes
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +14,7 @@ from localdev.azurite import ACCOUNT_KEY
 from shared import keys, storage
 from shared.errors import MeetingTooLarge, StorageUnavailable
 from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
+from shared.repository import Alias, AliasChanged, QuotaChanged, QuotaCount
 from shared.table_repository import TableMeetingRepository
 from shared.values import normalize_organizer
 from shared.settings import StorageSettings
@@ -151,9 +154,9 @@ def test_replace_with_a_stale_etag_raises_record_modified_and_keeps_the_winner(r
     assert repository.get(first.key) == winner
 
 
-def test_replace_of_a_deleted_row_raises_record_modified(repository):
-    first = repository.insert(make_record())
-    repository.delete(first.key)
+def test_replace_of_a_moved_row_raises_record_modified(repository):
+    first = repository.insert(make_record(organizer="kim@contoso.com", status=Status.PENDING))
+    repository.learn_alias(Alias(TENANT, "kim@contoso.com", OID), [(first, None)])
     with pytest.raises(RecordModified):
         repository.replace(with_changes(first, attempts=5))
     assert repository.get(first.key) is None
@@ -163,28 +166,6 @@ def test_replace_without_an_etag_is_refused(repository):
     repository.insert(make_record())
     with pytest.raises(ValueError):
         repository.replace(make_record())
-
-
-def test_delete_with_a_stale_etag_raises_record_modified_and_keeps_the_row(repository):
-    first = repository.insert(make_record())
-    second = repository.replace(with_changes(first, attempts=2))
-    with pytest.raises(RecordModified):
-        repository.delete(first.key, etag=first.etag)
-    assert repository.get(first.key) == second
-
-
-def test_delete_with_the_current_etag_removes_the_row(repository):
-    first = repository.insert(make_record())
-    repository.delete(first.key, etag=first.etag)
-    assert repository.get(first.key) is None
-
-
-def test_deleting_a_missing_row_is_fine_with_or_without_an_etag(repository):
-    first = repository.insert(make_record())
-    repository.delete(first.key)
-    repository.delete(first.key)
-    repository.delete(first.key, etag=first.etag)
-    assert repository.get(first.key) is None
 
 
 AWKWARD_EXTERNAL_IDS = [
@@ -234,25 +215,103 @@ def test_a_meeting_too_large_for_one_entity_is_rejected(repository):
     assert repository.get(make_record().key) is None
 
 
-def test_an_alias_is_missing_until_put_and_the_last_answer_wins(repository):
+OID = "6e2b4c1a-0000-4000-8000-000000000001"
+
+
+def test_an_alias_is_written_with_its_record_and_read_back_whatever_the_upns_case(repository):
     assert repository.get_alias(TENANT, "ada@contoso.com") is None
-    repository.put_alias(TENANT, "Ada@Contoso.com", "oid-1")
-    assert repository.get_alias(TENANT, "ada@contoso.com") == "oid-1"
-    repository.put_alias(TENANT, "ada@contoso.com", "oid-2")
-    assert repository.get_alias(TENANT, "ADA@CONTOSO.COM") == "oid-2"
+    written = repository.commit(make_record(organizer=OID), insert=True,
+                                alias=Alias(TENANT, "Ada@Contoso.com", OID))
+    assert written.alias.etag and written.record.etag
+    read = repository.get_alias(TENANT, "ADA@CONTOSO.COM")
+    assert (read.object_id, read.etag) == (OID, written.alias.etag)
     assert repository.get_alias("fabrikam.com", "ada@contoso.com") is None
 
 
-def test_an_alias_never_shadows_a_meeting_row(repository):
-    repository.put_alias(TENANT, "ada@contoso.com", "oid-1")
-    assert repository.get(make_record().key) is None
+def test_a_record_and_its_alias_are_written_all_or_nothing(repository):
+    repository.commit(make_record("order-1", organizer=OID), insert=True, alias=Alias(TENANT, "ada@contoso.com", OID))
+    with pytest.raises(AliasChanged):  # inserting an alias that exists: the record is not written either
+        repository.commit(make_record("order-2", organizer=OID), insert=True,
+                          alias=Alias(TENANT, "ada@contoso.com", OID))
+    assert repository.get(make_record("order-2", organizer=OID).key) is None
+    stale = Alias(TENANT, "ada@contoso.com", OID, etag='W/"datetime\'2020-01-01T00%3A00%3A00Z\'"')
+    with pytest.raises(AliasChanged):
+        repository.commit(make_record("order-3", organizer=OID), insert=True, alias=stale)
+    assert repository.get(make_record("order-3", organizer=OID).key) is None
+
+
+def test_a_counter_written_with_its_record_counts_only_on_the_version_read(repository):
+    assert repository.get_quota(TENANT, OID, "2026-12") == QuotaCount(TENANT, OID, "2026-12", 0)
+    first = repository.commit(make_record("order-1", organizer=OID), insert=True,
+                              quota=QuotaCount(TENANT, OID, "2026-12", 1)).quota
+    assert repository.get_quota(TENANT, OID, "2026-12") == first and first.used == 1
+    with pytest.raises(QuotaChanged):  # counted from a stale view: neither the record nor the counter is written
+        repository.commit(make_record("order-2", organizer=OID), insert=True,
+                          quota=QuotaCount(TENANT, OID, "2026-12", 1))
+    assert repository.get(make_record("order-2", organizer=OID).key) is None
+    second = repository.put_quota(dataclasses.replace(first, used=2))
+    with pytest.raises(QuotaChanged):
+        repository.put_quota(dataclasses.replace(first, used=3))
+    assert repository.get_quota(TENANT, OID, "2026-12").used == 2 and second.etag != first.etag
+    assert repository.get_quota(TENANT, OID, "2027-01").used == 0
+
+
+def test_a_record_is_found_by_its_join_url_in_any_encoding_and_by_its_join_meeting_id(repository):
+    stored = repository.insert(make_record("order-1"))
+    url = meeting_json()["joinWebUrl"]
+    for spelling in (url, url.replace("%3a", "%3A"), unquote(url), quote(url, safe="")):
+        assert repository.find_by_join_url(TENANT, spelling) == stored
+    assert repository.find_by_join_meeting_id(TENANT, "123456789012") == stored
+    assert repository.find_by_join_meeting_id(TENANT, "123 456 789 012") == stored
+    assert repository.find_by_join_url(TENANT, url.replace("abc", "xyz")) is None
+    assert repository.find_by_join_meeting_id(TENANT, "999") is None
+    assert repository.find_by_join_url("fabrikam.com", url) is None, "tenants are kept apart"
+
+
+def test_an_index_row_follows_its_meeting_when_the_meeting_changes(repository):
+    first = repository.insert(make_record("order-1"))
+    other = {**meeting_json(), "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_new%40thread.v2/0",
+             "joinMeetingIdSettings": {"joinMeetingId": "555000111222", "isPasscodeRequired": False}}
+    changed = repository.replace(with_changes(first, meeting=other))
+    assert repository.find_by_join_url(TENANT, other["joinWebUrl"]) == changed
+    assert repository.find_by_join_meeting_id(TENANT, "555000111222") == changed
+    assert repository.find_by_join_url(TENANT, meeting_json()["joinWebUrl"]) is None, "the old link finds nothing"
+
+
+def test_learning_an_alias_moves_rows_keyed_by_the_upn_in_the_same_write(repository):
+    upn_row = repository.insert(make_record("order-1", organizer="kim@contoso.com", status=Status.PENDING))
+    stays = repository.insert(make_record("order-2", organizer="kim@contoso.com", status=Status.FAILED))
+    existing = repository.insert(make_record("order-2", organizer=OID))
+    placeholder = repository.commit(make_record("order-3", organizer="kim@contoso.com", status=Status.PENDING),
+                                    insert=True, alias=Alias(TENANT, "kim@contoso.com", None)).alias
+    third = repository.get(make_record("order-3", organizer="kim@contoso.com").key)
+    moved = with_changes(upn_row, key=make_record("order-1", organizer=OID).key, etag=None)
+    learned = repository.learn_alias(with_changes(placeholder, object_id=OID),
+                                     [(upn_row, moved), (stays, None), (third, None)])
+    assert repository.get_alias(TENANT, "kim@contoso.com") == learned and learned.object_id == OID
+    assert repository.rows_of(TENANT, "kim@contoso.com") == []
+    assert repository.get(moved.key).status == Status.PENDING
+    assert repository.get(existing.key) == existing, "the object id's row stands"
+    with pytest.raises(AliasChanged):  # written on the placeholder's version: it is gone now
+        repository.learn_alias(with_changes(placeholder, object_id=OID), [])
+
+
+def test_a_row_changed_since_it_was_read_stops_the_move_and_the_alias_with_it(repository):
+    upn_row = repository.insert(make_record("order-1", organizer="kim@contoso.com", status=Status.PENDING))
+    placeholder = repository.commit(make_record("order-9", organizer="kim@contoso.com", status=Status.PENDING),
+                                    insert=True, alias=Alias(TENANT, "kim@contoso.com", None)).alias
+    repository.replace(with_changes(upn_row, attempts=7))
+    with pytest.raises(RecordModified):
+        repository.learn_alias(with_changes(placeholder, object_id=OID), [(upn_row, None)])
+    assert repository.get_alias(TENANT, "kim@contoso.com") == placeholder
+    assert repository.get(upn_row.key).attempts == 7
 
 
 def test_rows_of_lists_one_organizer_keys_records_and_nothing_else(repository):
     mine = [repository.insert(make_record(f"order-{i}", organizer="kim@contoso.com")) for i in range(3)]
-    repository.insert(make_record("order-0", organizer="lee@contoso.com"))
+    repository.insert(make_record("order-0", organizer="kim@contoso.co"))
+    repository.insert(make_record("order-0", organizer="kim@contoso.com2"))
     repository.insert(make_record("order-0", organizer="kim@contoso.com", tenant="fabrikam.example"))
-    repository.put_alias(TENANT, "kim@contoso.com", "6e2b4c1a-0000-4000-8000-000000000001")
     found = repository.rows_of(TENANT, "kim@contoso.com")
     assert sorted(found, key=lambda r: r.key.external_id) == mine
     assert repository.rows_of(TENANT, "nobody@contoso.com") == []
@@ -272,8 +331,10 @@ def test_the_fake_raises_its_outage_from_every_call_while_set():
     repo.outage = StorageUnavailable("table down")
     calls = [
         repo.ensure_ready, repo.ping, lambda: repo.get(make_record().key), lambda: repo.insert(make_record()),
-        lambda: repo.replace(make_record(etag="x")), lambda: repo.delete(make_record().key),
-        lambda: repo.get_alias(TENANT, "a@b.c"), lambda: repo.put_alias(TENANT, "a@b.c", "oid"),
+        lambda: repo.replace(make_record(etag="x")), lambda: repo.get_alias(TENANT, "a@b.c"),
+        lambda: repo.learn_alias(Alias(TENANT, "a@b.c", "oid"), []), lambda: repo.rows_of(TENANT, "a@b.c"),
+        lambda: repo.find_by_join_url(TENANT, "https://x"), lambda: repo.find_by_join_meeting_id(TENANT, "1"),
+        lambda: repo.get_quota(TENANT, "oid", "2026-12"), lambda: repo.put_quota(QuotaCount(TENANT, "o", "m", 1)),
     ]
     for call in calls:
         with pytest.raises(StorageUnavailable):
@@ -289,7 +350,8 @@ def test_the_entity_keeps_raw_values_and_graph_fields_as_columns(table_client):
     repo.ensure_ready()
     record = make_record("order/1", attempts=3)
     repo.insert(record)
-    entity = table_client.get_entity(keys.meeting_partition_key(TENANT, "ada.lovelace@contoso.com"), "order%2F1")
+    entity = table_client.get_entity(keys.partition_key(TENANT),
+                                     keys.meeting_row_key("ada.lovelace@contoso.com", "order/1"))
     assert (entity["TenantId"], entity["OrganizerKey"], entity["OrganizerId"], entity["ExternalId"]) == (
         TENANT, "ada.lovelace@contoso.com", ORGANIZER, "order/1")
     assert entity["Attempts"] == 3 and entity["Status"] == Status.CREATED
@@ -302,7 +364,8 @@ def test_a_large_meeting_is_split_over_numbered_columns_within_the_string_limit(
     repo = TableMeetingRepository(table_client)
     repo.ensure_ready()
     repo.insert(make_record(meeting=meeting_json(padding="😀" * 20_000)))  # 240,000 characters once escaped
-    entity = table_client.get_entity(keys.meeting_partition_key(TENANT, "ada.lovelace@contoso.com"), "order-1")
+    entity = table_client.get_entity(keys.partition_key(TENANT),
+                                     keys.meeting_row_key("ada.lovelace@contoso.com", "order-1"))
     parts = entity["MeetingJsonParts"]
     assert parts == 9
     columns = ["MeetingJson"] + [f"MeetingJson{i}" for i in range(1, parts)]
@@ -326,11 +389,14 @@ def test_a_dead_endpoint_raises_storage_unavailable_naming_the_operation_but_not
         "create table": repo.ensure_ready,
         "health probe": repo.ping,
         "read": lambda: repo.get(make_record().key),
-        "insert": lambda: repo.insert(make_record()),
-        "replace": lambda: repo.replace(make_record(etag='W/"1"')),
-        "delete": lambda: repo.delete(make_record().key),
+        "write ": lambda: repo.insert(make_record()),
+        "write": lambda: repo.replace(make_record(etag='W/"1"')),
         "alias read": lambda: repo.get_alias(TENANT, "ada@contoso.com"),
-        "alias write": lambda: repo.put_alias(TENANT, "ada@contoso.com", "oid"),
+        "alias write": lambda: repo.learn_alias(Alias(TENANT, "ada@contoso.com", "oid"), []),
+        "query": lambda: repo.rows_of(TENANT, "ada@contoso.com"),
+        "index read": lambda: repo.find_by_join_meeting_id(TENANT, "1"),
+        "counter read": lambda: repo.get_quota(TENANT, "oid", "2026-12"),
+        "counter write": lambda: repo.put_quota(QuotaCount(TENANT, "oid", "2026-12", 1)),
     }
     for operation, call in calls.items():
         with pytest.raises(StorageUnavailable) as raised:

@@ -23,6 +23,9 @@ def test_the_app_registers_every_function_with_its_bindings(functions):
         "find_meeting": {("httpTrigger", "req"), ("http", "$return")},
         "update_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
         "change_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
+        "cancel_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
+        "end_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
+        "organizer_quota": {("httpTrigger", "req"), ("http", "$return")},
         "health": {("httpTrigger", "req"), ("http", "$return")},
         "openapi": {("httpTrigger", "req"), ("http", "$return")},
         "process_meeting_request": {("queueTrigger", "msg"), ("queue", "results")},
@@ -41,6 +44,8 @@ def test_queue_bindings_name_app_settings_and_the_storage_connection(functions):
         ("create_meeting", "intake"): ("%MEETING_REQUESTS_QUEUE%", "AzureWebJobsStorage"),
         ("update_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("change_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
+        ("cancel_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
+        ("end_meeting", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_meeting_request", "msg"): ("%MEETING_REQUESTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_meeting_request", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_poison_request", "msg"): ("%MEETING_REQUESTS_QUEUE%-poison", "AzureWebJobsStorage"),
@@ -55,7 +60,8 @@ def test_only_health_and_openapi_are_anonymous(functions):
             if b["type"] == "httpTrigger":
                 levels[name] = b["authLevel"]
     assert levels == {"create_meeting": "FUNCTION", "get_meeting": "FUNCTION", "find_meeting": "FUNCTION",
-                      "update_meeting": "FUNCTION", "change_meeting": "FUNCTION",
+                      "update_meeting": "FUNCTION", "change_meeting": "FUNCTION", "cancel_meeting": "FUNCTION",
+                      "end_meeting": "FUNCTION", "organizer_quota": "FUNCTION",
                       "health": "ANONYMOUS", "openapi": "ANONYMOUS"}
 
 

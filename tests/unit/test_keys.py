@@ -75,8 +75,8 @@ def test_other_characters_including_non_ascii_are_kept_as_they_are():
 
 
 def test_the_length_limit_counts_utf16_code_units():
-    assert keys.encode_key_part("😀" * 200) == "😀" * 200  # 400 code units
-    assert keys.encode_key_part("😀" * 201).startswith("%%")  # 402 code units
+    assert keys.encode_key_part("😀" * 125) == "😀" * 125  # 250 code units
+    assert keys.encode_key_part("😀" * 126).startswith("%%")  # 252 code units
 
 
 def test_a_lone_surrogate_is_rejected():
@@ -90,16 +90,40 @@ def test_a_malformed_or_hashed_part_does_not_decode(part):
         keys.decode_key_part(part)
 
 
-def test_meeting_keys_join_escaped_parts_with_the_separator():
-    assert keys.meeting_partition_key("contoso.com", "a|b@contoso.com") == "m|contoso.com|a%7Cb@contoso.com"
-    assert keys.meeting_row_key("order/42?x") == "order%2F42%3Fx"
+def test_a_meeting_row_key_joins_escaped_parts_under_the_tenants_partition():
+    assert keys.partition_key("contoso.com") == "t|contoso.com"
+    assert keys.meeting_row_key("a|b@contoso.com", "order/42?x") == "m|a%7Cb@contoso.com|order%2F42%3Fx"
 
 
-def test_tenant_and_organizer_cannot_be_confused_across_the_separator():
-    assert keys.meeting_partition_key("a|b", "c") != keys.meeting_partition_key("a", "b|c")
+def test_organizer_and_external_id_cannot_be_confused_across_the_separator():
+    assert keys.meeting_row_key("a|b", "c") != keys.meeting_row_key("a", "b|c")
 
 
-def test_alias_keys_lowercase_the_upn_and_live_in_their_own_partitions():
-    assert keys.alias_partition_key("contoso.com") == "u|contoso.com"
-    assert keys.alias_row_key("Ada@Contoso.com") == keys.alias_row_key("ada@contoso.com") == "ada@contoso.com"
-    assert keys.alias_partition_key("t") != keys.meeting_partition_key("t", "")
+def test_an_organizers_rows_are_one_range_that_excludes_every_other_organizer():
+    first, after = keys.organizer_row_range("kim@contoso.com")
+    assert first <= keys.meeting_row_key("kim@contoso.com", "") < after
+    assert first <= keys.meeting_row_key("kim@contoso.com", "~~~ last") < after
+    for other in ("kim@contoso.co", "kim@contoso.com2", "kim@contoso.com|x", "kin@contoso.com"):
+        assert not first <= keys.meeting_row_key(other, "order-1") < after, other
+
+
+def test_rows_of_one_tenant_do_not_collide_by_kind():
+    rows = {keys.meeting_row_key("kim@contoso.com", "x"), keys.alias_row_key("kim@contoso.com"),
+            keys.quota_row_key("kim@contoso.com", "2026-12"), keys.join_url_row_key("https://teams.example/l/x"),
+            keys.join_id_row_key("123 456")}
+    assert len({row.split("|")[0] for row in rows}) == 5
+
+
+def test_alias_keys_lowercase_the_upn():
+    assert keys.alias_row_key("Ada@Contoso.com") == keys.alias_row_key("ada@contoso.com") == "a|ada@contoso.com"
+
+
+@pytest.mark.parametrize("spelling", [
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d",
+    "https://teams.microsoft.com/l/meetup-join/19%3Ameeting_abc%40thread.v2/0?context=%7B%22Tid%22%3A%22t%22%7D",
+    "HTTPS://Teams.Microsoft.com/l/meetup-join/19:meeting_abc@thread.v2/0?context={\"Tid\":\"t\"}",
+    "https://teams.microsoft.com/l/meetup-join/19%253ameeting_abc%2540thread.v2/0?context=%257b%2522Tid%2522%253a%2522t%2522%257d",
+])
+def test_one_join_url_in_any_of_its_encodings_has_one_index_key(spelling):
+    canonical = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_abc%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"
+    assert keys.join_url_row_key(spelling) == keys.join_url_row_key(canonical)

@@ -285,13 +285,13 @@ class RacingRepository(InMemoryMeetingRepository):
         super().__init__()
         self.graph, self.clock, self.raced = graph, clock, False
 
-    def insert(self, record):
-        if not self.raced and record.status == Status.CREATED:
+    def commit(self, record, *, insert, alias=None, quota=None):
+        if not self.raced and insert and record.status == Status.CREATED:
             self.raced = True
             rival = make_deps(load_settings(ENV), self, self.graph, self.clock)
             rival_request = validate_request({"organizerId": ALICE_ID, "externalId": "booking-1", "subject": "Intro"})
             assert submit(rival, rival_request, source="queue", correlation_id="rival", final=False).status == "existing"
-        return super().insert(record)
+        return super().commit(record, insert=insert, alias=alias, quota=quota)
 
 
 def test_a_concurrent_writer_does_not_corrupt_the_row(graph, clock):
@@ -306,7 +306,9 @@ def test_a_concurrent_writer_does_not_corrupt_the_row(graph, clock):
 
 def test_rows_that_keep_changing_give_up_with_a_clear_error(graph, clock):
     class Hostile(InMemoryMeetingRepository):
-        def replace(self, record):
+        def commit(self, record, *, insert, alias=None, quota=None):
+            if insert:
+                return super().commit(record, insert=insert, alias=alias, quota=quota)
             raise RecordModified("always stale")
 
     repo = Hostile()
