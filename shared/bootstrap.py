@@ -11,11 +11,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import requests
 from azure.core.exceptions import AzureError
-from requests.adapters import HTTPAdapter
 
 from .credentials import MsalTokenProvider
 from .errors import BrokerError, StorageUnavailable
@@ -25,6 +24,7 @@ from .ports import MeetingsGraph, TenantResolver, TokenProvider
 from .quota import QuotaBook
 from .repository import MeetingRepository
 from .settings import Settings, load_settings
+from .network import Network
 from .storage import queue_client, table_client
 from .table_repository import TableMeetingRepository
 from .tenants import TenantDirectory
@@ -56,12 +56,11 @@ class Container:
         return self
 
 
-def http_session() -> requests.Session:
-    """One pooled session per process. TLS trust comes from the system store or REQUESTS_CA_BUNDLE; never disabled."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)  # retries are GraphClient's job
-    session.mount("https://", adapter)
-    return session
+def network_for(settings: Settings, environ: Mapping[str, str]) -> Network:
+    """The process's network settings, read once: the CA bundle, and the proxy of every host the app calls."""
+    hosts = [settings.authority_host, settings.graph_base_url, environ.get("IDENTITY_ENDPOINT") or "",
+             settings.storage.table_service_uri or "", settings.storage.queue_service_uri or ""]
+    return Network.from_environment(environ, hosts)
 
 
 def build_container(env: Mapping[str, str], *, repository: MeetingRepository | None = None,
@@ -71,9 +70,11 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
                     tenants: TenantResolver | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None) -> Container:
     settings = load_settings(env)
-    session = session or http_session()
+    network = network_for(settings, os.environ)  # process-level variables (CA bundle, proxies), not app settings
+    session = session or network.session()
     token_provider = tokens or MsalTokenProvider(settings, http_client=session)
-    repository = repository or TableMeetingRepository(table_client(settings.storage, settings.meetings_table))
+    repository = repository or TableMeetingRepository(table_client(settings.storage, settings.meetings_table,
+                                                                   network=network))
     graph = graph or GraphClient(
         session, token_provider, base_url=settings.graph_base_url, api_version=settings.api_version,
         app_id=settings.client_id or settings.managed_identity_client_id, policy=retry_policy, sleep=sleep,
@@ -84,20 +85,24 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
                 OrganizerDirectory(repository), QuotaBook(repository, settings.monthly_meeting_limit, clock),
                 sleep=sleep)
-    return Container(deps, requeue or _intake_requeue(settings))
+    return Container(deps, requeue or _intake_requeue(settings, network))
 
 
 # host.json "messageEncoding": what the code itself enqueues must be written the way the trigger reads it.
 MESSAGE_ENCODING = "none"
 
 
-def _intake_requeue(settings: Settings) -> Callable[[str, timedelta], None]:
-    """Send a message to the intake queue that becomes visible after a delay (output bindings cannot delay)."""
-    client = queue_client(settings.storage, settings.requests_queue, base64=MESSAGE_ENCODING == "base64")
+def _intake_requeue(settings: Settings, network: Network) -> Callable[[str, timedelta], None]:
+    """Send a message to the intake queue that becomes visible after a delay (output bindings cannot delay). The
+    queue client is made on first use: most processes never defer a request."""
+    clients: list[Any] = []
 
     def requeue(message: str, delay: timedelta) -> None:
+        if not clients:
+            clients.append(queue_client(settings.storage, settings.requests_queue, network=network,
+                                        base64=MESSAGE_ENCODING == "base64"))
         try:
-            client.send_message(message, visibility_timeout=max(1, int(delay.total_seconds())))
+            clients[0].send_message(message, visibility_timeout=max(1, int(delay.total_seconds())))
         except AzureError as exc:
             raise StorageUnavailable(f"could not re-queue the request ({type(exc).__name__})") from None
 

@@ -59,6 +59,15 @@ class OrganizerDirectory:
                 self._unknown.pop(next(iter(self._unknown)))
         return organizer
 
+    def nothing_keyed_by(self, key: MeetingKey) -> bool:
+        """True when no row can exist under ``key``: it is keyed by a UPN whose alias row was just read as missing,
+        and every row keyed by a UPN is written together with its alias row (a placeholder). Saves a read."""
+        if "@" not in key.organizer_key:
+            return False
+        with self._lock:
+            return (key.tenant_id, key.organizer_key) in self._unknown and \
+                self._unknown[(key.tenant_id, key.organizer_key)] is None
+
     def placeholder(self, key: MeetingKey) -> Alias | None:
         """The alias row to write with a new row keyed by a UPN (None for a row keyed by an object id)."""
         upn = key.organizer_key

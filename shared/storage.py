@@ -6,16 +6,18 @@ https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ServiceRequestError, ServiceResponseError
 from azure.data.tables import TableClient, TableServiceClient
-from azure.identity import ManagedIdentityCredential
-from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from .errors import ConfigurationError, StorageUnavailable
+from .network import Network
 from .settings import StorageSettings
+
+if TYPE_CHECKING:  # imported when first used: a request that needs no queue client or identity does not pay for them
+    from azure.storage.queue import QueueClient
 
 # The SDKs retry 10 times (tables) with exponential backoff and wait minutes for a socket by default. Our callers
 # (an HTTP request, a queue message the host retries anyway) are better served by failing fast with
@@ -34,20 +36,32 @@ QUEUE_RETRY_OPTIONS: dict[str, Any] = {"initial_backoff": 0.5, "increment_base":
 CredentialFactory = Callable[..., TokenCredential]
 
 
-def _managed_identity(storage: StorageSettings, credential_factory: CredentialFactory) -> TokenCredential:
-    # client_id None selects the system-assigned identity.
+def _managed_identity(storage: StorageSettings, credential_factory: CredentialFactory | None) -> TokenCredential:
+    if credential_factory is None:  # imported here: only identity-based storage needs it
+        from azure.identity import ManagedIdentityCredential
+
+        return ManagedIdentityCredential(client_id=storage.client_id)  # None: the system-assigned identity
     return credential_factory(client_id=storage.client_id)
+
+
+def _options(network: Network | None, options: dict[str, Any]) -> dict[str, Any]:
+    """The SDK options, with a transport that never re-reads the environment when the network is known."""
+    if network is None:
+        return options
+    timeouts = {name: options.pop(name) for name in ("connection_timeout", "read_timeout") if name in options}
+    return {**options, **network.azure_options(**timeouts)}
 
 
 def table_client(
     storage: StorageSettings,
     table_name: str,
     *,
-    credential_factory: CredentialFactory = ManagedIdentityCredential,
+    credential_factory: CredentialFactory | None = None,
+    network: Network | None = None,
     **options: Any,
 ) -> TableClient:
     """A TableClient for ``table_name``; ``options`` override the SDK settings above (tests)."""
-    options = {**CLIENT_OPTIONS, **options}
+    options = _options(network, {**CLIENT_OPTIONS, **options})
     if storage.connection_string:
         service = TableServiceClient.from_connection_string(storage.connection_string, **options)
     elif storage.table_service_uri:
@@ -64,12 +78,15 @@ def queue_client(
     queue_name: str,
     *,
     base64: bool,
-    credential_factory: CredentialFactory = ManagedIdentityCredential,
+    credential_factory: CredentialFactory | None = None,
+    network: Network | None = None,
     **options: Any,
 ) -> QueueClient:
     """A QueueClient for ``queue_name``. ``base64`` must match host.json ``messageEncoding``: the queue trigger sends a
     message it cannot base64-decode straight to the poison queue."""
-    options = {**CLIENT_OPTIONS, **QUEUE_RETRY_OPTIONS, **options}
+    from azure.storage.queue import QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+    options = _options(network, {**CLIENT_OPTIONS, **QUEUE_RETRY_OPTIONS, **options})
     # The service client's get_queue_client drops encoding options given to the service: pass them to the queue.
     encoding = (
         {"message_encode_policy": TextBase64EncodePolicy(), "message_decode_policy": TextBase64DecodePolicy()}

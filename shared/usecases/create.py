@@ -45,7 +45,7 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
 
 def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey, *,
             final: bool) -> Outcome:
-    record = deps.repository.get(key)
+    record = None if deps.organizers.nothing_keyed_by(key) else deps.repository.get(key)
     if record is not None and record.cancelled:
         return refused(deps, context, cancelled(record, status=409))
     if record is not None and record.has_meeting:
