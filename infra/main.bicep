@@ -95,6 +95,20 @@ param meetingChanges string = 'apply'
 @description('Meetings the broker may create per organizer and UTC month (Graph allows about 2,000); 0 turns the check off.')
 param monthlyMeetingLimit string = '2000'
 
+@description('Calendar-backed meetings (Outlook events in the organizer\'s calendar that send invitations): enabled or disabled.')
+@allowed([
+  'enabled'
+  'disabled'
+])
+param calendarMode string = 'disabled'
+
+@description('With calendarMode enabled, how the app may write calendars: exchangeRbac (nothing granted in Entra ID; scope it to a group of mailboxes with infra/scripts/grant-calendar-scope.ps1) or tenantWide (Calendars.ReadWrite granted in Entra ID: every mailbox).')
+@allowed([
+  'exchangeRbac'
+  'tenantWide'
+])
+param calendarAccess string = 'exchangeRbac'
+
 @description('Let other tenants consent to the app registration (multi-tenant). Default: single tenant.')
 param multiTenant bool = false
 
@@ -215,6 +229,7 @@ module graphApp 'graph-app.bicep' = {
     multiTenant: multiTenant
     graphCloud: graphCloud
     managedIdentityPrincipalId: identity.outputs.principalId
+    grantCalendarsTenantWide: (calendarMode == 'enabled') && (calendarAccess == 'tenantWide')
   }
 }
 
@@ -244,6 +259,7 @@ module api 'app/function.bicep' = {
     accessPolicyGraceMinutes: accessPolicyGraceMinutes
     meetingChanges: meetingChanges
     monthlyMeetingLimit: monthlyMeetingLimit
+    calendarMode: calendarMode
   }
   // The host must be able to reach its storage and publish telemetry the moment it starts.
   dependsOn: [
@@ -264,6 +280,7 @@ output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
 output GRAPH_CLIENT_ID string = graphApp.outputs.appId
 output GRAPH_CLOUD string = graphCloud
+output GRAPH_SERVICE_PRINCIPAL_ID string = graphApp.outputs.servicePrincipalId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .host import LocalHostError
-from .settings_file import merged_settings
+from .settings_file import is_configured, merged_settings
 from .world import APP_DEFAULTS, LocalWorld
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,9 @@ def run(port: int, fresh: bool) -> int:
             if str(REPO_ROOT) not in sys.path:
                 sys.path.insert(0, str(REPO_ROOT))
             # The app reads its settings lazily (first request) from the environment: the world exports them.
-            world = LocalWorld(app=_import_app, settings=merged_settings(APP_DEFAULTS), state_dir=STATE_DIR,
+            # Against the emulator, calendar-backed meetings are on: its app may write alice's and bob's calendars.
+            defaults = {**APP_DEFAULTS, **({} if is_configured("GRAPH_TENANT_ID") else {"CALENDAR_MODE": "enabled"})}
+            world = LocalWorld(app=_import_app, settings=merged_settings(defaults), state_dir=STATE_DIR,
                                persist_storage=True, export_settings=True, http_port=port, queue_workers=True)
             try:
                 stack.enter_context(world)

@@ -45,15 +45,25 @@ class Azurite:
         self._process: subprocess.Popen[str] | None = None
         self.ports: dict[str, int] = {}
 
-    def start(self) -> "Azurite":
+    def start(self, *, same_ports: bool = False) -> "Azurite":
+        """Start Azurite on free ports; ``same_ports``: on the ports of the previous start (after ``stop()``), so
+        that connection strings handed out before stay valid. With ``location`` the data of the previous run is
+        kept (Azurite writes it out when stopped)."""
+        if self.running:
+            raise AzuriteError("Azurite is already running")
+        previous = dict(self.ports)
+        if same_ports and len(previous) != 3:
+            raise AzuriteError("same_ports needs an earlier start()")
+        ports = previous if same_ports else {"blob": 0, "queue": 0, "table": 0}
+        self.ports = {}
         args = [
             azurite_executable(),
             "--silent",
             "--disableTelemetry",
             "--skipApiVersionCheck",
-            "--blobHost", "127.0.0.1", "--blobPort", "0",
-            "--queueHost", "127.0.0.1", "--queuePort", "0",
-            "--tableHost", "127.0.0.1", "--tablePort", "0",
+            "--blobHost", "127.0.0.1", "--blobPort", str(ports["blob"]),
+            "--queueHost", "127.0.0.1", "--queuePort", str(ports["queue"]),
+            "--tableHost", "127.0.0.1", "--tablePort", str(ports["table"]),
         ]
         if self.location is None:
             args.append("--inMemoryPersistence")
@@ -84,10 +94,18 @@ class Azurite:
         threading.Thread(target=read, name="azurite-stdout", daemon=True).start()
         if not ready.wait(self.startup_timeout):
             self.stop()
+            if same_ports:
+                self.ports = previous
             raise AzuriteError("Azurite did not start: " + " | ".join(lines[-10:]))
         return self
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def stop(self) -> None:
+        """Stop Azurite (SIGTERM: it closes its servers and, with ``location``, writes its data out). The ports are
+        remembered for ``start(same_ports=True)``."""
         if self._process and self._process.poll() is None:
             self._process.terminate()
             try:

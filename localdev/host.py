@@ -46,6 +46,7 @@ class LocalFunctionsHost:
         http_port: int = 7071,
         visibility_timeout: float | None = None,
         polling_interval: float | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         self._app = app
         self._env = dict(env)
@@ -57,7 +58,8 @@ class LocalFunctionsHost:
         self._polling_interval = self._options.max_polling_interval if polling_interval is None else polling_interval
         self._specs: list[FunctionSpec] | None = None
         self.router = Router([])
-        self.queues = QueueService(self._connection_for, self._options, self._visibility_timeout)
+        self.queues = QueueService(self._connection_for, self._options, self._visibility_timeout,
+                                   lease_seconds=lease_seconds)
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()

@@ -175,6 +175,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _serve
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (QUERY, PROPFIND, ...) is routed too, so a known route answers 405 and an unknown one
+        # 404, as the Functions host does; BaseHTTPRequestHandler would answer 501 Not Implemented.
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._serve
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import threading
 import time
 import uuid
@@ -66,6 +67,23 @@ class QueueCodec:
         return base64.b64encode(data).decode("ascii")
 
 
+# What XML 1.0 can carry (https://www.w3.org/TR/xml/#charsets). The queue service takes a message inside an XML
+# request body and refuses one it cannot parse (400); Azurite accepts such a message but then fails every receive
+# on that queue (500), which would jam the queue for everyone. The local host refuses them as the service does.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class MessageRejected(ValueError):
+    """A message the queue service would refuse: an output binding that sends it fails, as in Azure."""
+
+
+def check_message_text(text: str) -> None:
+    bad = _NOT_XML.search(text)
+    if bad is not None:
+        raise MessageRejected(f"the queue service refuses a message with U+{ord(bad.group()):04X} at {bad.start()}: "
+                              "XML 1.0 cannot carry it (base64-encode such a message, or escape it)")
+
+
 def output_values(value: Any) -> list[Any]:
     """The messages an output binding value stands for: nothing, one message, or a list of them."""
     if value is None:
@@ -81,8 +99,11 @@ class QueueService:
     """Queue clients, output flushing and trigger processing for one storage account."""
 
     def __init__(self, connection_for: Callable[[Mapping[str, Any]], str], options: QueueOptions,
-                 visibility_timeout: float) -> None:
+                 visibility_timeout: float, *, lease_seconds: float | None = None) -> None:
         self._connection_for = connection_for
+        # How long a received message stays invisible while its function runs (the host's lease); a message whose
+        # settling failed (storage down) comes back after it.
+        self.lease_seconds = int(RECEIVE_LEASE_SECONDS if lease_seconds is None else lease_seconds)
         self.options = options
         self.codec = QueueCodec(options.message_encoding)
         self.visibility_timeout = visibility_timeout
@@ -113,6 +134,8 @@ class QueueService:
                 continue
             value = result if binding["name"] == "$return" else outs[binding["name"]].get()
             texts = [self.codec.encode(item) for item in output_values(value)]
+            for text in texts:
+                check_message_text(text)
             client = self.client(binding) if texts else None
             for text in texts:
                 client.send_message(text)
@@ -124,7 +147,7 @@ class QueueService:
         client = self.client(spec.trigger)
         count = min(limit or self.options.batch_size, 32)
         messages = list(client.receive_messages(messages_per_page=count, max_messages=count,
-                                                visibility_timeout=RECEIVE_LEASE_SECONDS))
+                                                visibility_timeout=self.lease_seconds))
         return client, messages
 
     def poll_once(self, spec: FunctionSpec) -> tuple[int, int]:

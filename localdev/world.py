@@ -83,6 +83,8 @@ class LocalWorld:
     (unless given) are added, then ``overrides``. ``suffix`` suffixes the table and queue names so that worlds sharing
     one Azurite never see each other's rows and messages.
     export_settings: put the settings into os.environ (the app reads them there when no container is injected).
+    http_port, visibility_timeout, polling_interval, lease_seconds: the host's options (``LocalFunctionsHost``).
+    stop_storage()/start_storage(): a storage outage in the middle of a run (persisted Azurite only).
     REQUESTS_CA_BUNDLE is set to the emulator's CA while the world runs; both are restored on close.
     """
 
@@ -91,7 +93,8 @@ class LocalWorld:
                  azurite: Azurite | None = None, emulator: Any = None, use_emulator: bool | None = None,
                  state_dir: Path | None = None, persist_storage: bool = False, export_settings: bool = False,
                  host_json: Mapping[str, Any] | None = None, http_port: int = 0, queue_workers: bool = False,
-                 visibility_timeout: float | None = None, polling_interval: float | None = None) -> None:
+                 visibility_timeout: float | None = None, polling_interval: float | None = None,
+                 lease_seconds: float | None = None) -> None:
         if suffix is not None and not re.fullmatch(r"[a-z0-9]{1,20}", suffix):
             raise ValueError("suffix must be 1-20 lowercase letters or digits (table names allow nothing else)")
         self._app, self._base = app, dict(APP_DEFAULTS if settings is None else settings)
@@ -100,7 +103,7 @@ class LocalWorld:
         self._state_dir, self._persist, self._export = state_dir, persist_storage, export_settings
         self._host_json = host_json
         self._host_options = {"http_port": http_port, "visibility_timeout": visibility_timeout,
-                              "polling_interval": polling_interval}
+                              "polling_interval": polling_interval, "lease_seconds": lease_seconds}
         self._queue_workers = queue_workers
         self._stack = contextlib.ExitStack()
         self.settings: dict[str, str] = {}
@@ -152,6 +155,24 @@ class LocalWorld:
                                        storage_connection_string=settings["AzureWebJobsStorage"], **self._host_options)
         self.host.start(run_queue_workers=self._queue_workers)
         stack.callback(self.host.stop)
+
+    def stop_storage(self) -> None:
+        """Stop the world's Azurite, as a storage outage: the host and the app keep running and see connection
+        errors until ``start_storage()``. Only for a persisted Azurite (``persist_storage``, or a shared Azurite with a
+        ``location``), whose data survives the stop; a shared one stops for everyone who uses it."""
+        self._persisted_azurite().stop()
+
+    def start_storage(self) -> None:
+        """Start the world's Azurite again on the same ports, with the data it had when stopped."""
+        azurite = self._persisted_azurite()
+        if not azurite.running:
+            azurite.start(same_ports=True)
+
+    def _persisted_azurite(self) -> Azurite:
+        if self.azurite is None or self.azurite.location is None:
+            raise RuntimeError("a storage outage needs a persisted Azurite (LocalWorld(persist_storage=True)): an "
+                               "in-memory one would lose its data")
+        return self.azurite
 
     def close(self) -> None:
         """Stop the host, then what the world started (emulator, Azurite), and restore the environment."""

@@ -20,7 +20,7 @@ from .credentials import MsalTokenProvider
 from .errors import BrokerError, StorageUnavailable
 from .graph import GraphClient, RetryPolicy
 from .organizers import OrganizerDirectory
-from .ports import MeetingsGraph, TenantResolver, TokenProvider
+from .ports import GraphPort, TenantResolver, TokenProvider
 from .quota import QuotaBook
 from .repository import MeetingRepository
 from .settings import Settings, load_settings
@@ -66,7 +66,7 @@ def network_for(settings: Settings, environ: Mapping[str, str]) -> Network:
 def build_container(env: Mapping[str, str], *, repository: MeetingRepository | None = None,
                     session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                     clock: Clock = utc_now, retry_policy: RetryPolicy = RetryPolicy(),
-                    tokens: TokenProvider | None = None, graph: MeetingsGraph | None = None,
+                    tokens: TokenProvider | None = None, graph: GraphPort | None = None,
                     tenants: TenantResolver | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None) -> Container:
     settings = load_settings(env)

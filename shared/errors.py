@@ -79,6 +79,20 @@ class AccessPolicyMissing(BrokerError):
     status, code, title = 403, "access_policy_missing", "No Teams application access policy allows this app for the organizer"
 
 
+class CalendarAccessDenied(BrokerError):
+    status, code, title = 403, "calendar_access_denied", "The app may not write this organizer's calendar"
+
+
+class CalendarModeDisabled(BrokerError):
+    status, code, title = 403, "calendar_mode_disabled", "Calendar-backed meetings are not enabled"
+
+
+class MeetingKindDiffers(BrokerError):
+    """A key's kind (standalone or calendar-backed) is fixed by its first request."""
+
+    status, code, title = 409, "meeting_kind_differs", "This externalId's meeting is of the other kind"
+
+
 class OrganizerNotFound(BrokerError):
     status, code, title = 404, "organizer_not_found", "The organizer does not exist in the tenant"
 

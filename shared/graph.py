@@ -21,7 +21,9 @@ from urllib.parse import quote
 import requests
 
 from .errors import BrokerError, GraphUnavailable
-from .graph_answers import error_of, meeting_of, parse_retry_after
+from .calendar_events import carries_property
+from .graph_answers import (json_object, error_of, event_of, event_of_value, meeting_of, meeting_of_value,
+                            parse_retry_after)
 from .ports import GraphAnswer, TokenProvider
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class _Call:
     body: dict[str, Any] | None = None
     accept_language: str | None = None
     meeting_id: str | None = None
+    calendar: bool = False               # an events call: a 403 is a mailbox outside the app's Exchange scope
 
 
 class GraphClient:
@@ -103,6 +106,51 @@ class GraphClient:
             raise
         return True
 
+    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                         correlation_id: str) -> dict[str, Any] | None:
+        # The URL goes inside the filter's quotes URL-encoded, as Graph's "get onlineMeeting" page shows.
+        path = f"{_meetings(organizer_id)}?$filter=JoinWebUrl%20eq%20'{quote(join_web_url, safe='')}'"
+        found = self._send(_Call("findByJoinUrl", "GET", path, tenant_id, organizer_id, correlation_id, True,
+                                 "read meetings"))
+        value = json_object(found).get("value")
+        return meeting_of_value(value[0]) if isinstance(value, list) and value else None
+
+    def create_event(self, tenant_id: str, organizer_id: str, event: dict[str, Any], *,
+                     correlation_id: str) -> dict[str, Any]:
+        return event_of(self._send(_Call("createEvent", "POST", _events(organizer_id), tenant_id, organizer_id,
+                                         correlation_id, False, "create events", event, calendar=True)))
+
+    def find_event(self, tenant_id: str, organizer_id: str, property_id: str, value: str, *,
+                   correlation_id: str) -> dict[str, Any] | None:
+        condition = (f"singleValueExtendedProperties/Any(ep: ep/id eq '{_odata(property_id)}' and ep/value eq "
+                     f"'{_odata(value)}')")
+        path = f"{_events(organizer_id)}?$filter={quote(condition, safe='')}&$top=50&$expand=" + quote(
+            f"singleValueExtendedProperties($filter=id eq '{_odata(property_id)}')", safe="")
+        found = json_object(self._send(_Call("findEvent", "GET", path, tenant_id, organizer_id, correlation_id,
+                                              True, "read events", calendar=True))).get("value")
+        # Graph matches the value case-insensitively: only an exact match is this key's event.
+        exact = [event for event in found if carries_property(event, property_id, value)] \
+            if isinstance(found, list) else []
+        return event_of_value(exact[0]) if exact else None
+
+    def update_event(self, tenant_id: str, organizer_id: str, event_id: str, patch: dict[str, Any], *,
+                     correlation_id: str) -> dict[str, Any]:
+        return event_of(self._send(_Call("updateEvent", "PATCH", f"{_events(organizer_id)}/{quote(event_id, safe='')}",
+                                         tenant_id, organizer_id, correlation_id, True, "change events", patch,
+                                         meeting_id=event_id, calendar=True)))
+
+    def cancel_event(self, tenant_id: str, organizer_id: str, event_id: str, comment: str | None, *,
+                     correlation_id: str) -> bool:
+        try:
+            self._send(_Call("cancelEvent", "POST", f"{_events(organizer_id)}/{quote(event_id, safe='')}/cancel",
+                             tenant_id, organizer_id, correlation_id, True, "cancel events",
+                             {"comment": comment} if comment else {}, meeting_id=event_id, calendar=True))
+        except BrokerError as error:
+            if error.code == "meeting_gone":
+                return False
+            raise
+        return True
+
     def _send(self, call: _Call) -> requests.Response:
         """The call with bounded retries; a success answer (2xx), or the broker error for the last failure."""
         policy, url = self._policy, self._base + call.path
@@ -140,7 +188,8 @@ class GraphClient:
                 if 200 <= response.status_code < 300:
                     return response
                 last_error = error_of(response, app_id=self._app_id, tenant_id=call.tenant_id,
-                                      organizer_id=call.organizer_id, doing=call.doing, meeting_id=call.meeting_id)
+                                      organizer_id=call.organizer_id, doing=call.doing, meeting_id=call.meeting_id,
+                                      calendar=call.calendar)
                 retry_on = RETRY_STATUSES if call.idempotent else NOT_ACTED  # a 5xx may have acted on a create
                 if response.status_code not in retry_on:
                     raise last_error
@@ -160,3 +209,12 @@ class GraphClient:
 
 def _meetings(organizer_id: str) -> str:
     return f"/users/{quote(organizer_id, safe='@')}/onlineMeetings"
+
+
+def _events(organizer_id: str) -> str:
+    return f"/users/{quote(organizer_id, safe='@')}/events"
+
+
+def _odata(value: str) -> str:
+    """A string literal inside an OData filter: single quotes doubled."""
+    return value.replace("'", "''")

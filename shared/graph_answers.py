@@ -16,6 +16,7 @@ import requests
 from .errors import (
     AccessPolicyMissing,
     BrokerError,
+    CalendarAccessDenied,
     GraphRejected,
     GraphThrottled,
     GraphUnauthorized,
@@ -44,15 +45,25 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
+def json_object(response: requests.Response, what: str = "a JSON object") -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} without {what}")
+    return body
+
+
 def meeting_of(response: requests.Response) -> dict[str, Any]:
     """The onlineMeeting of a success answer. An answer without the id, the join URL or the organizer's object id is
     not a meeting that can be recorded or handed on: treated as a failure of Graph (retryable)."""
-    try:
-        meeting = response.json()
-    except ValueError:
-        meeting = None
+    return meeting_of_value(json_object(response, "an onlineMeeting body"), response.status_code)
+
+
+def meeting_of_value(meeting: Any, status: int = 200) -> dict[str, Any]:
     if not isinstance(meeting, dict):
-        raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} without an onlineMeeting body")
+        raise GraphUnavailable("Microsoft Graph answered a list whose item is not an onlineMeeting")
     missing = [name for name, present in (
         ("id", isinstance(meeting.get("id"), str) and bool(meeting.get("id"))),
         ("joinWebUrl", isinstance(meeting.get("joinWebUrl"), str) and
@@ -60,13 +71,24 @@ def meeting_of(response: requests.Response) -> dict[str, Any]:
         ("participants.organizer.identity.user.id", organizer_object_id(meeting) is not None),
     ) if not present]
     if missing:
-        raise GraphUnavailable(f"Microsoft Graph answered {response.status_code} with an onlineMeeting that "
-                               f"lacks {', '.join(missing)}")
+        raise GraphUnavailable(f"Microsoft Graph answered {status} with an onlineMeeting that lacks "
+                               f"{', '.join(missing)}")
     return meeting
 
 
+def event_of(response: requests.Response) -> dict[str, Any]:
+    """The event of a success answer; one without an id cannot be recorded (retryable, as for meetings)."""
+    return event_of_value(json_object(response), response.status_code)
+
+
+def event_of_value(event: Any, status: int = 200) -> dict[str, Any]:
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event.get("id"):
+        raise GraphUnavailable(f"Microsoft Graph answered {status} without an event")
+    return event
+
+
 def error_of(response: requests.Response, *, app_id: str, tenant_id: str, organizer_id: str, doing: str,
-             meeting_id: str | None = None) -> BrokerError:
+             meeting_id: str | None = None, calendar: bool = False) -> BrokerError:
     """The broker's error for a failed Graph answer. ``doing``: what the app tried, for the 403 text ("create
     meetings", "change meetings"); ``meeting_id``: set for calls on one meeting, where 404 means it is gone."""
     status = response.status_code
@@ -74,6 +96,15 @@ def error_of(response: requests.Response, *, app_id: str, tenant_id: str, organi
     where = f"(Graph status {status}, code {code or '-'}, request-id {response.headers.get('request-id') or '-'})"
     if status == 401:
         return GraphUnauthorized(f"Microsoft Graph did not accept the app's token for tenant {tenant_id} {where}")
+    if status == 403 and calendar:
+        return CalendarAccessDenied(
+            f"App {app_id} may not {doing} in the mailbox of organizer {organizer_id} in tenant {tenant_id}: the "
+            f"app needs the application permission Calendars.ReadWrite, scoped by Exchange Online RBAC for "
+            f"Applications to a group the organizer's mailbox is a direct member of (infra/scripts/"
+            f"grant-calendar-scope.ps1 -AppId \"{app_id}\" -ServicePrincipalId <GRAPH_SERVICE_PRINCIPAL_ID> -Group "
+            f"<organizers group>), or granted tenant-wide (CALENDAR_ACCESS=tenantWide). A new grant or membership "
+            f"applies once Exchange refreshes its permission cache (allow up to a couple of hours). {where}",
+            extra={"appId": app_id, "organizerId": organizer_id})
     if status == 403:
         return AccessPolicyMissing(
             f"App {app_id} is not allowed to {doing} for organizer {organizer_id} in tenant {tenant_id}: a Teams "

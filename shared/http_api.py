@@ -12,6 +12,7 @@ from typing import Any, Callable
 import azure.functions as func
 
 from .bootstrap import Container
+from .calendar_events import event_summary
 from .errors import BrokerError, FieldError, RecordedFailure, ValidationFailed
 from .http_io import Reply, correlation_id_of, json_answer, location, problem, read_json, wants_async
 from .records import MeetingRecord, Status
@@ -83,8 +84,9 @@ def update_meeting(req: func.HttpRequest, container_factory: ContainerFactory, o
 
 def cancel_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
                    external_id: str | None) -> Reply:
-    """DELETE /meetings/{organizerId}/{externalId}?mode=delete|lock (or the query form): 204 once deleted (a
-    tombstone stays), 200 with the locked meeting."""
+    """DELETE /meetings/{organizerId}/{externalId}?mode=delete|lock[&comment=...] (or the query form): 204 once
+    deleted (a tombstone stays), 200 with the locked meeting. ``comment`` goes to a calendar-backed meeting's
+    attendees with the cancellation."""
     correlation_id = correlation_id_of(req)
     key = {"organizerId": organizer_id, "externalId": external_id, "tenantId": req.params.get("tenantId")}
     try:
@@ -92,7 +94,8 @@ def cancel_meeting(req: func.HttpRequest, container_factory: ContainerFactory, o
     except BrokerError as error:
         return Reply(problem(error, correlation_id=correlation_id))
     try:
-        cancel = validate_cancel({"mode": req.params["mode"]} if "mode" in req.params else {}, key=key)
+        cancel = validate_cancel({name: req.params[name] for name in ("mode", "comment") if name in req.params},
+                                 key=key)
     except BrokerError as error:
         return _reply(refused(deps, Context(correlation_id, "http", payload=key), error), correlation_id)
     outcome = cancel_use_case(deps, cancel, source="http", correlation_id=correlation_id)
@@ -115,15 +118,17 @@ def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None
     if outcome.record is not None and outcome.record.etag:
         headers["ETag"] = outcome.record.etag
     status = 201 if outcome.status == Status.CREATED else 200
-    body = _meeting_body(outcome.meeting, outcome.not_applied, outcome.quota)
+    body = _meeting_body(outcome.meeting, outcome.not_applied, outcome.quota, outcome.event)
     return Reply(json_answer(body, status, headers), outcome.message)
 
 
 def _meeting_body(meeting: dict[str, Any] | None, not_applied: tuple[str, ...] = (),
-                  quota: dict[str, int] | None = None) -> dict[str, Any]:
-    """The onlineMeeting as Graph returned it, plus ``settingsNotApplied`` when Graph kept some option its own way
-    and ``quota`` from 90% of the organizer's monthly limit."""
+                  quota: dict[str, int] | None = None, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The onlineMeeting as Graph returned it, plus ``settingsNotApplied`` when Graph kept some option its own way,
+    ``quota`` from 90% of the organizer's monthly limit, and ``event`` for a calendar-backed meeting."""
     body = dict(meeting or {})
+    if event:
+        body["event"] = dict(event)
     if not_applied:
         body["settingsNotApplied"] = list(not_applied)
     if quota:
@@ -173,7 +178,8 @@ def get_quota(req: func.HttpRequest, container_factory: ContainerFactory, organi
 def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResponse:
     headers = {"x-correlation-id": correlation_id, **({"ETag": record.etag} if record.etag else {})}
     if record.has_meeting:
-        return json_answer(_meeting_body(record.meeting, record.settings_not_applied), 200, headers)
+        return json_answer(_meeting_body(record.meeting, record.settings_not_applied,
+                                         event=event_summary(record.event)), 200, headers)
     if record.cancelled:
         return problem(cancelled(record, status=410), correlation_id=correlation_id)
     if record.status == Status.PENDING:

@@ -34,6 +34,8 @@ class MeetingRequest:
     settings: dict[str, Any] = field(default_factory=dict)   # lobby, presenters, chat, recording, ...
     passcode_required: bool | None = None                     # joinMeetingIdSettings: only plain create takes it
     accept_language: str | None = None                        # localizes joinInformation
+    calendar: bool = False                                    # a calendar-backed meeting (an Outlook event)
+    event_members: dict[str, Any] = field(default_factory=dict)  # timeZone, body, location, recurrence, reminder
 
     @property
     def plain_create(self) -> bool:
@@ -60,6 +62,8 @@ class MeetingRequest:
             asked["joinMeetingIdSettings"] = {"isPasscodeRequired": self.passcode_required}
         if self.accept_language is not None:
             asked["acceptLanguage"] = self.accept_language
+        if self.calendar:
+            asked.update({"calendar": True, **self.event_members})
         return asked
 
     def times(self, now: datetime) -> tuple[datetime, datetime]:
@@ -115,11 +119,12 @@ class MeetingChange:
     end: datetime | None = None
     attendees: list[dict[str, Any]] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    event_members: dict[str, Any] = field(default_factory=dict)  # calendar-backed meetings: body, location, ...
 
     def as_payload(self, *, tenant_id: str, correlation_id: str) -> dict[str, Any]:
         payload: dict[str, Any] = {"action": "update", "organizerId": self.organizer_id,
                                    "externalId": self.external_id, "tenantId": tenant_id,
-                                   "correlationId": correlation_id, **self.settings}
+                                   "correlationId": correlation_id, **self.settings, **self.event_members}
         if self.subject is not None:
             payload["subject"] = self.subject
         if self.start is not None and self.end is not None:
@@ -139,3 +144,4 @@ class MeetingCancel:
     tenant_id: str | None = None
     correlation_id: str | None = None
     mode: str = "delete"
+    comment: str | None = None   # a calendar-backed meeting's cancellation note to its attendees

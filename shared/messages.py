@@ -17,14 +17,20 @@ MAX_MEETING_STRING = 2048
 MAX_ERROR_MESSAGE = 4000
 
 
+# The queue service carries a message inside an XML body: XML 1.0 has no U+FFFE and U+FFFF (json.dumps escapes
+# every other character XML lacks, the C0 controls; lone surrogates are handled below).
+_NOT_XML = str.maketrans({"\ufffe": "\\ufffe", "\uffff": "\\uffff"})
+
+
 def to_message(document: Mapping[str, Any]) -> str:
-    """A queue message body: compact JSON text, non-ASCII kept as is (and always UTF-8 encodable)."""
+    """A queue message body: compact JSON text, non-ASCII kept as is, always UTF-8 encodable and a valid XML 1.0
+    text (the two noncharacters XML lacks are written as JSON escapes: the same value for the reader)."""
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate, which only Graph's own answer could carry: escape it
         text = json.dumps(document, ensure_ascii=True, separators=(",", ":"))
-    return text
+    return text.translate(_NOT_XML)
 
 
 def _bounded(value: Any, limit: int) -> Any:

@@ -28,7 +28,9 @@ _QUOTA = {"429": _problem("`organizer_quota_exceeded` (the organizer reached `MO
                           retry_after=True)}
 _GRAPH_FAILED = {
     "403": _problem("`access_policy_missing` (Graph: no application access policy for the organizer; the detail names "
-                    "the grant command), `organizer_not_allowed` or `tenant_not_allowed`."),
+                    "the grant command), `calendar_access_denied` (a calendar-backed meeting: the app may not write "
+                    "the organizer's calendar; the detail names the scoping script), `organizer_not_allowed` or "
+                    "`tenant_not_allowed`."),
     "429": _problem("`graph_throttled`.", retry_after=True),
     "500": _problem("`configuration_error` (the problem lists every setting to fix)."),
     "502": _problem("`graph_unavailable`, `graph_unauthorized`, `graph_rejected`, `token_unavailable`, "
@@ -99,13 +101,17 @@ def _create() -> dict[str, Any]:
             "404": _problem("`organizer_not_found`."),
             "409": _problem("`concurrent_update` (retry), `request_in_progress` (another request is creating this "
                             "passcode meeting; retry after `Retry-After`), `passcode_setting_immutable` or "
-                            "`meeting_cancelled` (this key's meeting was cancelled; use a new externalId).",
+                            "`meeting_cancelled` (this key's meeting was cancelled; use a new externalId) or "
+                            "`meeting_kind_differs` (the key's meeting is standalone and the request asks for a "
+                            "calendar-backed one, or the other way round).",
                             retry_after=True),
             "410": _problem("`meeting_gone`: the recorded meeting was deleted in Graph outside the broker."),
             "413": _problem("`payload_too_large`: the body is over 64 KiB (or, queued, over a queue message)."),
             "415": _problem("`unsupported_media_type`."),
             **_GRAPH_FAILED,
             **_QUOTA,
+            "403": {**_GRAPH_FAILED["403"], "description": _GRAPH_FAILED["403"]["description"][:-1]
+                    + ", or `calendar_mode_disabled` (`calendar: true` while `CALENDAR_MODE` is `disabled`)."},
         },
     }
 
@@ -146,7 +152,11 @@ def _cancel(parameters: list[dict[str, Any]]) -> dict[str, Any]:
                         "schema": {"type": "string", "enum": ["delete", "lock"], "default": "delete"},
                         "description": "`delete`: DELETE in Graph, the key stays cancelled. `lock`: lobby for the "
                                        "organizer only, no dial-in bypass, chat off; a later PATCH that sets them "
-                                       "again unlocks it."}],
+                                       "again unlocks it."},
+                       {"name": "comment", "in": "query", "required": False,
+                        "schema": {"type": "string", "maxLength": 2000},
+                        "description": "A calendar-backed meeting: the note its attendees get with the "
+                                       "cancellation."}],
         "responses": {
             "204": {"description": "Deleted (again: a second DELETE calls nobody).", "headers": _CORRELATION},
             "200": _meeting("Locked: the meeting as Graph returned it (result `locked`)."),

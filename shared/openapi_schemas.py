@@ -7,6 +7,8 @@ from typing import Any
 from .meeting_settings import SETTINGS, Rule
 from .records import Status
 from .validation import MAX_EXTERNAL_ID, ROLES
+from .validation.calendar import (DAYS, MAX_EVENT_BODY, MAX_REMINDER_MINUTES, RECURRENCE_PATTERNS, RECURRENCE_RANGES,
+                                WEEK_INDEXES)
 
 RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.UPDATED, Status.LOCKED, Status.CANCELLED, Status.FAILED)
 
@@ -36,6 +38,43 @@ def _schema(rule: Rule) -> dict[str, Any]:
         return {"type": "string", "minLength": 1, "maxLength": rule.max_length}
     return {"type": "object", "additionalProperties": False, "minProperties": 1,
             "properties": {name: _schema(member) for name, member in rule.members}}
+
+
+_DAY = {"type": "string", "enum": list(DAYS)}
+_EVENT_MEMBERS: dict[str, Any] = {
+    "timeZone": {"type": "string", "maxLength": 64,
+                 "description": "Calendar-backed only: the event's time zone, IANA (Europe/Berlin) or Windows "
+                                "(W. Europe Standard Time). Default: UTC."},
+    "body": {"type": "object", "additionalProperties": False, "required": ["contentType", "content"],
+             "description": "Calendar-backed only: the invitation's text; the Teams join block is kept below it.",
+             "properties": {"contentType": {"type": "string", "enum": ["text", "html"]},
+                            "content": {"type": "string", "maxLength": MAX_EVENT_BODY}}},
+    "location": {"type": "string", "maxLength": 256, "description": "Calendar-backed only: the event's location."},
+    "recurrence": {
+        "type": "object", "additionalProperties": False, "required": ["pattern", "range"],
+        "description": "Calendar-backed only: Graph's patternedRecurrence (a series shares one Teams meeting).",
+        "properties": {
+            "pattern": {"type": "object", "additionalProperties": False, "required": ["type"], "properties": {
+                "type": {"type": "string", "enum": list(RECURRENCE_PATTERNS)},
+                "interval": {"type": "integer", "minimum": 1, "maximum": 99},
+                "daysOfWeek": {"type": "array", "items": _DAY},
+                "dayOfMonth": {"type": "integer", "minimum": 1, "maximum": 31},
+                "month": {"type": "integer", "minimum": 1, "maximum": 12},
+                "firstDayOfWeek": _DAY,
+                "index": {"type": "string", "enum": list(WEEK_INDEXES)}}},
+            "range": {"type": "object", "additionalProperties": False, "required": ["type", "startDate"],
+                      "properties": {
+                          "type": {"type": "string", "enum": list(RECURRENCE_RANGES)},
+                          "startDate": {"type": "string", "format": "date"},
+                          "endDate": {"type": "string", "format": "date"},
+                          "numberOfOccurrences": {"type": "integer", "minimum": 1, "maximum": 999},
+                          "recurrenceTimeZone": {"type": "string"}}}}},
+    "reminderMinutesBeforeStart": {"type": "integer", "minimum": 0, "maximum": MAX_REMINDER_MINUTES,
+                                   "description": "Calendar-backed only."},
+}
+_EVENT = {"type": "object", "description": "A calendar-backed meeting's Outlook event in the organizer's calendar.",
+          "properties": {"id": {"type": "string"}, "iCalUId": {"type": ["string", "null"]},
+                         "webLink": {"type": ["string", "null"]}}}
 
 
 def _options() -> dict[str, Any]:
@@ -68,7 +107,12 @@ def schemas() -> dict[str, Any]:
                     "type": "object", "additionalProperties": False, "required": ["isPasscodeRequired"],
                     "properties": {"isPasscodeRequired": {"type": "boolean"}},
                     "description": "A passcode choice: the meeting is made by plain create (it cannot change later)."},
+                "calendar": {"type": "boolean", "default": False,
+                             "description": "true: a calendar-backed meeting, an Outlook event in the organizer's "
+                                            "calendar that sends invitations to the attendees (needs "
+                                            "CALENDAR_MODE=enabled). Fixed by the key's first request."},
                 **_options(),
+                **_EVENT_MEMBERS,
             },
         },
         "MeetingChange": {
@@ -84,6 +128,7 @@ def schemas() -> dict[str, Any]:
                 "participants": {"type": "object", "additionalProperties": False, "required": ["attendees"],
                                  "properties": {"attendees": {"type": "array", "items": _PARTICIPANT}}},
                 **_options(),
+                **_EVENT_MEMBERS,
             },
         },
         "Identity": {"type": "object", "additionalProperties": False, "properties": {
@@ -102,6 +147,7 @@ def schemas() -> dict[str, Any]:
                 "externalId": {"type": ["string", "null"]},
                 "settingsNotApplied": {"type": "array", "items": {"type": "string", "enum": list(SETTINGS)}},
                 "quota": {"$ref": "#/components/schemas/QuotaFigures"},
+                "event": _EVENT,
             },
         },
         "QuotaFigures": {"type": "object", "required": ["used", "limit"],
@@ -153,6 +199,7 @@ def schemas() -> dict[str, Any]:
                                          "retryable": {"type": "boolean"}}},
                 "settingsNotApplied": {"type": "array", "items": {"type": "string"}},
                 "quota": {"$ref": "#/components/schemas/QuotaFigures"},
+                "event": _EVENT,
                 "source": {"enum": ["http", "queue"]},
                 "completedAt": {"type": "string", "format": "date-time"},
             },

@@ -51,3 +51,39 @@ class MeetingsGraph(Protocol):
     def delete(self, tenant_id: str, organizer_id: str, meeting_id: str, *, correlation_id: str) -> bool:
         """``DELETE /users/{organizer}/onlineMeetings/{id}``; False when Graph no longer had it."""
         ...
+
+    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                         correlation_id: str) -> dict[str, Any] | None:
+        """``GET /users/{organizer}/onlineMeetings?$filter=JoinWebUrl eq '...'``: the onlineMeeting behind a link."""
+        ...
+
+
+class CalendarGraph(Protocol):
+    """Graph's calendar events of one organizer (application permission Calendars.ReadWrite). A 403 raises
+    CalendarAccessDenied (the mailbox is outside the app's Exchange scope)."""
+
+    def create_event(self, tenant_id: str, organizer_id: str, event: dict[str, Any], *,
+                     correlation_id: str) -> dict[str, Any]:
+        """``POST /users/{organizer}/events``: not idempotent, but Graph ignores a repeat with the same
+        transactionId."""
+        ...
+
+    def find_event(self, tenant_id: str, organizer_id: str, property_id: str, value: str, *,
+                   correlation_id: str) -> dict[str, Any] | None:
+        """The event carrying a single-value extended property with this value, if any."""
+        ...
+
+    def update_event(self, tenant_id: str, organizer_id: str, event_id: str, patch: dict[str, Any], *,
+                     correlation_id: str) -> dict[str, Any]:
+        """``PATCH /users/{organizer}/events/{id}``: Outlook sends the attendees the update."""
+        ...
+
+    def cancel_event(self, tenant_id: str, organizer_id: str, event_id: str, comment: str | None, *,
+                     correlation_id: str) -> bool:
+        """``POST /users/{organizer}/events/{id}/cancel``: the attendees receive the cancellation. False when
+        Graph no longer had the event."""
+        ...
+
+
+class GraphPort(MeetingsGraph, CalendarGraph, Protocol):
+    """Everything the use cases ask of Graph (``shared.graph.GraphClient``)."""

@@ -38,6 +38,12 @@ class Kind(StrEnum):
 
     CREATE_OR_GET = "createOrGet"   # idempotent by externalId in Graph itself
     CREATE = "create"               # plain create (a passcode choice): idempotent through the record's lease
+    CALENDAR = "calendar"           # an Outlook event with its Teams meeting: idempotent through the lease, the
+                                    # event's transactionId and its extended property
+
+    @property
+    def calendar(self) -> bool:
+        return self is Kind.CALENDAR
 
 # The meeting is stored as compact ASCII JSON. A table entity holds at most 1 MiB (strings count 2 bytes a
 # character) in at most 252 properties: 450,000 characters leave room for every other column.
@@ -82,6 +88,10 @@ class MeetingRecord:
     lease_expires_at: datetime | None = None
     settings_not_applied: tuple[str, ...] = ()  # options Graph kept its own value for (tenant policy)
     cancelled_at: datetime | None = None
+    event: dict | None = None      # a calendar-backed meeting's Outlook event, as Graph returned it
+    # What callers last asked of the event's own members (calendar_events.asked): the time zone by name, the body,
+    # location, recurrence and reminder as digests, because Graph answers them rewritten (HTML, normalised).
+    event_asked: dict | None = None
     # The index rows (join URL, join meeting id) stored with this version: bookkeeping of the store, not state.
     indexed: tuple[str, ...] = field(default=(), compare=False)
 

@@ -43,6 +43,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "ACCESS_POLICY_GRACE_MINUTES",
     "MEETING_CHANGES",
     "MONTHLY_MEETING_LIMIT",
+    "CALENDAR_MODE",
 )
 # Settings that hold secrets: never echoed, and the template must not set them in Azure.
 SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE"})
@@ -52,6 +53,8 @@ CREDENTIAL_MODES = ("managed_identity_fic", "managed_identity", "certificate", "
 # meeting as it is (createOrGet's own semantics).
 MEETING_CHANGES = ("apply", "keep")
 API_VERSIONS = ("v1.0", "beta")
+# Calendar-backed meetings need Calendars.ReadWrite, so they are off unless turned on.
+CALENDAR_MODES = ("enabled", "disabled")
 
 
 # Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
@@ -89,6 +92,7 @@ class Settings:
     access_policy_grace: timedelta
     meeting_changes: str = "apply"
     monthly_meeting_limit: int = 2000
+    calendar_mode: bool = False
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_pem: str | None = field(default=None, repr=False)
@@ -122,17 +126,43 @@ def _https_url(name: str, value: str, problems: list[str]) -> str:
     return value
 
 
-def load_settings(env: Mapping[str, str]) -> Settings:
-    """Read and check every setting; raise ConfigurationError listing every problem found."""
-    problems: list[str] = []
+class _Reader:
+    """Reads app settings (blank counts as unset) and collects every problem found."""
 
-    def get(name: str) -> str | None:
-        value = env.get(name)
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        value = self.env.get(name)
         value = value.strip() if isinstance(value, str) else None
         return value or None
 
-    def get_or(name: str, default: str) -> str:
-        return get(name) or default
+    def get_or(self, name: str, default: str) -> str:
+        return self.get(name) or default
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str, *, fold_case: bool = True) -> str:
+        value = self.get_or(name, default).lower() if fold_case else self.get_or(name, default)
+        if value not in choices:
+            self.problems.append(f"{name} must be one of {', '.join(choices)}")
+            return default
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float, *, whole: bool, rule: str) -> float:
+        try:
+            value = int(self.get_or(name, str(default))) if whole else float(self.get_or(name, str(default)))
+            if not low <= value <= high:
+                raise ValueError
+            return value
+        except ValueError:
+            self.problems.append(f"{name} must be {rule}")
+            return default
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Read and check every setting; raise ConfigurationError listing every problem found."""
+    reader = _Reader(env)
+    problems, get, get_or = reader.problems, reader.get, reader.get_or
 
     storage = StorageSettings(
         connection_string=get("AzureWebJobsStorage"),
@@ -171,9 +201,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     authority_host = _https_url("GRAPH_AUTHORITY_HOST", get_or("GRAPH_AUTHORITY_HOST", cloud.authority_host), problems)
     graph_base_url = _https_url("GRAPH_BASE_URL", get_or("GRAPH_BASE_URL", cloud.graph_base_url), problems)
-    api_version = get_or("GRAPH_API_VERSION", "v1.0")
-    if api_version not in API_VERSIONS:
-        problems.append(f"GRAPH_API_VERSION must be one of {', '.join(API_VERSIONS)}")
+    api_version = reader.choice("GRAPH_API_VERSION", API_VERSIONS, "v1.0", fold_case=False)
 
     mode = get_or("GRAPH_CREDENTIAL", "managed_identity_fic").lower()
     tenant_id = (get("GRAPH_TENANT_ID") or "").lower()
@@ -228,27 +256,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             "(object ids, UPNs, @domain suffixes, or * for everyone the access policy covers)"
         )
 
-    grace_raw = get_or("ACCESS_POLICY_GRACE_MINUTES", "30")
-    try:
-        grace_minutes = float(grace_raw)
-        if not 0 <= grace_minutes <= 24 * 60:
-            raise ValueError
-    except ValueError:
-        problems.append(f"ACCESS_POLICY_GRACE_MINUTES must be a number of minutes from 0 to 1440")
-        grace_minutes = 30.0
-
-    meeting_changes = get_or("MEETING_CHANGES", "apply").lower()
-    if meeting_changes not in MEETING_CHANGES:
-        problems.append(f"MEETING_CHANGES must be one of {', '.join(MEETING_CHANGES)}")
-
-    limit_raw = get_or("MONTHLY_MEETING_LIMIT", "2000")
-    try:
-        monthly_limit = int(limit_raw)
-        if not 0 <= monthly_limit <= 1_000_000:
-            raise ValueError
-    except ValueError:
-        problems.append("MONTHLY_MEETING_LIMIT must be a whole number of meetings from 0 (no limit) to 1000000")
-        monthly_limit = 2000
+    grace_minutes = reader.number("ACCESS_POLICY_GRACE_MINUTES", 30.0, 0, 24 * 60, whole=False,
+                                  rule="a number of minutes from 0 to 1440")
+    meeting_changes = reader.choice("MEETING_CHANGES", MEETING_CHANGES, "apply")
+    monthly_limit = int(reader.number("MONTHLY_MEETING_LIMIT", 2000, 0, 1_000_000, whole=True,
+                                      rule="a whole number of meetings from 0 (no limit) to 1000000"))
+    calendar_mode = reader.choice("CALENDAR_MODE", CALENDAR_MODES, "disabled")
 
     if problems:
         raise ConfigurationError(problems)
@@ -270,6 +283,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         access_policy_grace=timedelta(minutes=grace_minutes),
         meeting_changes=meeting_changes,
         monthly_meeting_limit=monthly_limit,
+        calendar_mode=calendar_mode == "enabled",
         client_secret=secret,
         certificate_path=cert_path,
         certificate_pem=cert_pem,

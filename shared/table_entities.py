@@ -23,13 +23,25 @@ MEETING_JSON_CHUNK = 30_000
 _MAX_STRING_PROPERTY = 32_000
 
 
-def _meeting_json_parts(meeting: dict) -> list[str]:
-    text = meeting_json(meeting)
+def _json_parts(document: dict) -> list[str]:
+    text = meeting_json(document)
     return [text[i:i + MEETING_JSON_CHUNK] for i in range(0, len(text), MEETING_JSON_CHUNK)] or [text]
 
 
-def _meeting_json_column(index: int) -> str:
-    return "MeetingJson" if index == 0 else f"MeetingJson{index}"
+def _json_column(prefix: str, index: int) -> str:
+    return prefix if index == 0 else f"{prefix}{index}"
+
+
+def _put_json(entity: dict[str, Any], prefix: str, document: dict | None) -> None:
+    parts = _json_parts(document) if document is not None else []
+    entity[f"{prefix}Parts"] = len(parts)
+    for index, part in enumerate(parts):
+        entity[_json_column(prefix, index)] = part
+
+
+def _get_json(entity: Any, prefix: str) -> dict | None:
+    parts = int(entity.get(f"{prefix}Parts") or 0)
+    return json.loads("".join(entity[_json_column(prefix, i)] for i in range(parts))) if parts else None
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -105,16 +117,14 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "LeaseExpiresAt": _utc(record.lease_expires_at),
         "CancelledAt": _utc(record.cancelled_at),
     })
-    parts = _meeting_json_parts(record.meeting) if record.meeting is not None else []
-    entity["MeetingJsonParts"] = len(parts)
-    for index, part in enumerate(parts):
-        entity[_meeting_json_column(index)] = part
+    _put_json(entity, "MeetingJson", record.meeting)
+    _put_json(entity, "EventJson", record.event)
+    entity["EventAsked"] = json.dumps(record.event_asked, ensure_ascii=True) if record.event_asked else None
     return entity
 
 
 def from_entity(entity: Any) -> MeetingRecord:
-    parts = int(entity.get("MeetingJsonParts") or 0)
-    meeting = json.loads("".join(entity[_meeting_json_column(i)] for i in range(parts))) if parts else None
+    meeting = _get_json(entity, "MeetingJson")
     last_error = entity.get("LastError")
     return MeetingRecord(
         key=MeetingKey(entity["TenantId"], entity["OrganizerKey"], entity["ExternalId"]),
@@ -136,6 +146,8 @@ def from_entity(entity: Any) -> MeetingRecord:
         settings_not_applied=tuple(filter(None, (entity.get("SettingsNotApplied") or "").split(","))),
         cancelled_at=_utc(entity.get("CancelledAt")),
         indexed=tuple(filter(None, (entity.get("IndexRows") or "").split(","))),
+        event=_get_json(entity, "EventJson"),
+        event_asked=json.loads(entity["EventAsked"]) if entity.get("EventAsked") else None,
     )
 
 

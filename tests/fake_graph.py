@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from shared.errors import BrokerError, MeetingGone
-from shared.ports import GraphAnswer, MeetingsGraph
+from shared.ports import GraphAnswer, GraphPort
 from shared.values import format_datetime, normalize_organizer, parse_datetime
 
 ALICE_ID = "11111111-1111-4111-8111-111111111111"
@@ -27,7 +27,7 @@ SETTING_DEFAULTS: dict[str, Any] = {
 }
 
 
-class FakeGraph(MeetingsGraph):
+class FakeGraph(GraphPort):
     """Meetings keyed by id; createOrGet finds them by (tenant, organizer object id, externalId). ``fail_next``
     injects errors in order; ``forced`` settings are kept whatever a PATCH asks (a tenant policy)."""
 
@@ -39,6 +39,10 @@ class FakeGraph(MeetingsGraph):
         self.fail_next: list[BrokerError] = []
         self.extra_members: dict[str, Any] = {}  # added to every meeting created from now on
         self.forced: dict[str, Any] = {}
+        self.events: dict[str, dict[str, Any]] = {}
+        self.mailbox: list[tuple[str, str, str]] = []   # (kind, attendee address, event id)
+        self.crash_after_event_create = False          # raise (after the event exists) once, as a lost answer
+        self.crash_after_event_create_with: BrokerError = MeetingGone("unused")
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -82,6 +86,80 @@ class FakeGraph(MeetingsGraph):
         with self._lock:
             self._step("delete", meeting_id)
             return self.meetings.pop(meeting_id, None) is not None
+
+    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                         correlation_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._step("findByJoinUrl")
+            found = [m for m in self.meetings.values() if m["joinWebUrl"] == join_web_url]
+            return copy.deepcopy(found[0]) if found else None
+
+    # ---- calendar events: transactionId deduplication, extended properties, invitations per attendee ----------
+
+    def create_event(self, tenant_id: str, organizer_id: str, event: dict[str, Any], *,
+                     correlation_id: str) -> dict[str, Any]:
+        with self._lock:
+            self._step("createEvent")
+            for existing in self.events.values():
+                if event.get("transactionId") and existing.get("transactionId") == event["transactionId"]:
+                    return copy.deepcopy(existing)  # Graph ignores a repeated create with the same transactionId
+            number = next(self._ids)
+            start = event["start"]["dateTime"][:19] + "Z"  # the wall time, read as UTC: good enough for a fake
+            meeting = self._new(organizer_id, {"externalId": None, "subject": event.get("subject"),
+                                               "startDateTime": start, "endDateTime": start,
+                                               "participants": {"attendees": [
+                                                   {"upn": a["emailAddress"]["address"], "role": "attendee"}
+                                                   for a in event.get("attendees", [])]}})
+            stored = {**copy.deepcopy(event), "id": f"EV{number:04d}", "iCalUId": f"ical-{number}",
+                      "webLink": f"https://outlook.example/ev/{number}",
+                      "onlineMeeting": {"joinUrl": meeting["joinWebUrl"]},
+                      "body": {"contentType": "html", "content": (event.get("body") or {}).get("content", "") +
+                               f"<div>________________________________ <a href=\"{meeting['joinWebUrl']}\">Join</a>"
+                               "</div>"}}
+            self.events[stored["id"]] = stored
+            for attendee in event.get("attendees", []):
+                self.mailbox.append(("invitation", attendee["emailAddress"]["address"], stored["id"]))
+            if self.crash_after_event_create:
+                self.crash_after_event_create = False
+                raise self.crash_after_event_create_with
+            return copy.deepcopy(stored)
+
+    def find_event(self, tenant_id: str, organizer_id: str, property_id: str, value: str, *,
+                   correlation_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            self._step("findEvent")
+            for event in self.events.values():
+                if {"id": property_id, "value": value} in event.get("singleValueExtendedProperties", []):
+                    return copy.deepcopy(event)
+            return None
+
+    def update_event(self, tenant_id: str, organizer_id: str, event_id: str, patch: dict[str, Any], *,
+                     correlation_id: str) -> dict[str, Any]:
+        with self._lock:
+            self._step("updateEvent", event_id)
+            event = self.events.get(event_id)
+            if event is None or event.get("cancelled"):
+                raise MeetingGone("the event no longer exists")
+            event.update(copy.deepcopy(patch))
+            if "subject" in patch:
+                for meeting in self.meetings.values():
+                    if meeting["joinWebUrl"] == event["onlineMeeting"]["joinUrl"]:
+                        meeting["subject"] = patch["subject"]
+            for attendee in event.get("attendees", []):
+                self.mailbox.append(("update", attendee["emailAddress"]["address"], event_id))
+            return copy.deepcopy(event)
+
+    def cancel_event(self, tenant_id: str, organizer_id: str, event_id: str, comment: str | None, *,
+                     correlation_id: str) -> bool:
+        with self._lock:
+            self._step("cancelEvent", event_id)
+            event = self.events.get(event_id)
+            if event is None or event.get("cancelled"):
+                return False
+            event["cancelled"] = True
+            for attendee in event.get("attendees", []):
+                self.mailbox.append(("cancellation", attendee["emailAddress"]["address"], event_id))
+            return True
 
     def count(self, operation: str) -> int:
         return sum(1 for name, _ in self.operations if name == operation)

@@ -22,8 +22,9 @@ from shared.values import Clock, is_guid, normalize_organizer
 
 def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
     """The record as the table would hand it back: UTC datetimes, its own copy of the JSON, the new ETag."""
-    if record.meeting is not None:
-        meeting_json(record.meeting)  # the port's size limit: MeetingTooLarge, as the table adapter raises
+    for document in (record.meeting, record.event):
+        if document is not None:
+            meeting_json(document)  # the port's size limit: MeetingTooLarge, as the table adapter raises
 
     def utc(value: datetime | None) -> datetime | None:
         return value.astimezone(timezone.utc) if value is not None else None
@@ -31,6 +32,7 @@ def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
     return with_changes(
         record,
         meeting=copy.deepcopy(record.meeting),
+        event=copy.deepcopy(record.event),
         last_error=copy.deepcopy(record.last_error),
         first_attempt_at=utc(record.first_attempt_at),
         created_at=utc(record.created_at),
@@ -85,7 +87,8 @@ class InMemoryMeetingRepository(MeetingRepository):
         return f'W/"fake-{next(self._etags)}"'
 
     def _copy(self, record: MeetingRecord) -> MeetingRecord:
-        return with_changes(record, meeting=copy.deepcopy(record.meeting), last_error=copy.deepcopy(record.last_error))
+        return with_changes(record, meeting=copy.deepcopy(record.meeting), event=copy.deepcopy(record.event),
+                            last_error=copy.deepcopy(record.last_error))
 
     @_atomic
     def ensure_ready(self) -> None:

@@ -28,6 +28,7 @@ param allowedOrganizers string
 param accessPolicyGraceMinutes string
 param meetingChanges string
 param monthlyMeetingLimit string
+param calendarMode string
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -167,6 +168,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'MONTHLY_MEETING_LIMIT'
           value: monthlyMeetingLimit
+        }
+        {
+          name: 'CALENDAR_MODE'
+          value: calendarMode
         }
       ]
     }

@@ -18,6 +18,10 @@ DELETE   setting-policies            {setting?}: drop one setting's policies, or
 POST     apps                        {tenant_id, client_id, secret?, certificate_pem?, federated_subjects?, roles?}
 POST     managed-identities          {client_id, principal_id, tenant_id?, roles?}
 POST     clock                       {advance: seconds}
+(calendars)                          mailboxes, events, calendar-scopes, after-faults: see ``event_admin``
+GET      traffic                     Graph's latency and rate-limit modes (``traffic.py``) and counters
+POST     traffic                     {latency_ms?, rate_limit? (requests/s per app; null: off), burst?}
+DELETE   traffic                     latency 0, no rate limit
 POST     reset                       forget everything (and seed again when the emulator seeds)
 =======  ==========================  =========================================================================
 """
@@ -27,8 +31,10 @@ import json
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from . import event_admin
 from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE
 from .state import FAULT_TARGETS, Reply
+from .traffic import admin as traffic_admin
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import GraphEmulator
@@ -119,6 +125,12 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             return Reply.json(201, {"client_id": data["client_id"], "principal_id": data["principal_id"]})
         if (method, resource) == ("POST", "clock"):
             return Reply.json(200, {"now": state.advance_clock(float(data.get("advance") or 0.0))})
+        if resource == "traffic":
+            return traffic_admin(state.traffic, method, data)
+        if segments and segments[0] in event_admin.RESOURCES:  # calendars: mailboxes, events, scopes, after-faults
+            answer = event_admin.handle(state, method, segments, query, data)
+            if answer is not None:
+                return answer
         if (method, resource) == ("POST", "reset"):
             state.reset(seed=emulator.seed)
             return Reply.json(200, {"reset": True, "seeded": emulator.seed})

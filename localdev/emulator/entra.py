@@ -129,11 +129,12 @@ def token(state: EmulatorState, signing: SigningKey, tenant_segment: str, form: 
     else:
         return entra_error(state, 401, 7000218, correlation_id=correlation)
 
+    lifetime = state.token_lifetime or ACCESS_TOKEN_LIFETIME
     access_token, _ = mint_access_token(
         state, signing, tenant_id=tenant_id, app_id=app.client_id, object_id=app.object_id, roles=app.roles,
-        audience=audience, app_display_name=app.display_name, auth_method=auth_method,
+        audience=audience, lifetime=lifetime, app_display_name=app.display_name, auth_method=auth_method,
     )
-    body = {"token_type": "Bearer", "expires_in": ACCESS_TOKEN_LIFETIME, "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+    body = {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
             "access_token": access_token}
     return Reply.json(200, body, {**NO_STORE, "x-ms-request-id": str(uuid.uuid4()),
                                   "client-request-id": correlation or str(uuid.uuid4())})

@@ -33,6 +33,10 @@ GRAPH_ERROR_MESSAGES = {
 _ENDPOINTS = {("POST", "collection"): "create_meeting", ("GET", "collection"): "list_meetings",
               ("POST", "createOrGet"): "create_or_get", ("GET", "item"): "get_meeting",
               ("PATCH", "item"): "update_meeting", ("DELETE", "item"): "delete_meeting"}
+# The same for /users/{id}/events (or /calendar/events): "event" is .../events/{eventId}, "cancel" .../cancel.
+_EVENT_ENDPOINTS = {("POST", "events"): "create_event", ("GET", "events"): "list_events",
+                    ("GET", "event"): "get_event", ("PATCH", "event"): "update_event",
+                    ("DELETE", "event"): "delete_event", ("POST", "cancel"): "cancel_event"}
 
 
 class GraphCall:
@@ -121,7 +125,8 @@ def authenticate(call: GraphCall, signing: SigningKey, headers: Mapping[str, str
 
 def classify(method: str, path: str) -> tuple[str | None, dict[str, str]]:
     """(endpoint name or None, parts) for a Graph path (the raw, still-encoded path). parts: version, and for an
-    onlineMeetings path user and shape ("collection", "createOrGet", "item"), meeting_id for an item."""
+    onlineMeetings path user and shape ("collection", "createOrGet", "item"), meeting_id for an item; for an events
+    path user and shape ("events", "event", "cancel"), event_id for the last two."""
     segments = path.strip("/").split("/")
     parts: dict[str, str] = {"version": segments[0] if segments else ""}
     if len(segments) in (4, 5) and segments[1].lower() == "users" and segments[3].lower() == "onlinemeetings":
@@ -134,6 +139,15 @@ def classify(method: str, path: str) -> tuple[str | None, dict[str, str]]:
             parts["shape"] = "item"
             parts["meeting_id"] = unquote(segments[4])
         return _ENDPOINTS.get((method, parts["shape"])), parts
+    if len(segments) >= 4 and segments[1].lower() == "users" and segments[3].lower() == "calendar":
+        segments = segments[:3] + segments[4:]  # the default calendar's events are the mailbox's events
+    if 4 <= len(segments) <= 6 and segments[1].lower() == "users" and segments[3].lower() == "events" and (
+            len(segments) < 6 or segments[5].lower() in ("cancel", "microsoft.graph.cancel")):
+        parts["user"] = unquote(segments[2])
+        parts["shape"] = ("events", "event", "cancel")[len(segments) - 4]
+        if len(segments) > 4:
+            parts["event_id"] = unquote(segments[4])
+        return _EVENT_ENDPOINTS.get((method, parts["shape"])), parts
     return None, parts
 
 
@@ -152,7 +166,8 @@ def record(state: EmulatorState, method: str, path: str, query: str, parts: Mapp
     state.record_request({
         "method": method, "path": path, "query": query, "version": parts.get("version"), "endpoint": endpoint,
         "user": parts.get("user"), "organizer": facts.get("organizer"),
-        "meeting_id": facts.get("meeting_id") or parts.get("meeting_id"), "headers": recorded_headers, "body": body,
+        "meeting_id": facts.get("meeting_id") or parts.get("meeting_id"),
+        "event_id": facts.get("event_id") or parts.get("event_id"), "headers": recorded_headers, "body": body,
         "status": reply.status, "app_id": (claims or {}).get("appid"), "tenant_id": (claims or {}).get("tid"),
         "fault": faulted, "client_request_id": recorded_headers.get("client-request-id"),
         "accept_language": recorded_headers.get("accept-language"),

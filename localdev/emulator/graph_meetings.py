@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, unquote
 
+from . import graph_events
 from .directory import ONLINE_MEETINGS_ROLE, User
+from .events import EVENT_ENDPOINTS
 from .graph_calls import GraphCall, authenticate, classify, record
 from .meeting_bodies import BodyError, apply_changes, check_members, meeting_changes, parse_json_object
 from .meetings import HOUR_TICKS, SETTING_DEFAULTS, InvalidDateTime, Meeting, new_meeting, parse_datetime, \
@@ -90,6 +92,8 @@ def handle(state: EmulatorState, signing: SigningKey, schemas: GraphSchemas, met
     if endpoint:
         state.count(endpoint)
     fault = state.take_fault("graph")
+    if fault is None or fault.status is None:  # rate-limit mode (traffic.py): a 429 as Graph throttles
+        fault = state.traffic.throttle(headers) or fault
     claims: dict | None = None
     facts: dict[str, Any] = {}
     if fault is not None and fault.status is not None:
@@ -101,6 +105,7 @@ def handle(state: EmulatorState, signing: SigningKey, schemas: GraphSchemas, met
             reply.delay = fault.delay
     if endpoint:
         record(state, method, path, query, parts, endpoint, headers, raw_body, reply, claims, fault is not None, facts)
+    reply.delay += state.traffic.latency  # latency mode (traffic.py)
     return reply
 
 
@@ -117,6 +122,8 @@ def _handle(call: GraphCall, signing: SigningKey, schemas: GraphSchemas, method:
     if failure is not None:
         return failure, None
     assert claims is not None
+    if endpoint in EVENT_ENDPOINTS:  # Outlook calendars: their own permissions, no Teams access policy
+        return graph_events.operate(call, endpoint, parts, headers, query, raw_body, claims, facts), claims
     if ONLINE_MEETINGS_ROLE not in (claims.get("roles") or []):
         return call.error(403, "Forbidden", "Insufficient privileges to complete the operation. The application "
                                             f"needs the {ONLINE_MEETINGS_ROLE} application permission."), claims
@@ -181,6 +188,7 @@ def create_or_get(request: GraphRequest) -> Reply:
             start_ticks=start, end_ticks=end, created_ticks=now_ticks, attendees=attendees,
             chat_info=body.get("chatInfo"), app_id=request.app_id, version=request.version,
             language=negotiate_language(request.headers.get("accept-language")),
+            passcode_required=request.state.require_passcode,
         )
 
     key = (user.tenant_id, user.object_id, body["externalId"])

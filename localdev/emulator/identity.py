@@ -45,7 +45,8 @@ def managed_identity_token(state: EmulatorState, signing: SigningKey, query: Map
     if mi is None:
         return _identity_error(400, "No managed identity found for specified ClientId/ResourceId/PrincipalId.")
     now = int(state.now())
-    exp = now + MANAGED_IDENTITY_TOKEN_LIFETIME
+    lifetime = state.token_lifetime or MANAGED_IDENTITY_TOKEN_LIFETIME
+    exp = now + lifetime
     exchange = resource.rstrip("/")
     if exchange in TOKEN_EXCHANGE_AUDIENCES:
         claims = {
@@ -54,6 +55,7 @@ def managed_identity_token(state: EmulatorState, signing: SigningKey, query: Map
             "azpacr": "2", "idtyp": "app", "tid": mi.tenant_id, "uti": b64url(uuid.uuid4().bytes), "ver": "2.0",
         }
         access_token = signing.sign(claims)
+        state.record_issued(access_token)
     else:
         audience = normalize_resource(state, resource)
         if audience is None:
@@ -61,7 +63,7 @@ def managed_identity_token(state: EmulatorState, signing: SigningKey, query: Map
                                         f"the tenant named {mi.tenant_id}.")
         access_token, exp = mint_access_token(
             state, signing, tenant_id=mi.tenant_id, app_id=mi.client_id, object_id=mi.principal_id, roles=mi.roles,
-            audience=audience, lifetime=MANAGED_IDENTITY_TOKEN_LIFETIME, auth_method="2",
+            audience=audience, lifetime=lifetime, auth_method="2",
         )
     body = {"access_token": access_token, "expires_on": str(exp), "resource": resource, "token_type": "Bearer",
             "client_id": mi.client_id}

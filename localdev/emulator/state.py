@@ -1,6 +1,7 @@
 """In-memory state of the Graph/Entra/managed-identity emulator: one ``EmulatorState`` holds the directory
-(``directory.DirectoryMixin``), the meetings and tenant setting policies (``meeting_store.MeetingStoreMixin``), injected
-faults, counters and the record of every Graph call.
+(``directory.DirectoryMixin``), the meetings and tenant setting policies (``meeting_store.MeetingStoreMixin``), the
+calendars, mailboxes and calendar scopes (``event_store.EventStoreMixin``), injected faults, counters and the record of
+every Graph call.
 
 Everything is guarded by one re-entrant lock (``state.lock``); the public accessors return copies. Secrets are kept in
 memory only and never appear in ``repr`` or logs.
@@ -17,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .directory import DirectoryMixin
+from .event_store import EventStoreMixin
+from .events import EVENT_ENDPOINTS
 from .meeting_store import MeetingStoreMixin
 
 FAULT_TARGETS = ("token", "identity", "graph", "discovery")
 # Graph endpoint names: the ``endpoint`` of recorded calls, the keys of ``counters`` next to the Entra ones.
 GRAPH_ENDPOINTS = ("create_or_get", "create_meeting", "get_meeting", "update_meeting", "delete_meeting",
-                   "list_meetings")
+                   "list_meetings", *EVENT_ENDPOINTS)
 COUNTER_NAMES = ("token", "identity", "discovery", "jwks", *GRAPH_ENDPOINTS)
 
 
@@ -58,7 +61,7 @@ class Fault:
                 "body": None if self.body is None else self.body.decode("utf-8", "replace")}
 
 
-class EmulatorState(DirectoryMixin, MeetingStoreMixin):
+class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
     """Directory, credentials, access policies, faults, counters, recorded calls, meetings and setting policies."""
 
     def __init__(self, now: Callable[[], float] = time.time) -> None:
@@ -72,9 +75,21 @@ class EmulatorState(DirectoryMixin, MeetingStoreMixin):
         with self.lock:
             self._clear_directory()
             self._clear_meetings()
+            self._clear_events()
             self._faults: dict[str, collections.deque[Fault]] = {t: collections.deque() for t in FAULT_TARGETS}
             self._counters: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTER_NAMES})
             self._requests: list[dict[str, Any]] = []
+            self._fault_plans: dict[str, Callable[[], Fault | None]] = {}
+            self._issued: list[str] = []
+            # None: the real lifetimes (tokens.ACCESS_TOKEN_LIFETIME, MANAGED_IDENTITY_TOKEN_LIFETIME). Set (seconds)
+            # to make every token the emulator issues short-lived, so clients must fetch new ones during a run.
+            self.token_lifetime: int | None = None
+            # A tenant policy that requires a passcode on every meeting createOrGet makes (as Teams tenants may).
+            self.require_passcode = False
+            from .traffic import GraphTraffic  # here: traffic builds on this module's Fault and Reply
+
+            # Latency and rate-limit modes of Graph (off until set), on this state's clock.
+            self.traffic = GraphTraffic(self.now)
 
     def reset(self, *, seed: bool = True) -> None:
         """Forget everything (directory, faults, counters, calls, meetings, setting policies, clock offset)."""
@@ -113,16 +128,41 @@ class EmulatorState(DirectoryMixin, MeetingStoreMixin):
         with self.lock:
             self._faults[target].append(Fault(target, status, count, retry_after, raw, float(delay), error_code))
 
-    def clear_faults(self) -> None:
+    def clear_faults(self, target: str | None = None) -> None:
+        """Drop the queued faults (of one target only, when given) and the fault plans (of that target)."""
+        if target is not None and target not in FAULT_TARGETS:
+            raise ValueError(f"unknown fault target {target!r}; expected one of {FAULT_TARGETS}")
         with self.lock:
-            for queue in self._faults.values():
-                queue.clear()
+            for name, queue in self._faults.items():
+                if target in (None, name):
+                    queue.clear()
+                    self._fault_plans.pop(name, None)
+
+    def set_fault_plan(self, target: str, plan: Callable[[], Fault | None] | None) -> None:
+        """Consult ``plan()`` for every request to ``target`` that finds no queued fault: it returns the Fault that
+        request gets (build one with ``make_fault``) or None for a normal answer. Called under ``state.lock``, so
+        a seeded random plan gives each request its own draw. ``None`` removes the plan."""
+        if target not in FAULT_TARGETS:
+            raise ValueError(f"unknown fault target {target!r}; expected one of {FAULT_TARGETS}")
+        with self.lock:
+            if plan is None:
+                self._fault_plans.pop(target, None)
+            else:
+                self._fault_plans[target] = plan
+
+    @staticmethod
+    def make_fault(target: str, status: int | None, *, retry_after: float | int | str | None = None,
+                   body: bytes | str | None = None, delay: float = 0.0, error_code: str | None = None) -> Fault:
+        """One fault as ``inject`` would queue it (for fault plans)."""
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        return Fault(target, status, 1, retry_after, raw, float(delay), error_code)
 
     def take_fault(self, target: str) -> Fault | None:
         with self.lock:
             queue = self._faults[target]
             if not queue:
-                return None
+                plan = self._fault_plans.get(target)
+                return plan() if plan is not None else None
             fault = queue[0]
             if fault.remaining is not None:
                 fault.remaining -= 1
@@ -144,6 +184,18 @@ class EmulatorState(DirectoryMixin, MeetingStoreMixin):
         with self.lock:
             return dict(self._counters)
 
+    def record_issued(self, secret: str) -> None:
+        """Remember a token or assertion the emulator handed out (for log-hygiene checks; never logged)."""
+        with self.lock:
+            self._issued.append(secret)
+
+    def issued_secrets(self) -> list[str]:
+        """Every access token and assertion issued since the last reset, and the passcode of every stored meeting:
+        the values that must never show up in a client's logs."""
+        with self.lock:
+            passcodes = [m.passcode for m in self._meetings.values() if m.passcode]
+            return [*self._issued, *passcodes]
+
     def record_request(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self._requests.append(entry)
@@ -151,8 +203,8 @@ class EmulatorState(DirectoryMixin, MeetingStoreMixin):
     @property
     def requests(self) -> list[dict[str, Any]]:
         """Every recorded Graph call, oldest first: method, path, version, endpoint, user (path segment), organizer
-        (object id, once known), meeting_id, headers (Authorization redacted), accept_language, client_request_id,
-        body (parsed JSON or None), status, app_id and tenant_id (from a valid token), fault (bool)."""
+        (object id, once known), meeting_id, event_id, headers (Authorization redacted), accept_language,
+        client_request_id, body (parsed JSON or None), status, app_id and tenant_id (from a valid token), fault (bool)."""
         with self.lock:
             return copy.deepcopy(self._requests)
 

@@ -88,5 +88,7 @@ def mint_access_token(state: EmulatorState, signing: SigningKey, *, tenant_id: s
     }
     if roles:
         claims["roles"] = list(roles)
-    return signing.sign(claims), exp
+    token = signing.sign(claims)
+    state.record_issued(token)
+    return token, exp
 

@@ -122,6 +122,9 @@ class EmulatorRequestHandler(BaseHTTPRequestHandler):
         if reply.delay > 0 and self.server.stopping.wait(reply.delay):
             self.close_connection = True
             return
+        if getattr(reply, "drop", False):  # an injected lost answer: close the connection without one
+            self.close_connection = True
+            return
         self._write(reply)
 
     def _write(self, reply: Reply) -> None:

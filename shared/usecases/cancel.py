@@ -13,11 +13,11 @@ from __future__ import annotations
 import dataclasses
 
 from ..cas import compare_and_set
-from ..errors import BrokerError, MeetingNotFound, MeetingPending
+from ..errors import BrokerError, CalendarModeDisabled, MeetingNotFound, MeetingPending
 from ..meeting_request import MeetingCancel
 from ..meeting_settings import differing
 from ..records import MeetingKey, MeetingRecord, Status
-from .common import Context, Deps, Outcome, authorize, cancelled, keyed, log, outcome
+from .common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, keyed, log, outcome
 
 LOCKED_SETTINGS = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
                    "allowMeetingChat": "disabled"}
@@ -45,6 +45,8 @@ def _cancel(deps: Deps, context: Context, tenant: str, key: MeetingKey, cancel: 
         return outcome(deps, context, Status.CANCELLED, tenant=tenant, meeting=record.meeting, record=record)
     if not record.has_meeting:
         raise MeetingPending("this key has no meeting yet: cancel it once its create request has succeeded")
+    if record.kind.calendar and not deps.settings.calendar_mode:
+        raise CalendarModeDisabled(CALENDAR_MODE_OFF)
     organizer = record.organizer_object_id or record.key.organizer_key
     now = deps.clock()
     if cancel.mode == "lock":
@@ -65,8 +67,12 @@ def _cancel(deps: Deps, context: Context, tenant: str, key: MeetingKey, cancel: 
         log.info("meeting locked correlation=%s externalId=%r", context.correlation_id, key.external_id)
         return outcome(deps, context, Status.LOCKED, tenant=tenant, meeting=meeting, record=written.record)
 
-    gone_already = not deps.graph.delete(tenant, organizer, str(record.meeting_id),
-                                         correlation_id=context.correlation_id)
+    if record.kind.calendar and record.event is not None:  # the attendees receive the cancellation
+        gone_already = not deps.graph.cancel_event(tenant, organizer, str(record.event["id"]), cancel.comment,
+                                                   correlation_id=context.correlation_id)
+    else:
+        gone_already = not deps.graph.delete(tenant, organizer, str(record.meeting_id),
+                                             correlation_id=context.correlation_id)
 
     def bury(current: MeetingRecord | None) -> MeetingRecord | None:
         if current is None or current.cancelled:

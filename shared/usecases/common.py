@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
+from ..calendar_events import event_summary
 from ..cas import Commit, compare_and_set
 from ..errors import BrokerError, ConcurrentUpdate, MeetingCancelled, OrganizerNotAllowed, TenantNotAllowed
 from ..meeting_request import MeetingCancel, MeetingChange, MeetingRequest
 from ..messages import payload_ids, result_message, to_message
 from ..organizers import OrganizerDirectory
-from ..ports import MeetingsGraph, TenantResolver
+from ..ports import GraphPort, TenantResolver
 from ..quota import QuotaBook
 from ..records import MeetingKey, MeetingRecord, Status
 from ..repository import AliasChanged, MeetingRepository
@@ -25,6 +26,10 @@ from ..settings import Settings
 from ..values import Clock, format_datetime
 
 log = logging.getLogger("shared.usecases")
+CALENDAR_MODE_OFF = ("calendar-backed meetings are off in this deployment: they need the application permission "
+                     "Calendars.ReadWrite, which reaches every mailbox unless Exchange Online RBAC for Applications "
+                     "scopes it. Turn them on with CALENDAR_MODE=enabled (azd env set CALENDAR_MODE enabled; azd "
+                     "provision) and scope the app with infra/scripts/grant-calendar-scope.ps1")
 T = TypeVar("T")
 
 
@@ -34,7 +39,7 @@ class Deps:
 
     settings: Settings
     repository: MeetingRepository
-    graph: MeetingsGraph
+    graph: GraphPort
     clock: Clock
     tenants: TenantResolver
     organizers: OrganizerDirectory
@@ -55,6 +60,11 @@ class Outcome:
     intake: str | None = None            # ACCEPTED / DEFERRED: the intake message to queue
     not_applied: tuple[str, ...] = ()    # options Graph kept its own value for
     quota: dict[str, int] | None = None  # the organizer's figures, from 90% of the monthly limit
+
+    @property
+    def event(self) -> dict[str, Any] | None:
+        """A calendar-backed meeting's event: ``{id, iCalUId, webLink}``."""
+        return event_summary(self.record.event if self.record is not None else None)
 
     @property
     def message(self) -> str | None:
@@ -97,6 +107,8 @@ def outcome(deps: Deps, context: Context, status: Status, *, tenant: str | None 
         result["settingsNotApplied"] = list(not_applied)
     if quota:
         result["quota"] = dict(quota)
+    if record is not None and record.event:
+        result["event"] = event_summary(record.event)
     return Outcome(status, result, meeting=meeting, record=record, error=error, not_applied=not_applied,
                    quota=quota)
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BrokerError, PasscodeSettingImmutable
+from ..errors import BrokerError, CalendarModeDisabled, MeetingKindDiffers, PasscodeSettingImmutable
 from ..meeting_changes import not_applied
 from ..meeting_request import MeetingChange, MeetingRequest
 from ..meeting_settings import differing
 from ..records import Kind, MeetingKey, MeetingRecord, Status
 from ..repository import AliasChanged
 from ..values import organizer_object_id
-from .common import Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome, refused
+from .common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome,
+                     refused)
+from .calendar import create_calendar
 from .plain_create import create_plain
 from .recording import failed, record_meeting
 from .update import apply_change
@@ -35,6 +37,8 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
     try:
         tenant = authorize(deps, request)
         request.graph_body(deps.clock())  # every derived value is valid before anything is written
+        if request.calendar and not deps.settings.calendar_mode:
+            raise CalendarModeDisabled(CALENDAR_MODE_OFF)
         return keyed(deps, tenant, request.organizer_id, request.external_id,
                      lambda key: _create(deps, context, request, tenant, key, final=final))
     except BrokerError as error:  # refused, or storage outages while reading or recording: told, not recorded
@@ -48,12 +52,17 @@ def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
     record = None if deps.organizers.nothing_keyed_by(key) else deps.repository.get(key)
     if record is not None and record.cancelled:
         return refused(deps, context, cancelled(record, status=409))
+    if record is not None and record.kind.calendar != request.calendar:
+        return refused(deps, context, MeetingKindDiffers(
+            f"this externalId's meeting is {'calendar-backed' if record.kind.calendar else 'a standalone meeting'}; a "
+            "key's kind is fixed by its first request: use a new externalId for the other kind"))
     if record is not None and record.has_meeting:
         return _repeat(deps, context, request, tenant, record)
     ticket = deps.quotas.admit(tenant, key.organizer_key)
-    if request.plain_create:
+    if request.plain_create or request.calendar:
+        leased = create_calendar if request.calendar else create_plain
         try:
-            return create_plain(deps, context, request, tenant, key, record, ticket, final=final)
+            return leased(deps, context, request, tenant, key, record, ticket, final=final)
         except AliasChanged:  # re-keyed before anything was created (the lease): the place is taken again
             deps.quotas.give_back(ticket)
             raise
@@ -100,5 +109,6 @@ def _repeat(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
     start, end = (request.times(request.start) if request.start else (None, None))
     change = MeetingChange(organizer_id=request.organizer_id, external_id=request.external_id,
                            subject=request.subject, start=start, end=end,
-                           attendees=(request.participants or {}).get("attendees"), settings=request.settings)
+                           attendees=(request.participants or {}).get("attendees"), settings=request.settings,
+                           event_members=request.event_members)
     return apply_change(deps, context, tenant, record, change, fingerprint=request.fingerprint)

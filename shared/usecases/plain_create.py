@@ -1,69 +1,26 @@
-"""Use case, part of create: a meeting with a passcode choice, made by plain create (v1.0 Create onlineMeeting).
+"""Use case, part of create: a meeting with a passcode choice, made by plain create (v1.0 Create onlineMeeting),
+under the record's lease (``leased.py``): one Graph create per key however many requests arrive at once.
 
-Plain create is not idempotent (every call makes a meeting), so the record makes it so: the first request holds the
-key with a lease (owner + expiry in the row, written conditionally) while it calls Graph; concurrent requests for the
-key wait briefly for its outcome and answer it, or answer ``request_in_progress`` (retryable); a lease whose holder
-died is taken over once it expires. After an ambiguous failure (a timeout once the request was sent) the retry
-creates again, so Graph may hold an orphaned meeting; the broker still returns one meeting per key, ever: the first
-recorded. A later creator finds it recorded, answers it, and deletes its own duplicate (best effort, logged).
+Plain create is not idempotent (every call makes a meeting). After an ambiguous failure (a timeout once the request
+was sent) the retry creates again, so Graph may hold an orphaned meeting (logged by the Graph adapter with its
+client-request-id); the broker still returns one meeting per key, ever, and deletes a duplicate it finds it made.
 https://learn.microsoft.com/graph/api/application-post-onlinemeetings
 """
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from datetime import timedelta
-
-from ..cas import Commit, compare_and_set
-from ..errors import BrokerError, RequestInProgress
+from ..errors import BrokerError
 from ..meeting_changes import not_applied
 from ..meeting_request import MeetingRequest
-from ..records import Kind, MeetingKey, MeetingRecord, Status
 from ..quota import Ticket
-from .common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
-from .recording import failed, new_record, record_meeting
-
-LEASE = timedelta(seconds=60)
-# How long a concurrent request waits for the lease holder before answering request_in_progress.
-WAITS = (0.1, 0.2, 0.4, 0.8, 1.5, 2.0)
-
-
-class _Held(Exception):
-    def __init__(self, record: MeetingRecord) -> None:
-        super().__init__("the key is leased by another request")
-        self.record = record
+from ..records import Kind, MeetingKey, MeetingRecord
+from .common import Context, Deps, Outcome, log
+from .leased import Made, create_leased
 
 
 def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
                  record: MeetingRecord | None, ticket: Ticket, *, final: bool) -> Outcome:
-    owner, now = uuid.uuid4().hex, deps.clock()
-
-    def lease(current: MeetingRecord | None) -> MeetingRecord | Commit:
-        if current is not None and (current.has_meeting or current.cancelled):
-            return current
-        if current is not None and current.leased_by_other(owner, now):
-            raise _Held(current)
-        base = current or new_record(key, context, request, now)
-        leased = dataclasses.replace(base, status=Status.PENDING, kind=Kind.CREATE, fingerprint=request.fingerprint,
-                                     correlation_id=context.correlation_id, source=context.source,
-                                     lease_owner=owner, lease_expires_at=now + LEASE, updated_at=now)
-        # A new row keyed by a UPN carries the alias placeholder; if the alias was learned meanwhile, the write
-        # fails (AliasChanged) and the request is re-keyed onto the object id, where the lease is decided.
-        return leased if current is not None else Commit(leased, alias=deps.organizers.placeholder(key))
-
-    try:
-        written = compare_and_set(deps.repository, key, lease, current=record)
-    except _Held as held:
-        deps.quotas.give_back(ticket)
-        return _wait_for_holder(deps, context, request, key, held.record)
-    assert written is not None
-    leased = written.record
-    if leased.has_meeting or leased.cancelled:
-        deps.quotas.give_back(ticket)
-        return from_table(deps, context, leased) if leased.has_meeting else refused(
-            deps, context, cancelled(leased, status=409))
-    try:
-        answer = deps.graph.create(tenant, request.organizer_id, request.create_body(now),
+    def make(leased: MeetingRecord, retry: bool) -> Made:
+        answer = deps.graph.create(tenant, request.organizer_id, request.create_body(deps.clock()),
                                    correlation_id=context.correlation_id, accept_language=request.accept_language)
         meeting = answer.meeting
         wanted = not_applied(meeting, request.settings)
@@ -71,44 +28,15 @@ def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: 
             meeting = deps.graph.update(tenant, request.organizer_id, meeting["id"],
                                         {name: request.settings[name] for name in wanted},
                                         correlation_id=context.correlation_id)
-    except BrokerError as error:
-        deps.quotas.give_back(ticket)
-        return failed(deps, context, request, tenant, key, leased, error, final=final, lease_owner=owner)
-    stored = record_meeting(deps, context, request, key, leased, meeting, not_applied(meeting, request.settings),
-                            kind=Kind.CREATE, ticket=ticket, created=True)
-    if stored.meeting_id != meeting.get("id"):
-        deps.quotas.give_back(ticket)
-        _discard_duplicate(deps, context, tenant, request, meeting)
-        return from_table(deps, context, stored)
-    log.info("meeting created by plain create correlation=%s externalId=%r", context.correlation_id,
-             request.external_id)
-    return outcome(deps, context, Status.CREATED, tenant=tenant, meeting=meeting, record=stored,
-                   not_applied=stored.settings_not_applied,
-                   quota=deps.quotas.figures(stored.key.tenant_id, stored.key.organizer_key))
+        return Made(meeting)
 
+    def discard(made: Made) -> None:
+        try:
+            deps.graph.delete(tenant, request.organizer_id, str(made.meeting.get("id")),
+                              correlation_id=context.correlation_id)
+        except BrokerError as error:
+            log.warning("the duplicate meeting could not be deleted (%s); it is orphaned in Graph correlation=%s",
+                        error.code, context.correlation_id)
 
-def _wait_for_holder(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey,
-                     held: MeetingRecord) -> Outcome:
-    """Another request holds the key: wait briefly for its meeting; answer it, or tell the caller to retry. The key
-    is resolved again each time: a holder that learns the organizer's object id moves the row there."""
-    for wait in WAITS:
-        deps.sleep(wait)
-        current = deps.repository.get(deps.organizers.key(key.tenant_id, request.organizer_id, key.external_id))
-        if current is not None and current.has_meeting:
-            return from_table(deps, context, current)
-        if current is None or current.lease_owner != held.lease_owner:
-            break  # released (its create failed) or taken over: the caller's retry decides anew
-    remaining = (held.lease_expires_at - deps.clock()).total_seconds() if held.lease_expires_at else 1.0
-    error = RequestInProgress("another request for this externalId is creating its meeting; retry shortly",
-                              retry_after=max(1.0, min(remaining, LEASE.total_seconds())))
-    return outcome(deps, context, Status.FAILED, tenant=key.tenant_id, error=error)
-
-
-def _discard_duplicate(deps: Deps, context: Context, tenant: str, request: MeetingRequest, meeting: dict) -> None:
-    log.warning("a concurrent request recorded this key's meeting first: deleting the duplicate just created "
-                "(meeting id %s) correlation=%s", str(meeting.get("id"))[:80], context.correlation_id)
-    try:
-        deps.graph.delete(tenant, request.organizer_id, str(meeting.get("id")), correlation_id=context.correlation_id)
-    except BrokerError as error:
-        log.warning("the duplicate meeting could not be deleted (%s); it is orphaned in Graph correlation=%s",
-                    error.code, context.correlation_id)
+    return create_leased(deps, context, request, tenant, key, record, ticket, final=final, kind=Kind.CREATE,
+                         make=make, discard=discard)

@@ -25,7 +25,8 @@ _POLICY_MAX_DELAY = timedelta(minutes=10)
 
 def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey,
                    record: MeetingRecord | None, meeting: dict[str, Any], not_applied: tuple[str, ...], *,
-                   kind: Kind, ticket: Ticket, created: bool) -> MeetingRecord:
+                   kind: Kind, ticket: Ticket, created: bool, event: dict[str, Any] | None = None,
+                   event_asked: dict[str, str] | None = None) -> MeetingRecord:
     """Record the meeting Graph answered with, under the organizer's object id (which the Graph adapter checked the
     answer names), with the learned alias and the organizer's counter. A row that already holds a meeting keeps it
     when it is this one, and for plain create whatever it is (the first meeting recorded for a key is the one it ever
@@ -40,13 +41,15 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
         current = record if target == key else None  # under a new key, the insert tells whether a row is there
 
         def store(row: MeetingRecord | None) -> MeetingRecord | Commit:
-            if row and row.has_meeting and (row.meeting_id == meeting.get("id") or kind == Kind.CREATE):
+            if row and row.has_meeting and (row.meeting_id == meeting.get("id") or kind != Kind.CREATE_OR_GET):
                 return row  # a concurrent request already recorded this key's meeting: nothing to change
             base = row or new_record(target, context, request, now)
             stored = dataclasses.replace(
                 base, status=Status.CREATED, kind=kind, fingerprint=request.fingerprint,
                 organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
-                meeting=meeting, last_error=None, settings_not_applied=not_applied, attempts=base.attempts + 1,
+                meeting=meeting, event=event if event is not None else base.event,
+                event_asked=event_asked if event is not None else base.event_asked, last_error=None,
+                settings_not_applied=not_applied, attempts=base.attempts + 1,
                 first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
                 updated_at=now)
             counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, created=created)
@@ -118,7 +121,7 @@ def new_record(key: MeetingKey, context: Context, request: MeetingRequest, now: 
         key=key, status=Status.PENDING, fingerprint=request.fingerprint,
         organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
         meeting=None, last_error=None, attempts=0, first_attempt_at=now, created_at=now, updated_at=now,
-        kind=Kind.CREATE if request.plain_create else Kind.CREATE_OR_GET,
+        kind=Kind.CALENDAR if request.calendar else Kind.CREATE if request.plain_create else Kind.CREATE_OR_GET,
     )
 
 

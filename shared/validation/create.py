@@ -12,6 +12,8 @@ from ..errors import FieldError, ValidationFailed
 from ..meeting_request import DEFAULT_DURATION, MeetingRequest
 from ..meeting_settings import SETTINGS
 from ..values import UPN, UPN_RULE, has_control_chars, is_guid, is_tenant_id
+from ..calendar_events import EVENT_MEMBERS
+from .calendar import check_calendar
 from .checks import (MAX_ORGANIZER_ID, Checker, check_chat_info, check_language, check_participants, check_passcode,
                      check_presenters, check_settings, check_times, surrogate_paths)
 
@@ -22,7 +24,7 @@ MAX_CORRELATION_ID = 200
 
 KEY_MEMBERS = ("organizerId", "externalId", "tenantId")
 REQUEST_MEMBERS = KEY_MEMBERS + ("subject", "startDateTime", "endDateTime", "participants", "chatInfo",
-                                 "joinMeetingIdSettings", *SETTINGS)
+                                 "joinMeetingIdSettings", "calendar", *SETTINGS, *EVENT_MEMBERS)
 QUEUE_ONLY_MEMBERS = ("correlationId", "acceptLanguage", "action")
 
 
@@ -92,6 +94,7 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
         check.add("chatInfo", "cannot be combined with joinMeetingIdSettings (plain create does not take it)")
     language = check_language(check, payload.get("acceptLanguage") if queue else accept_language,
                               "acceptLanguage" if queue else "Accept-Language")
+    calendar, event = check_calendar(check, payload)
 
     if check.errors:
         raise ValidationFailed(check.errors)
@@ -99,5 +102,7 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
     return MeetingRequest(
         organizer_id=organizer, external_id=external_id, tenant_id=tenant, subject=subject, start=start, end=end,
         participants=participants, chat_info=payload.get("chatInfo"), correlation_id=correlation_id,
-        settings=settings, passcode_required=passcode, accept_language=language,
+        settings=settings, passcode_required=passcode, accept_language=language, calendar=calendar,
+        event_members=event,
     )
+

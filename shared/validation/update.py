@@ -10,10 +10,12 @@ from typing import Any
 from ..meeting_request import DEFAULT_DURATION, MeetingCancel, MeetingChange
 from ..meeting_settings import SETTINGS
 from ..errors import ValidationFailed
+from ..calendar_events import EVENT_MEMBERS
+from .calendar import check_event_members
 from .checks import Checker, check_participants, check_presenters, check_settings, check_times
 from .create import KEY_MEMBERS, MAX_SUBJECT, check_key, start_checking
 
-CHANGE_MEMBERS = ("subject", "startDateTime", "endDateTime", "participants", *SETTINGS)
+CHANGE_MEMBERS = ("subject", "startDateTime", "endDateTime", "participants", *SETTINGS, *EVENT_MEMBERS)
 CANCEL_MODES = ("delete", "lock")
 
 
@@ -34,12 +36,13 @@ def validate_change(payload: Any, *, queue: bool = False, key: dict[str, str | N
     settings = check_settings(check, payload)
     if attendees is not None:
         check_presenters(check, settings, attendees)
+    event = check_event_members(check, payload)
     if check.errors:
         raise ValidationFailed(check.errors)
     assert organizer is not None and external_id is not None
     return MeetingChange(organizer_id=organizer, external_id=external_id, tenant_id=tenant,
                          correlation_id=correlation_id, subject=subject, start=start, end=end, attendees=attendees,
-                         settings=settings)
+                         settings=settings, event_members=event)
 
 
 def _attendees(check: Checker, participants: Any) -> list[dict[str, Any]] | None:
@@ -57,13 +60,15 @@ def _attendees(check: Checker, participants: Any) -> list[dict[str, Any]] | None
 def validate_cancel(payload: Any, *, queue: bool = False, key: dict[str, str | None] | None = None) -> MeetingCancel:
     """A cancel: the key (from the URL over HTTP, from the message on the queue) and ``mode`` delete or lock."""
     check = start_checking(payload)
-    check.unknown(payload, KEY_MEMBERS + ("correlationId", "action", "mode") if queue else ("mode",), "")
+    check.unknown(payload, KEY_MEMBERS + ("correlationId", "action", "mode", "comment") if queue
+                  else ("mode", "comment"), "")
     organizer, external_id, tenant, correlation_id = check_key(check, {**payload, **(key or {})}, queue=queue)
     mode = payload.get("mode") or "delete"
     if mode not in CANCEL_MODES:
         check.add("mode", f"must be one of {', '.join(CANCEL_MODES)}")
+    comment = check.string(payload, "comment", "", max_len=2000)
     if check.errors:
         raise ValidationFailed(check.errors)
     assert organizer is not None and external_id is not None
     return MeetingCancel(organizer_id=organizer, external_id=external_id, tenant_id=tenant,
-                         correlation_id=correlation_id, mode=mode)
+                         correlation_id=correlation_id, mode=mode, comment=comment)

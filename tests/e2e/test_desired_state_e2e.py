@@ -24,7 +24,7 @@ def test_options_follow_createorget_in_one_patch_of_only_what_differs(world):
     assert set(patch["body"]) == {"allowMeetingChat", "lobbyBypassSettings"}, "allowTeamworkReactions already was"
     assert patch["body"]["lobbyBypassSettings"]["scope"] == "organizer"
     assert created.headers["ETag"] and world.get(created.headers["Location"]).headers["ETag"] == created.headers["ETag"]
-    assert world.post(body).status_code == 200 and len(meeting_calls(world, "update_meeting")) == 1
+    assert world.post(body).status_code == 200 and len(meeting_calls(world, "update_meeting", created.json()["id"])) == 1
 
 
 def test_an_option_a_tenant_policy_overrules_is_reported_in_the_answer_and_the_result(world):

@@ -131,6 +131,16 @@ def test_every_meeting_changes_mode_the_template_allows_is_one_the_code_accepts(
         assert code.load_settings(env).meeting_changes == mode
 
 
+def test_every_calendar_mode_the_template_allows_is_one_the_code_accepts_and_the_default_is_off(modules, app_settings):
+    parameter = modules["main.bicep"].parameters["calendarMode"]
+    assert set(_allowed(parameter)) == {"enabled", "disabled"} and parameter["default"] == "disabled"
+    assert app_settings["CALENDAR_MODE"] == "disabled"  # the parameter, resolved to its default
+    for mode in _allowed(parameter):
+        env = _azure_like_environment(app_settings) | {"CALENDAR_MODE": mode}
+        assert code.load_settings(env).calendar_mode is (mode == "enabled")
+    assert code.load_settings(_azure_like_environment(app_settings)).calendar_mode is False
+
+
 @pytest.mark.parametrize("value", ["0", "2000", "150000"])
 def test_the_monthly_limit_parameter_is_a_string_the_code_parses(modules, app_settings, value):
     assert modules["main.bicep"].parameters["monthlyMeetingLimit"]["type"] == "string"

@@ -15,24 +15,9 @@ from shared.usecases import create_meeting, update_meeting
 from shared.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
-from tests.unit.test_usecases import ENV, Clock
+from tests.unit.test_usecases import ENV
 
 ALICE = "alice@contoso.example"
-
-
-@pytest.fixture
-def graph():
-    return FakeGraph()
-
-
-@pytest.fixture
-def repo():
-    return InMemoryMeetingRepository()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 def deps_for(repo, graph, clock, **env):

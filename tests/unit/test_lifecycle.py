@@ -16,24 +16,9 @@ from shared.usecases import (cancel_meeting, create_meeting, find_by_join_link, 
 from shared.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
-from tests.unit.test_usecases import ENV, TENANT, Clock
+from tests.unit.test_usecases import ENV, TENANT
 
 ALICE = "alice@contoso.example"
-
-
-@pytest.fixture
-def repo():
-    return InMemoryMeetingRepository()
-
-
-@pytest.fixture
-def graph():
-    return FakeGraph()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -44,21 +44,6 @@ class Clock:
 
 
 @pytest.fixture
-def repo():
-    return InMemoryMeetingRepository()
-
-
-@pytest.fixture
-def graph():
-    return FakeGraph()
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
 def service(repo, graph, clock):
     return make_deps(load_settings(ENV), repo, graph, clock)
 

@@ -1,0 +1,207 @@
+"""Phase 1 of ``bench.reliability``: the fault run.
+
+Mixed requests (HTTP sync, HTTP ``Prefer: respond-async``, queue messages; organizers by UPN and by object id; two
+tenants by GUID and by domain; repeats and changed details) while the emulator answers a share of createOrGet calls
+with faults, the token endpoint goes down for a while (tokens live 303 s, so MSAL, which treats a token as expired
+300 s before its end, fetches a new one every ~3 s and must fetch during the outage), and Azurite is stopped and
+started again (persisted: its data is kept). Callers behave like real ones: an HTTP answer that is a retryable problem
+is retried with the same body and correlation id until the answer is final; a queue message is sent once.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from azure.core.exceptions import AzureError
+
+from shared.graph import RetryPolicy
+
+from .reliability_faults_ledger import SECTION, record
+from .reliability_injection import GraphFaults, Outages
+from .reliability_ledger import Ledger
+from .reliability_results import is_final
+from .reliability_rig import ORGANIZERS, TENANT_NAMES, PhaseWorld, Rig
+
+MAX_ATTEMPTS = 200  # a caller gives up after this many answers (counted as lost)
+
+
+@dataclass
+class Req:
+    cid: str
+    channel: str                                  # "sync", "async" or "queue"
+    body: dict[str, Any]
+    key: tuple[str, str, str] | None              # (tenant id, organizer object id, externalId); None: refused
+    base64: bool = False                          # queue: sent base64-encoded
+    answers: list[str] = field(default_factory=list)  # "201", "502 token_unavailable", "transport"
+    final: int | None = None                      # the final HTTP status
+    sent: bool = False                            # queue: the message is on the queue
+
+
+def plan_requests(count: int, rng: random.Random, run: str) -> list[Req]:
+    """``count`` requests over ~count*0.4 keys: each key asked at least once, then repeats, some with changed details."""
+    home, other = list(ORGANIZERS)
+    keys = []
+    for k in range(max(1, count * 2 // 5)):
+        tenant = other if rng.random() < 0.25 else home
+        oid, upn = rng.choice(ORGANIZERS[tenant])
+        external = f"fr{run}-{k}" if rng.random() < 0.85 else f"fr{run}/{k}?x#Ω ключ {k}"
+        keys.append((tenant, oid, upn, external))
+    out = []
+    for i in range(count):
+        tenant, oid, upn, external = keys[i] if i < len(keys) else rng.choice(keys)
+        channel = rng.choices(("sync", "async", "queue"), (40, 25, 35))[0]
+        organizer = _spell(rng, upn if rng.random() < 0.5 else oid)
+        body: dict[str, Any] = {"organizerId": organizer, "externalId": external}
+        tenant_name = rng.choice(TENANT_NAMES[tenant])
+        if tenant_name is not None:
+            body["tenantId"] = tenant_name
+        variant = rng.random() < 0.25
+        body["subject"] = f"Review {external[-6:]}" + (f" (changed {i})" if variant else "")
+        if rng.random() < 0.7:
+            body["startDateTime"] = "2027-03-01T09:00:00+01:00" if not variant else "2027-03-02T10:30:00.5Z"
+            if rng.random() < 0.5:
+                body["endDateTime"] = "2027-03-01T10:00:00.1234567+01:00" if not variant else "2027-03-02T11:00:00Z"
+        if rng.random() < 0.2:
+            body["participants"] = {"attendees": [{"upn": "guest@partner.example", "role": "attendee"}]}
+        key: tuple[str, str, str] | None = (tenant, oid, external)
+        if rng.random() < 0.03:  # not in ALLOWED_ORGANIZERS: refused before Graph, a final failure on every path
+            body["organizerId"], key = "dave@outside.example", None
+        cid = f"fr{run}-r{i}"
+        if channel == "queue":
+            body["correlationId"] = cid
+        out.append(Req(cid, channel, body, key, base64=channel == "queue" and rng.random() < 0.15))
+    return out
+
+
+def _spell(rng: random.Random, name: str) -> str:
+    return rng.choice((name, name.upper(), name.lower(), name[0].upper() + name[1:]))
+
+
+# ---- callers ------------------------------------------------------------------------------------------------------
+
+class Caller:
+    def __init__(self, world: PhaseWorld, rig: Rig, outages: Outages) -> None:
+        self.world, self.clock, self.outages = world, rig.clock, outages
+        self.http500: list[str] = []
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.trust_env = False
+        return session
+
+    def run(self, req: Req) -> None:
+        self.outages.request_started()
+        try:
+            if req.channel == "queue":
+                self._send(req)
+            else:
+                self._post(req)
+        finally:
+            self.outages.request_done()
+
+    def _send(self, req: Req) -> None:
+        text = json.dumps(req.body, ensure_ascii=False)
+        if req.base64:
+            text = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self.world.intake.send_message(text)
+                req.sent = True
+                return
+            except AzureError:  # the queue is down: the message was not sent; send it when it is back
+                self._wait(min(2.0, 0.2 * 2 ** attempt))
+
+    def _post(self, req: Req) -> None:
+        headers = {"Content-Type": "application/json", "x-correlation-id": req.cid}
+        if req.channel == "async":
+            headers["Prefer"] = "respond-async"
+        raw = json.dumps(req.body).encode("utf-8")
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                answer = self._session().post(self.world.url + "/api/meetings", data=raw, headers=headers, timeout=90)
+            except requests.RequestException as exc:
+                req.answers.append(type(exc).__name__)
+                self._wait(min(2.0, 0.2 * 2 ** attempt))
+                continue
+            req.answers.append(f"{answer.status_code} {_code(answer)}".strip())
+            if answer.status_code == 500:
+                self.http500.append(f"{req.cid} {answer.text[:160]}")
+            if not _retryable(answer):
+                req.final = answer.status_code
+                return
+            self._wait(_retry_after(answer) or min(2.0, 0.1 * 2 ** attempt))
+
+    def _wait(self, seconds: float) -> None:
+        self.outages.tick()
+        self.clock.sleep(min(seconds, 5.0))
+        self.outages.tick()
+
+
+def _code(answer: requests.Response) -> str:
+    try:
+        body = answer.json()
+    except ValueError:
+        return ""
+    return str(body.get("code") or body.get("status") or "") if isinstance(body, dict) else ""
+
+
+def _retryable(answer: requests.Response) -> bool:
+    if not answer.headers.get("content-type", "").startswith("application/problem+json"):
+        return False
+    try:
+        return answer.json().get("retryable") is True
+    except ValueError:
+        return False
+
+
+def _retry_after(answer: requests.Response) -> float | None:
+    try:
+        return float(answer.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+# ---- the run and its ledger ---------------------------------------------------------------------------------------
+
+def fault_run(rig: Rig, ledger: Ledger, run: str) -> None:
+    sizes, state = rig.sizes, rig.emulator.state
+    rng = random.Random(sizes.seed)
+    policy = RetryPolicy(read_timeout=sizes.read_timeout, connect_timeout=2.0, max_retry_after=2.0,
+                         backoff_base=0.05)
+    with contextlib.ExitStack() as stack:
+        world = rig.world(stack, "faults", credential="client_secret", retry_policy=policy)
+        faults = GraphFaults(state, random.Random(sizes.seed + 1), sizes.fault_rate, sizes.read_timeout)
+        state.set_fault_plan("graph", faults)
+        stack.callback(state.set_fault_plan, "graph", None)
+        reqs = plan_requests(sizes.requests, rng, run)
+        outages = Outages(rig, world, len(reqs))
+        caller = Caller(world, rig, outages)
+        started = time.monotonic()
+        with ThreadPoolExecutor(sizes.clients, thread_name_prefix="caller") as pool:
+            list(pool.map(caller.run, reqs))
+        outages.finish()
+        callers_done = time.monotonic() - started
+        waiting = [r for r in reqs if r.channel == "queue" or r.final == 202]
+
+        def done() -> bool:
+            told = world.results.by_correlation()
+            return all(any(is_final(x) for x in told.get(r.cid, [])) for r in waiting)
+
+        settled = world.settle(done, sizes.settle)
+        state.set_fault_plan("graph", None)
+        ledger.note(SECTION, "wall time: callers done, everything settled",
+                    f"{callers_done:.1f} s, {time.monotonic() - started:.1f} s")
+        record(ledger, rig, world, reqs, faults, outages, caller, settled, run)
+
+

@@ -1,0 +1,417 @@
+"""Microsoft Graph ``events`` stand-in (a user's default calendar), v1.0 and beta, application tokens only:
+
+=======  ==================================================================  =============  ======================
+method   path (under /{v1.0|beta}/users/{id|upn}, also .../calendar/events)  endpoint       success
+=======  ==================================================================  =============  ======================
+POST     /events (transactionId: a repeat returns the first event)           create_event   201 + event
+GET      /events[?$filter=singleValueExtendedProperties/Any(...)][&$expand]  list_events    200 {"value": [...]}
+GET      /events/{eventId}[?$expand=singleValueExtendedProperties(...)]      get_event      200 + event
+PATCH    /events/{eventId}                                                   update_event   200 + event (UTC)
+POST     /events/{eventId}/cancel  {"comment"}  (organizer only)             cancel_event   202, no body
+DELETE   /events/{eventId}                                                   delete_event   204
+=======  ==================================================================  =============  ======================
+
+Order of checks: injected fault (``graph`` target, in ``graph_meetings.handle``), bearer token (401), the mailbox's
+user in the token's tenant (404 ``ErrorInvalidUser``), calendar access (403 ``ErrorAccessDenied``: the application
+permission Calendars.ReadWrite, or an RBAC for Applications scope containing the mailbox; the Teams application
+access policy plays no part), the body (400), then the operation (404 ``ErrorItemNotFound`` for an event that is not
+in this mailbox). After an operation acted, an after-fault (``state.inject_after``) may replace its answer.
+
+An event with ``isOnlineMeeting`` and provider ``teamsForBusiness`` gets a Teams onlineMeeting in the meeting store
+(same organizer, subject, times and attendees; found by the JoinWebUrl filter; GET/PATCH-able like any meeting),
+and Outlook's join block in its body. Changing the event's subject, times or attendees changes the meeting too; a
+cancelled event leaves the meeting as it is. Attendees receive messages (``state.mailbox(address)``): an invitation
+on create, an update when subject, times, body, location or recurrence change, an invitation or a cancellation when
+they are added or removed ("an event update that includes only the attendees property sends a meeting update to only
+the attendees that have changed"), a cancellation (with the comment) on cancel or delete. Attendees who are users of
+the tenant also get a copy of the event in their own calendar (``isOrganizer: false``), marked cancelled when they
+are taken off or the meeting is cancelled; cancelling that copy is refused ("You need to be an organizer to cancel
+a meeting", 400).
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl
+
+from .directory import User
+from .event_bodies import EventChanges, bad, parse_object, read_changes
+from .events import (EVENT_WRITES, Event, EventError, join_block, new_ids, property_key, render_event, with_block,
+                     zone_of)
+from .graph_calls import GRAPH_ERROR_MESSAGES, GraphCall
+from .meetings import new_meeting, ticks_from_epoch
+from .rendering import negotiate_language
+from .state import EmulatorState, Reply
+
+_ANY = re.compile(
+    r"^\s*singleValueExtendedProperties/any\(\s*(?P<v>\w+)\s*:\s*(?P=v)/id\s+eq\s+'(?P<id>(?:[^']|'')*)'\s+and\s+"
+    r"(?:(?P=v)/value\s+(?P<op>eq|ne)\s+'(?P<value>(?:[^']|'')*)'|"
+    r"(?P<fn>contains|startswith)\(\s*(?P=v)/value\s*,\s*'(?P<arg>(?:[^']|'')*)'\s*\))\s*\)\s*$", re.IGNORECASE)
+_EXPAND = re.compile(r"^\s*singleValueExtendedProperties\s*(?:\(\s*\$filter\s*=\s*id\s+eq\s+"
+                     r"'(?P<id>(?:[^']|'')*)'\s*\))?\s*$", re.IGNORECASE)
+_PREFER_ZONE = re.compile(r'outlook\.timezone\s*=\s*"?(?P<zone>[^";,]+)"?', re.IGNORECASE)
+NOT_ORGANIZER = "Your request can't be completed. You need to be an organizer to cancel a meeting."
+SIGNIFICANT = ("subject", "start", "end", "body", "location", "recurrence")
+
+
+class DroppedReply(Reply):
+    """No answer: the transport closes the connection (the operation has acted)."""
+
+    drop = True
+
+
+@dataclass
+class EventRequest:
+    call: GraphCall
+    version: str
+    parts: Mapping[str, str]
+    headers: Mapping[str, str]
+    query: str
+    raw_body: bytes
+    user: User
+    app_id: str
+    facts: dict[str, Any]
+
+    @property
+    def state(self) -> EmulatorState:
+        return self.call.state
+
+    def params(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in parse_qsl(self.query, keep_blank_values=True)}
+
+    def preferred_zone(self) -> str | None:
+        match = _PREFER_ZONE.search(self.headers.get("prefer") or "")
+        if match is None:
+            return None
+        try:
+            zone_of(match.group("zone").strip())
+        except EventError:
+            return None
+        return match.group("zone").strip()
+
+    def expand(self) -> tuple[str, ...] | None:
+        value = self.params().get("$expand")
+        if value is None:
+            return None
+        match = _EXPAND.match(value)
+        if match is None:
+            raise bad(f"Parsing OData Select and Expand failed: the emulator expands only "
+                      f"singleValueExtendedProperties($filter=id eq '...'), not '{value}'.", "BadRequest")
+        return (property_key(match.group("id").replace("''", "'")),) if match.group("id") is not None else ("*",)
+
+    def render(self, event: Event, zone: str | None, *, context: bool = True) -> dict[str, Any]:
+        return render_event(event, graph_root=self.state.base_url, version=self.version,
+                            user_segment=self.parts["user"], zone=zone, expand=self.expand(), context=context)
+
+    def read(self, zone: str | None, event: Event, status: int = 200) -> Reply:
+        """The event as an answer; ``zone``: None (the zones it was created in), "UTC", or "prefer" (the zone of
+        ``Prefer: outlook.timezone``, else UTC)."""
+        self.facts.update(event_id=event.id, meeting_id=event.meeting_id)
+        preferred = self.preferred_zone() if zone == "prefer" else None
+        payload = self.render(event, preferred or ("UTC" if zone == "prefer" else zone))
+        extra = {"Preference-Applied": f'outlook.timezone="{preferred}"'} if preferred else {}
+        return self.call.odata(status, payload, extra)
+
+    def own_event(self) -> Event:
+        event = self.state.find_event(self.parts["event_id"])
+        if event is None or event.tenant_id != self.user.tenant_id or event.mailbox_id != self.user.object_id:
+            raise EventError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        return event
+
+    def now_ticks(self) -> int:
+        return ticks_from_epoch(self.state.now())
+
+
+def operate(call: GraphCall, endpoint: str, parts: Mapping[str, str], headers: Mapping[str, str], query: str,
+            raw_body: bytes, claims: Mapping[str, Any], facts: dict[str, Any]) -> Reply:
+    """One authenticated events call (see the module docstring for the order of checks)."""
+    state = call.state
+    tenant_id = str(claims["tid"]).lower()
+    user = state.find_user(tenant_id, parts["user"])
+    if user is None:
+        return call.error(404, "ErrorInvalidUser", f"The requested user '{parts['user']}' is invalid.")
+    facts["organizer"] = user.object_id
+    app_id = str(claims["appid"])
+    if not state.may_use_calendar(tenant_id, app_id, user.object_id, claims.get("roles") or (),
+                                  write=endpoint in EVENT_WRITES):
+        return call.error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    request = EventRequest(call, parts.get("version", ""), parts, headers, query, raw_body, user, app_id, facts)
+    try:
+        reply = _OPERATIONS[endpoint](request)
+    except EventError as exc:
+        return call.error(exc.status, exc.code, exc.message)
+    after = state.take_after_fault(endpoint) if 200 <= reply.status < 300 else None
+    if after is None:
+        return reply
+    facts["after_fault"] = True
+    if after.drop:
+        return DroppedReply(0)
+    return call.error(after.status or 503, after.error_code,
+                      GRAPH_ERROR_MESSAGES.get(after.status or 503, "Injected by the emulator."))
+
+
+# ----------------------------------------------------------------------------------------------- operations
+def create_event(request: EventRequest) -> Reply:
+    changes = read_changes(parse_object(request.raw_body), create=True)
+    state, user, now = request.state, request.user, request.now_ticks()
+    assert changes.start is not None and changes.end is not None
+    if changes.end[0] < changes.start[0]:
+        raise bad("The end of an event cannot be earlier than its start.")
+    with state.lock:
+        if changes.transaction_id:
+            existing = state.event_by_transaction(user.tenant_id, user.object_id, changes.transaction_id)
+            if existing is not None:  # Graph ignores the repeated create: no second event, no second invitation
+                request.facts["repeated_transaction"] = True
+                return request.read(None, existing, 201)
+        event_id, ical = new_ids()
+        event = Event(id=event_id, tenant_id=user.tenant_id, mailbox_id=user.object_id, organizer_id=user.object_id,
+                      organizer_address=user.upn, organizer_name=user.display_name, ical_uid=ical,
+                      created_ticks=now, modified_ticks=now, start_ticks=changes.start[0], end_ticks=changes.end[0],
+                      start_zone=changes.start[1], end_zone=changes.end[1], subject=changes.subject or "",
+                      body=changes.body or {"contentType": "text", "content": ""},
+                      attendees=[a for a in changes.attendees or []
+                                 if a["emailAddress"]["address"].lower() != user.upn.lower()],
+                      location=changes.location, recurrence=changes.recurrence, transaction_id=changes.transaction_id,
+                      properties={property_key(p["id"]): p for p in changes.properties}, extra=changes.echoed)
+        if changes.is_online:
+            event.is_online, event.provider = True, changes.provider or "teamsForBusiness"
+            if event.provider == "teamsForBusiness":
+                _link_meeting(request, event)
+        elif changes.provider:
+            event.provider = changes.provider
+        _recurrence_zone(event)
+        state.store_event(event)
+        for attendee in event.attendees:
+            _notify(state, event, attendee, "invitation")
+            _sync_copy(state, event, attendee, cancelled=False)
+        return request.read(None, event, 201)
+
+
+def list_events(request: EventRequest) -> Reply:
+    params, state = request.params(), request.state
+    wanted: Callable[[Event], bool] = lambda event: True  # noqa: E731
+    if params.get("$filter") is not None:
+        match = _ANY.match(params["$filter"])
+        if match is None:
+            raise bad("Unsupported $filter: the emulator filters events only by singleValueExtendedProperties/Any(ep: "
+                      "ep/id eq '...' and ep/value eq|ne '...' | contains(ep/value, '...') | startswith(ep/value, "
+                      "'...')).", "BadRequest")
+        wanted = _property_filter(match)
+    zone = request.preferred_zone()
+    with state.lock:
+        found = [e for e in state.calendar(request.user.tenant_id, request.user.object_id) if wanted(e)]
+        value = [request.render(e, zone or "UTC", context=False) for e in found]
+    if len(found) == 1:  # the record names the event a lookup found
+        request.facts.update(event_id=found[0].id, meeting_id=found[0].meeting_id)
+    context = f"{state.base_url}/{request.version}/$metadata#users('{request.parts['user']}')/events"
+    extra = {"Preference-Applied": f'outlook.timezone="{zone}"'} if zone else {}
+    return request.call.odata(200, {"@odata.context": context, "value": value}, extra)
+
+
+def get_event(request: EventRequest) -> Reply:
+    with request.state.lock:
+        return request.read("prefer", request.own_event())
+
+
+def update_event(request: EventRequest) -> Reply:
+    changes = read_changes(parse_object(request.raw_body), create=False)
+    state = request.state
+    with state.lock:
+        event = request.own_event()
+        if changes.transaction_id is not None and changes.transaction_id != event.transaction_id:
+            raise bad("The transactionId of an event cannot be changed after it is created.")
+        start = changes.start[0] if changes.start is not None else event.start_ticks
+        if (changes.end[0] if changes.end is not None else event.end_ticks) < start:
+            raise bad("The end of an event cannot be earlier than its start.")
+        before = _significant(event)
+        old_people = {a["emailAddress"]["address"].lower(): a for a in event.attendees}
+        _apply(event, changes)
+        event.touch(request.now_ticks())
+        if not event.is_organizer:  # an attendee's own copy: nobody else hears of it
+            return request.read("UTC", event)
+        if changes.is_online and not event.meeting_id and event.provider == "teamsForBusiness":
+            _link_meeting(request, event)
+        _sync_meeting(state, event)
+        new_people = {a["emailAddress"]["address"].lower(): a for a in event.attendees}
+        changed = _significant(event) != before
+        for address, attendee in new_people.items():
+            if address not in old_people:
+                _notify(state, event, attendee, "invitation")
+            elif changed:
+                _notify(state, event, attendee, "update")
+            _sync_copy(state, event, attendee, cancelled=False)
+        for address, attendee in old_people.items():
+            if address not in new_people:
+                _notify(state, event, attendee, "cancellation")
+                _sync_copy(state, event, attendee, cancelled=True)
+        return request.read("UTC", event)
+
+
+def cancel_event(request: EventRequest) -> Reply:
+    body = parse_object(request.raw_body, empty_ok=True)
+    comment = next((v for k, v in body.items() if k.lower() == "comment"), None)
+    if comment is not None and not isinstance(comment, str):
+        raise bad("The parameter 'comment' must be a string.")
+    with request.state.lock:
+        event = request.own_event()
+        if not event.is_organizer:
+            raise EventError(400, "ErrorCalendarIsNotOrganizer", NOT_ORGANIZER)
+        _end(request, event, comment)
+    return request.call.odata(202, None)
+
+
+def delete_event(request: EventRequest) -> Reply:
+    with request.state.lock:
+        event = request.own_event()
+        if event.is_organizer:  # deleting a meeting in the organizer's calendar cancels it for the attendees
+            _end(request, event, None)
+        else:
+            request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
+            request.state.remove_event(event.id)  # an attendee's own copy: only it goes
+    return request.call.odata(204, None)
+
+
+_OPERATIONS: dict[str, Callable[[EventRequest], Reply]] = {
+    "create_event": create_event, "list_events": list_events, "get_event": get_event, "update_event": update_event,
+    "cancel_event": cancel_event, "delete_event": delete_event,
+}
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _property_filter(match: re.Match[str]) -> Callable[[Event], bool]:
+    key = property_key(match.group("id").replace("''", "'"))
+    op = (match.group("op") or match.group("fn")).lower()
+    wanted = (match.group("value") if match.group("op") else match.group("arg")).replace("''", "'").lower()
+    tests: dict[str, Callable[[str], bool]] = {
+        "eq": lambda v: v == wanted, "ne": lambda v: v != wanted, "contains": lambda v: wanted in v,
+        "startswith": lambda v: v.startswith(wanted)}
+
+    def matches(event: Event) -> bool:
+        prop = event.properties.get(key)
+        return prop is not None and tests[op](prop["value"].lower())  # values compare case-insensitively
+
+    return matches
+
+
+def _link_meeting(request: EventRequest, event: Event) -> None:
+    """Outlook makes the Teams meeting of a teamsForBusiness event and writes its join block into the body."""
+    state = request.state
+    meeting = new_meeting(
+        tenant_id=event.tenant_id, organizer_id=event.organizer_id, organizer_upn=event.organizer_address,
+        organizer_name=event.organizer_name, external_id=None, subject=event.subject, start_ticks=event.start_ticks,
+        end_ticks=event.end_ticks, created_ticks=request.now_ticks(),
+        attendees=_meeting_attendees(state, event, []), chat_info=None, app_id=request.app_id,
+        version=request.version, created_with="event",
+        language=negotiate_language(request.headers.get("accept-language")),
+        passcode_required=bool(getattr(state, "require_passcode", False)))
+    state.add_meeting(meeting)
+    event.meeting_id, event.join_url = meeting.id, meeting.join_web_url
+    event.conference_id = meeting.join_meeting_id
+    event.body = with_block(event.body, join_block(meeting, event.body["contentType"]))
+
+
+def _meeting_attendees(state: EmulatorState, event: Event, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    roles = {str(a.get("upn") or "").lower(): a.get("role") or "attendee" for a in previous}
+    people = []
+    for attendee in event.attendees:
+        address = attendee["emailAddress"]["address"]
+        user = state.find_user(event.tenant_id, address)
+        people.append({"upn": address, "role": roles.get(address.lower(), "attendee"), "identity": {
+            "application": None, "device": None,
+            "user": {"id": user.object_id if user else None,
+                     "displayName": user.display_name if user else attendee["emailAddress"]["name"],
+                     "tenantId": event.tenant_id if user else None, "identityProvider": "AAD"}}})
+    return people
+
+
+def _sync_meeting(state: EmulatorState, event: Event) -> None:
+    meeting = state.find_meeting(event.meeting_id) if event.meeting_id else None
+    if meeting is None:
+        return
+    meeting.subject = event.subject
+    meeting.start_ticks, meeting.end_ticks = event.start_ticks, event.end_ticks
+    meeting.attendees = _meeting_attendees(state, event, meeting.attendees)
+
+
+def _apply(event: Event, changes: EventChanges) -> None:
+    if "subject" in changes.present:
+        event.subject = changes.subject or ""
+    if changes.body is not None:  # the whole body: a join block not in the new body is gone
+        event.body = changes.body
+    if changes.start is not None:
+        event.start_ticks, event.start_zone = changes.start
+    if changes.end is not None:
+        event.end_ticks, event.end_zone = changes.end
+    if changes.attendees is not None:
+        event.attendees = [a for a in changes.attendees
+                           if a["emailAddress"]["address"].lower() != event.organizer_address.lower()]
+    if changes.location is not None:
+        event.location = changes.location
+    if "recurrence" in changes.present:
+        event.recurrence = changes.recurrence
+        _recurrence_zone(event)
+    if changes.is_online is not None:
+        event.is_online = changes.is_online or event.is_online  # Teams meetings stay online meetings
+        if changes.is_online and event.provider == "unknown":
+            event.provider = changes.provider or "teamsForBusiness"
+    for prop in changes.properties:
+        event.properties[property_key(prop["id"])] = prop
+    event.extra.update(changes.echoed)
+
+
+def _recurrence_zone(event: Event) -> None:
+    """A recurrence without its own zone follows the start's (as the Create event example answers)."""
+    if event.recurrence is not None and not event.recurrence["range"].get("recurrenceTimeZone"):
+        event.recurrence["range"]["recurrenceTimeZone"] = event.start_zone
+
+
+def _significant(event: Event) -> tuple[Any, ...]:
+    return (event.subject, event.start_ticks, event.start_zone, event.end_ticks, event.end_zone, dict(event.body),
+            copy.deepcopy(event.location), copy.deepcopy(event.recurrence))
+
+
+def _notify(state: EmulatorState, event: Event, attendee: Mapping[str, Any], kind: str,
+            comment: str | None = None) -> None:
+    start, end = (render_event(event, graph_root="", version="v1.0", user_segment="", zone=None, expand=None)[name]
+                  for name in ("start", "end"))
+    state.deliver(attendee["emailAddress"]["address"], {
+        "kind": kind, "from": event.organizer_address, "event_id": event.id, "iCalUId": event.ical_uid,
+        "subject": event.subject, "start": start, "end": end, "body": dict(event.body), "comment": comment,
+        "joinUrl": event.join_url, "sent": state.now()})
+
+
+def _sync_copy(state: EmulatorState, event: Event, attendee: Mapping[str, Any], *, cancelled: bool) -> None:
+    """The copy of the event in the calendar of an attendee who is a user of the tenant."""
+    user = state.find_user(event.tenant_id, attendee["emailAddress"]["address"])
+    if user is None or user.object_id == event.organizer_id:
+        return
+    copy_ = next((c for c in state.copies_of(event.id) if c.mailbox_id == user.object_id), None)
+    if copy_ is None:
+        if cancelled:
+            return
+        copy_id, _ = new_ids()
+        copy_ = copy.deepcopy(event)
+        copy_.id, copy_.mailbox_id, copy_.master_id, copy_.transaction_id = copy_id, user.object_id, event.id, None
+        copy_.properties = {}
+        state.store_event(copy_)
+    else:
+        for name in ("subject", "body", "start_ticks", "end_ticks", "start_zone", "end_zone", "attendees",
+                     "location", "recurrence", "is_online", "provider", "meeting_id", "join_url", "conference_id"):
+            setattr(copy_, name, copy.deepcopy(getattr(event, name)))
+        copy_.touch(event.modified_ticks)
+    if cancelled:
+        copy_.is_cancelled = True
+        copy_.subject = f"Canceled: {event.subject}"
+
+
+def _end(request: EventRequest, event: Event, comment: str | None) -> None:
+    """Cancel a meeting: every attendee hears once, their copies are marked cancelled, the event leaves the
+    organizer's calendar (Deleted Items). The Teams meeting stays (its join link keeps working)."""
+    state = request.state
+    request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
+    for attendee in event.attendees:
+        _notify(state, event, attendee, "cancellation", comment)
+        _sync_copy(state, event, attendee, cancelled=True)
+    state.remove_event(event.id)

@@ -1,0 +1,114 @@
+"""Use case, part of create: a create Graph does not make idempotent by itself (plain create, an Outlook event),
+made idempotent by the record.
+
+The first request holds the key with a lease (owner + expiry in the row, written conditionally) while it calls
+Graph; concurrent requests for the key wait briefly for its outcome and answer it, or answer ``request_in_progress``
+(retryable); a lease whose holder died is taken over once it expires. After an ambiguous failure the retry may make
+the meeting again; the broker still returns one meeting per key, ever: the first recorded. A later creator finds it
+recorded, answers it, and discards its own (best effort, logged).
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+from ..calendar_events import asked
+from ..cas import Commit, compare_and_set
+from ..errors import BrokerError, RequestInProgress
+from ..meeting_changes import not_applied
+from ..meeting_request import MeetingRequest
+from ..quota import Ticket
+from ..records import Kind, MeetingKey, MeetingRecord, Status
+from .common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
+from .recording import failed, new_record, record_meeting
+
+LEASE = timedelta(seconds=60)
+# How long a concurrent request waits for the lease holder before answering request_in_progress.
+WAITS = (0.1, 0.2, 0.4, 0.8, 1.5, 2.0)
+
+
+class _Held(Exception):
+    def __init__(self, record: MeetingRecord) -> None:
+        super().__init__("the key is leased by another request")
+        self.record = record
+
+
+@dataclass(frozen=True)
+class Made:
+    """What a create under the lease made: the onlineMeeting, and the event behind it when calendar-backed."""
+
+    meeting: dict[str, Any]
+    event: dict[str, Any] | None = None
+
+
+def create_leased(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
+                  record: MeetingRecord | None, ticket: Ticket, *, final: bool, kind: Kind,
+                  make: Callable[[MeetingRecord, bool], Made], discard: Callable[[Made], None]) -> Outcome:
+    """Hold the key with a lease, ``make`` the meeting (told whether the row was there before: an earlier attempt may
+    have made it already), record it; a meeting someone else recorded first wins and ours is ``discard``-ed."""
+    owner, now = uuid.uuid4().hex, deps.clock()
+    found = [record is not None]
+
+    def lease(current: MeetingRecord | None) -> MeetingRecord | Commit:
+        found[0] = current is not None
+        if current is not None and (current.has_meeting or current.cancelled):
+            return current
+        if current is not None and current.leased_by_other(owner, now):
+            raise _Held(current)
+        base = current or new_record(key, context, request, now)
+        leased = dataclasses.replace(base, status=Status.PENDING, kind=kind, fingerprint=request.fingerprint,
+                                     correlation_id=context.correlation_id, source=context.source,
+                                     lease_owner=owner, lease_expires_at=now + LEASE, updated_at=now)
+        # A new row keyed by a UPN carries the alias placeholder; if the alias was learned meanwhile, the write
+        # fails (AliasChanged) and the request is re-keyed onto the object id, where the lease is decided.
+        return leased if current is not None else Commit(leased, alias=deps.organizers.placeholder(key))
+
+    try:
+        written = compare_and_set(deps.repository, key, lease, current=record)
+    except _Held as held:
+        deps.quotas.give_back(ticket)
+        return _wait_for_holder(deps, context, request, key, held.record)
+    assert written is not None
+    leased = written.record
+    if leased.has_meeting or leased.cancelled:
+        deps.quotas.give_back(ticket)
+        return from_table(deps, context, leased) if leased.has_meeting else refused(
+            deps, context, cancelled(leased, status=409))
+    try:
+        made = make(leased, found[0])
+    except BrokerError as error:
+        deps.quotas.give_back(ticket)
+        return failed(deps, context, request, tenant, key, leased, error, final=final, lease_owner=owner)
+    stored = record_meeting(deps, context, request, key, leased, made.meeting,
+                            not_applied(made.meeting, request.settings), kind=kind, ticket=ticket, created=True,
+                            event=made.event, event_asked=asked(request.event_members) if made.event else None)
+    if stored.meeting_id != made.meeting.get("id"):
+        deps.quotas.give_back(ticket)
+        log.warning("a concurrent request recorded this key's meeting first; discarding the one just made (meeting "
+                    "id %s) correlation=%s", str(made.meeting.get("id"))[:80], context.correlation_id)
+        discard(made)
+        return from_table(deps, context, stored)
+    log.info("meeting created (%s) correlation=%s externalId=%r", kind, context.correlation_id, request.external_id)
+    return outcome(deps, context, Status.CREATED, tenant=tenant, meeting=made.meeting, record=stored,
+                   not_applied=stored.settings_not_applied,
+                   quota=deps.quotas.figures(stored.key.tenant_id, stored.key.organizer_key))
+
+
+def _wait_for_holder(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey,
+                     held: MeetingRecord) -> Outcome:
+    """Another request holds the key: wait briefly for its meeting; answer it, or tell the caller to retry. The key
+    is resolved again each time: a holder that learns the organizer's object id moves the row there."""
+    for wait in WAITS:
+        deps.sleep(wait)
+        current = deps.repository.get(deps.organizers.key(key.tenant_id, request.organizer_id, key.external_id))
+        if current is not None and current.has_meeting:
+            return from_table(deps, context, current)
+        if current is None or current.lease_owner != held.lease_owner:
+            break  # released (its create failed) or taken over: the caller's retry decides anew
+    remaining = (held.lease_expires_at - deps.clock()).total_seconds() if held.lease_expires_at else 1.0
+    error = RequestInProgress("another request for this externalId is creating its meeting; retry shortly",
+                              retry_after=max(1.0, min(remaining, LEASE.total_seconds())))
+    return outcome(deps, context, Status.FAILED, tenant=key.tenant_id, error=error)
