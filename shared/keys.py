@@ -79,8 +79,16 @@ def alias_row_key(upn: str) -> str:
     return f"a{SEPARATOR}{encode_key_part(normalize_organizer(upn))}"
 
 
-def quota_row_key(organizer_key: str, month: str) -> str:
-    return f"q{SEPARATOR}{encode_key_part(organizer_key)}{SEPARATOR}{month}"
+def quota_row_key(organizer_key: str, month: str, shard: int = 0) -> str:
+    """Shard 0 is ``q|<organizer>|<yyyy-mm>``, the others add ``|<nn>``: one range holds every shard."""
+    base = f"q{SEPARATOR}{encode_key_part(organizer_key)}{SEPARATOR}{month}"
+    return base if shard == 0 else f"{base}{SEPARATOR}{shard:02d}"
+
+
+def quota_row_range(organizer_key: str, month: str) -> tuple[str, str]:
+    """RowKey bounds (inclusive, exclusive) of every shard of one organizer's month."""
+    base = quota_row_key(organizer_key, month)
+    return base, base + chr(ord(SEPARATOR) + 1)
 
 
 def normalize_join_url(url: str) -> str:

@@ -1,7 +1,8 @@
 """The port of the store that keeps meeting records, and what travels with a record in one atomic write.
 
 A record is written together with what must change with it, or not at all: its index rows (found by join URL and
-join meeting id: the adapter derives and maintains them), a UPN alias, and its organizer's monthly counter. The Azure
+join meeting id: the adapter derives and maintains them), a UPN alias, and a shard of its organizer's monthly
+counter. The Azure
 Table Storage adapter (``shared.table_repository``) does this in one entity-group transaction; the fake in
 ``tests/fakes.py`` honours the same contract, and ``tests/integration/test_repository_contract.py`` runs one set of
 cases against both. Failures of the store itself raise ``StorageUnavailable``; a meeting too large to hold raises
@@ -9,8 +10,10 @@ cases against both. Failures of the store itself raise ``StorageUnavailable``; a
 """
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Iterable
 
 from .records import MeetingKey, MeetingRecord
 
@@ -26,15 +29,47 @@ class Alias:
     etag: str | None = None  # None: not stored yet (a write inserts it)
 
 
+# An organizer's monthly count is kept in this many rows (shards), so that concurrent creates for one organizer
+# rarely write the same row: a create counts in the shard of its externalId; reservations (the strict last tenth of
+# the limit) all go to shard 0, which serialises them.
+QUOTA_SHARDS = 16
+
+
 @dataclass(frozen=True)
 class QuotaCount:
-    """The meetings the broker created for one organizer in one UTC month."""
+    """One shard of the meetings the broker created for one organizer in one UTC month."""
 
     tenant_id: str
     organizer_key: str
     month: str               # yyyy-mm
     used: int
     etag: str | None = None  # None: no row yet (a write inserts it)
+    shard: int = 0
+
+
+@dataclass(frozen=True)
+class QuotaCounts:
+    """Every shard of one organizer's month: ``used`` is their sum."""
+
+    tenant_id: str
+    organizer_key: str
+    month: str
+    shards: tuple[QuotaCount, ...]  # one per shard number, QUOTA_SHARDS of them (used 0, no etag: no row yet)
+
+    @classmethod
+    def of(cls, tenant_id: str, organizer_key: str, month: str, stored: Iterable[QuotaCount]) -> "QuotaCounts":
+        found = {count.shard: count for count in stored}
+        return cls(tenant_id, organizer_key, month, tuple(
+            found.get(shard) or QuotaCount(tenant_id, organizer_key, month, 0, shard=shard)
+            for shard in range(QUOTA_SHARDS)))
+
+    @property
+    def used(self) -> int:
+        return sum(count.used for count in self.shards)
+
+    def with_shard(self, count: QuotaCount) -> "QuotaCounts":
+        return dataclasses.replace(self, shards=tuple(count if count.shard == shard.shard else shard
+                                                      for shard in self.shards))
 
 
 @dataclass(frozen=True)
@@ -107,9 +142,9 @@ class MeetingRepository(ABC):
         """The record whose meeting has this join meeting id."""
 
     @abstractmethod
-    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCount:
-        """The counter of one organizer and month (``used`` 0 and no etag when there is no row yet)."""
+    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCounts:
+        """Every shard of the counter of one organizer and month, in one read."""
 
     @abstractmethod
     def put_quota(self, count: QuotaCount) -> QuotaCount:
-        """Write the counter alone (inserted when its etag is None, else only if unchanged); QuotaChanged."""
+        """Write one shard alone (inserted when its etag is None, else only if unchanged); QuotaChanged."""

@@ -162,10 +162,11 @@ def alias_from(entity: Any) -> Alias:
 
 def quota_entity(count: QuotaCount) -> dict[str, Any]:
     return {"PartitionKey": keys.partition_key(count.tenant_id),
-            "RowKey": keys.quota_row_key(count.organizer_key, count.month), "TenantId": count.tenant_id,
-            "OrganizerKey": count.organizer_key, "Month": count.month, "Used": int(count.used)}
+            "RowKey": keys.quota_row_key(count.organizer_key, count.month, count.shard), "TenantId": count.tenant_id,
+            "OrganizerKey": count.organizer_key, "Month": count.month, "Shard": int(count.shard),
+            "Used": int(count.used)}
 
 
 def quota_from(entity: Any) -> QuotaCount:
     return QuotaCount(entity["TenantId"], entity["OrganizerKey"], entity["Month"], int(entity.get("Used") or 0),
-                      etag=entity.metadata.get("etag"))
+                      etag=entity.metadata.get("etag"), shard=int(entity.get("Shard") or 0))

@@ -28,7 +28,8 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from . import keys
 from .errors import StorageUnavailable
 from .records import MeetingKey, MeetingRecord, RecordExists, RecordModified
-from .repository import MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, Written
+from .repository import (MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, QuotaCounts,
+                         Written)
 from .table_entities import (alias_entity, alias_from, from_entity, index_rows, quota_entity, quota_from,
                              record_keys, to_entity)
 
@@ -199,11 +200,14 @@ class TableMeetingRepository(MeetingRepository):
         with self._storage_errors("read"):
             return from_entity(entity) if entity is not None else None
 
-    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCount:
-        entity = self._point_read("counter read", keys.partition_key(tenant_id),
-                                  keys.quota_row_key(organizer_key, month))
+    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCounts:
+        # Every shard in one range query inside the tenant's partition.
+        first, after = keys.quota_row_range(organizer_key, month)
+        query = "PartitionKey eq @p and RowKey ge @first and RowKey lt @after"
         with self._storage_errors("counter read"):
-            return quota_from(entity) if entity is not None else QuotaCount(tenant_id, organizer_key, month, 0)
+            return QuotaCounts.of(tenant_id, organizer_key, month, (quota_from(entity) for entity in
+                                  self._table.query_entities(query, parameters={
+                                      "p": keys.partition_key(tenant_id), "first": first, "after": after})))
 
     def put_quota(self, count: QuotaCount) -> QuotaCount:
         with self._storage_errors("counter write"):

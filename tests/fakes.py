@@ -16,7 +16,8 @@ from shared.settings import Settings
 from shared.usecases import Deps
 from shared import keys
 from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, meeting_json
-from shared.repository import MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, Written
+from shared.repository import (MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, QuotaCounts,
+                               Written)
 from shared.values import Clock, is_guid, normalize_organizer
 
 
@@ -70,7 +71,7 @@ class InMemoryMeetingRepository(MeetingRepository):
     def __init__(self) -> None:
         self.rows: dict[MeetingKey, MeetingRecord] = {}
         self.aliases: dict[tuple[str, str], Alias] = {}
-        self.counters: dict[tuple[str, str, str], QuotaCount] = {}
+        self.counters: dict[tuple[str, str, str, int], QuotaCount] = {}
         self.index: dict[tuple[str, str], MeetingKey] = {}
         self.outage: BrokerError | None = None
         self.ready = False
@@ -119,7 +120,7 @@ class InMemoryMeetingRepository(MeetingRepository):
         alias_key = (alias.tenant_id, normalize_organizer(alias.upn)) if alias is not None else None
         if alias is not None and _stale(self.aliases.get(alias_key), alias.etag):
             raise AliasChanged("written with the record, it changed since it was read")
-        counter_key = (quota.tenant_id, quota.organizer_key, quota.month) if quota is not None else None
+        counter_key = (quota.tenant_id, quota.organizer_key, quota.month, quota.shard) if quota is not None else None
         if quota is not None and _stale(self.counters.get(counter_key), quota.etag):
             raise QuotaChanged("written with the record, it changed since it was read")
         stored = _stored(record, self._next_etag())  # all checks passed: every part is written
@@ -188,14 +189,16 @@ class InMemoryMeetingRepository(MeetingRepository):
         return self._copy(record) if record is not None else None
 
     @_atomic
-    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCount:
+    def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCounts:
         self._call("get_quota")
-        return self.counters.get((tenant_id, organizer_key, month)) or QuotaCount(tenant_id, organizer_key, month, 0)
+        return QuotaCounts.of(tenant_id, organizer_key, month, (
+            count for (tenant, organizer, counted_month, _), count in self.counters.items()
+            if (tenant, organizer, counted_month) == (tenant_id, organizer_key, month)))
 
     @_atomic
     def put_quota(self, count: QuotaCount) -> QuotaCount:
         self._call("put_quota")
-        counter_key = (count.tenant_id, count.organizer_key, count.month)
+        counter_key = (count.tenant_id, count.organizer_key, count.month, count.shard)
         if _stale(self.counters.get(counter_key), count.etag):
             raise QuotaChanged("the counter changed since it was read")
         written = self.counters[counter_key] = with_changes(count, etag=self._next_etag())

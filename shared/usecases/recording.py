@@ -52,7 +52,8 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
                 settings_not_applied=not_applied, attempts=base.attempts + 1,
                 first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
                 updated_at=now)
-            counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, created=created)
+            counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, target.external_id,
+                                          created=created)
             return Commit(stored, alias=alias, quota=counted)
 
         try:

@@ -14,7 +14,7 @@ from localdev.azurite import ACCOUNT_KEY
 from shared import keys, storage
 from shared.errors import MeetingTooLarge, StorageUnavailable
 from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
-from shared.repository import Alias, AliasChanged, QuotaChanged, QuotaCount
+from shared.repository import QUOTA_SHARDS, Alias, AliasChanged, QuotaChanged, QuotaCount
 from shared.table_repository import TableMeetingRepository
 from shared.values import normalize_organizer
 from shared.settings import StorageSettings
@@ -241,19 +241,35 @@ def test_a_record_and_its_alias_are_written_all_or_nothing(repository):
 
 
 def test_a_counter_written_with_its_record_counts_only_on_the_version_read(repository):
-    assert repository.get_quota(TENANT, OID, "2026-12") == QuotaCount(TENANT, OID, "2026-12", 0)
+    empty = repository.get_quota(TENANT, OID, "2026-12")
+    assert empty.used == 0 and [count.shard for count in empty.shards] == list(range(QUOTA_SHARDS))
+    assert all(count.etag is None and count.used == 0 for count in empty.shards)
     first = repository.commit(make_record("order-1", organizer=OID), insert=True,
-                              quota=QuotaCount(TENANT, OID, "2026-12", 1)).quota
-    assert repository.get_quota(TENANT, OID, "2026-12") == first and first.used == 1
+                              quota=dataclasses.replace(empty.shards[3], used=1)).quota
+    assert repository.get_quota(TENANT, OID, "2026-12").shards[3] == first and first.used == 1
     with pytest.raises(QuotaChanged):  # counted from a stale view: neither the record nor the counter is written
         repository.commit(make_record("order-2", organizer=OID), insert=True,
-                          quota=QuotaCount(TENANT, OID, "2026-12", 1))
+                          quota=dataclasses.replace(empty.shards[3], used=1))
     assert repository.get(make_record("order-2", organizer=OID).key) is None
     second = repository.put_quota(dataclasses.replace(first, used=2))
     with pytest.raises(QuotaChanged):
         repository.put_quota(dataclasses.replace(first, used=3))
     assert repository.get_quota(TENANT, OID, "2026-12").used == 2 and second.etag != first.etag
     assert repository.get_quota(TENANT, OID, "2027-01").used == 0
+
+
+def test_the_shards_of_a_counter_are_written_apart_and_read_together(repository):
+    empty = repository.get_quota(TENANT, OID, "2026-12")
+    repository.put_quota(dataclasses.replace(empty.shards[0], used=5))
+    repository.commit(make_record("order-1", organizer=OID), insert=True,
+                      quota=dataclasses.replace(empty.shards[QUOTA_SHARDS - 1], used=2))
+    # Another shard's write does not make this one stale: concurrent creates in different shards both count.
+    repository.commit(make_record("order-2", organizer=OID), insert=True,
+                      quota=dataclasses.replace(empty.shards[7], used=1))
+    counts = repository.get_quota(TENANT, OID, "2026-12")
+    assert counts.used == 8 and [counts.shards[s].used for s in (0, 7, QUOTA_SHARDS - 1)] == [5, 1, 2]
+    assert repository.get_quota(TENANT, OID, "2027-01").used == 0  # months and organizers stay apart
+    assert repository.get_quota(TENANT, OID.replace("1", "2"), "2026-12").used == 0
 
 
 def test_a_record_is_found_by_its_join_url_in_any_encoding_and_by_its_join_meeting_id(repository):

@@ -9,6 +9,7 @@ import pytest
 
 from shared.errors import MeetingGone
 from shared.meeting_request import MeetingCancel
+from shared.quota import Ticket
 from shared.records import Status
 from shared.settings import load_settings
 from shared.usecases import (cancel_meeting, create_meeting, find_by_join_link, find_meeting, organizer_quota,
@@ -153,6 +154,22 @@ def test_a_meeting_is_found_by_its_join_url_or_join_meeting_id_and_so_is_its_tom
 
 # --- the monthly quota ------------------------------------------------------------------------------------------
 
+def concurrently(count: int, call):
+    """``call(i)`` for i in range(count) on as many threads, released together; their outcomes."""
+    start, outcomes = threading.Barrier(count), []
+
+    def one(index: int) -> None:
+        start.wait()
+        outcomes.append(call(index))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def limited(repo, graph, clock, limit):
     return make_deps(load_settings({**ENV, "MONTHLY_MEETING_LIMIT": str(limit)}), repo, graph, clock)
 
@@ -199,21 +216,39 @@ def test_concurrent_creates_at_the_boundary_never_pass_the_limit(repo, graph, cl
     deps = limited(repo, graph, clock, 20)
     for index in range(17):
         ask(deps, f"warm-{index}", organizerId=ALICE_ID)
-    start, outcomes = threading.Barrier(8), []
-
-    def one(index: int) -> None:
-        start.wait()
-        outcomes.append(ask(deps, f"burst-{index}", organizerId=ALICE_ID, correlation_id=f"b-{index}"))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = concurrently(8, lambda i: ask(deps, f"burst-{i}", organizerId=ALICE_ID, correlation_id=f"b-{i}"))
     statuses = sorted(o.status for o in outcomes)
     assert statuses.count(Status.CREATED) == 3 and statuses.count(Status.FAILED) == 5
     assert {o.error.code for o in outcomes if o.error} == {"organizer_quota_exceeded"}
     assert organizer_quota(deps, ALICE_ID)["used"] == 20 and len(graph.meetings) == 20
+
+
+def test_instances_counting_for_one_organizer_from_the_same_view_write_different_shards(repo, graph, clock):
+    """Two instances with the same (30 s) view of the counter each create a meeting for one organizer: counted in the
+    shards of their externalIds, the second write does not conflict with the first (a single counter row would make
+    it re-read and write again, and under load serialise every create for the organizer), and the count is exact."""
+    first, second = limited(repo, graph, clock, 2000), limited(repo, graph, clock, 2000)
+    assert ask(first, "warm", organizerId=ALICE_ID).status == Status.CREATED
+    second.quotas.view(TENANT, ALICE_ID)  # both instances now hold the same view
+    keys = iter(f"k-{index}" for index in range(100))
+    a, b = next(keys), next(keys)
+    shard_of = {key: first.quotas.counted(Ticket(None), TENANT, ALICE_ID, key, created=True).shard
+                for key in (a, b)}
+    while shard_of[a] == shard_of[b]:
+        b = next(keys)
+        shard_of[b] = first.quotas.counted(Ticket(None), TENANT, ALICE_ID, b, created=True).shard
+    assert ask(first, a, organizerId=ALICE_ID).status == Status.CREATED
+    reads = repo.calls.count("get_quota")
+    assert ask(second, b, organizerId=ALICE_ID).status == Status.CREATED
+    assert repo.calls.count("get_quota") == reads, "no conflict, so no fresh read of the counter"
+    assert organizer_quota(first, ALICE_ID)["used"] == 3
+
+
+def test_concurrent_creates_for_one_organizer_are_all_counted(repo, graph, clock):
+    deps = limited(repo, graph, clock, 2000)
+    outcomes = concurrently(12, lambda i: ask(deps, f"many-{i}", organizerId=ALICE_ID, correlation_id=f"c-{i}"))
+    assert [o.status for o in outcomes].count(Status.CREATED) == 12
+    assert organizer_quota(deps, ALICE_ID)["used"] == 12 == len(graph.meetings)
 
 
 def test_without_a_limit_nothing_is_counted(repo, graph, clock):
