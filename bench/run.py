@@ -48,6 +48,18 @@ perf_counter = time.perf_counter
 
 # ---- helpers -----------------------------------------------------------------------------------------------------
 
+def take_json_messages(queue: Any) -> list[dict[str, Any]]:
+    """Every message now in the queue, parsed as JSON (received and deleted)."""
+    found = []
+    while True:
+        batch = list(queue.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=300))
+        if not batch:
+            return found
+        for message in batch:
+            found.append(json.loads(message.content))
+            queue.delete_message(message)
+
+
 def percentile(samples: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(samples)
@@ -147,15 +159,7 @@ class World:
 
     def take_results(self) -> list[dict[str, Any]]:
         """Every result message now in the results queue (received and deleted)."""
-        found = []
-        while True:
-            batch = list(self.results_queue.receive_messages(messages_per_page=32, max_messages=32,
-                                                             visibility_timeout=300))
-            if not batch:
-                return found
-            for message in batch:
-                found.append(json.loads(message.content))
-                self.results_queue.delete_message(message)
+        return take_json_messages(self.results_queue)
 
 
 # ---- measurements ------------------------------------------------------------------------------------------------
@@ -398,8 +402,9 @@ def bench_concurrency(world: World, n: int, checks: Checks) -> dict[str, Any]:
     key_set = set(keys)
     meetings = Counter((m["participants"]["organizer"]["identity"]["user"]["id"], m["externalId"])
                        for m in world.emulator.state.meetings if m["externalId"] in key_set)
-    rows = [e for e in world.table.list_entities(select=["PartitionKey", "OrganizerKey", "ExternalId", "Status"])
-            if e["PartitionKey"].startswith("m|") and e.get("ExternalId") in key_set]
+    # Meeting rows (keys.meeting_row_key: "m|..."), not their index rows, which carry the same key's names.
+    rows = [e for e in world.table.list_entities(select=["RowKey", "OrganizerKey", "ExternalId", "Status"])
+            if e["RowKey"].startswith("m|") and e.get("ExternalId") in key_set]
     row_counts = Counter((e["OrganizerKey"], e["ExternalId"]) for e in rows)
     checks.expect("concurrency: no client error", not failures, repr(failures[:1]))
     checks.expect("concurrency: every answer 200, 201 or 409", set(statuses) <= {200, 201, 409}, str(dict(statuses)))
@@ -462,9 +467,16 @@ def table(r: dict[str, Any], n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--compare-sdk" in argv:  # the side-by-side with msgraph-sdk: bench/compare_sdk.py takes the other options
+        from .compare_sdk import main as compare_sdk
+
+        return compare_sdk([arg for arg in argv if arg != "--compare-sdk"])
     parser = argparse.ArgumentParser(description="Benchmarks of the meeting broker against the local world.")
     parser.add_argument("--meetings", type=int, default=300, help="N, meetings per measured path (default 300)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here (bench/results/ is git-ignored)")
+    parser.add_argument("--compare-sdk", action="store_true",
+                        help="instead: the comparison with msgraph-sdk (python -m bench.compare_sdk --help)")
     args = parser.parse_args(argv)
     n = args.meetings
     if n < THREADS:

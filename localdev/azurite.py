@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .processes import stop_process
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_NAME = "devstoreaccount1"
 # The documented, public Azurite development key (not a secret): https://learn.microsoft.com/azure/storage/common/storage-use-azurite
@@ -106,13 +108,7 @@ class Azurite:
     def stop(self) -> None:
         """Stop Azurite (SIGTERM: it closes its servers and, with ``location``, writes its data out). The ports are
         remembered for ``start(same_ports=True)``."""
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
+        stop_process(self._process)
         self._process = None
 
     def __enter__(self) -> "Azurite":

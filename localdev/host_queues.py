@@ -15,6 +15,7 @@ import base64
 import binascii
 import logging
 import re
+import sys
 import threading
 import time
 import uuid
@@ -158,14 +159,22 @@ class QueueService:
 
     def process(self, spec: FunctionSpec, client: QueueClient, message: Any) -> bool:
         """Run spec for one received message and settle the message; True when the function was invoked."""
+        invoked, settle = self.invoke(spec, client, message)
+        settle()
+        return invoked
+
+    def invoke(self, spec: FunctionSpec, client: QueueClient, message: Any) -> tuple[bool, Callable[[], None]]:
+        """Run spec for one received message, as the Python worker's thread does, and return (whether the function
+        was invoked, the settling the host does once the worker has answered: write the outputs and delete the
+        message, or make it visible again after the visibility timeout, or move it to the poison queue). The
+        settling may run on another thread: in Azure the host, not the worker's thread, writes outputs."""
         queue_name = spec.trigger["queueName"]
         try:
             body = self.codec.decode(message.content or "")
         except InvalidMessageEncoding:
             log.warning("Message %s on queue %s is not valid base64 (length %d): moved to %s-poison without invoking %s",
                         message.id, queue_name, len(message.content or ""), queue_name, spec.name)
-            self._to_poison(spec, client, message)
-            return False
+            return False, lambda: self._to_poison(spec, client, message)
         invocation_id = str(uuid.uuid4())
         trigger = TriggerMessage(
             id=message.id, body=body, dequeue_count=message.dequeue_count, pop_receipt=message.pop_receipt,
@@ -176,25 +185,38 @@ class QueueService:
         started = time.monotonic()
         try:
             result = spec.call({spec.trigger["name"]: trigger, **outs})
-            sent = self.flush_outputs(spec, outs, result)
         except Exception:
-            poisoned = (message.dequeue_count or 0) >= self.options.max_dequeue_count
-            log.exception("Executed '%s' (Failed, Id=%s, message %s on %s, dequeue count %s, %d bytes, Duration=%.0fms)"
-                          " -> %s", spec.name, invocation_id, message.id, queue_name, message.dequeue_count, len(body),
-                          (time.monotonic() - started) * 1000,
-                          f"moved to {queue_name}-poison (maxDequeueCount {self.options.max_dequeue_count})" if poisoned
-                          else f"retry after {self.visibility_timeout:g}s")
-            if poisoned:
-                self._to_poison(spec, client, message)
-            else:
-                client.update_message(message, pop_receipt=message.pop_receipt,
-                                      visibility_timeout=int(round(self.visibility_timeout)))
-            return True
-        client.delete_message(message, pop_receipt=message.pop_receipt)
-        log.info("Executed '%s' (Succeeded, Id=%s, message %s on %s, dequeue count %s, %d bytes, Duration=%.0fms, "
-                 "%d output message(s))", spec.name, invocation_id, message.id, queue_name, message.dequeue_count,
-                 len(body), (time.monotonic() - started) * 1000, sent)
-        return True
+            failure = sys.exc_info()
+            return True, lambda: self._failed(spec, client, message, invocation_id, len(body), started, failure)
+
+        def settle() -> None:
+            try:
+                sent = self.flush_outputs(spec, outs, result)
+            except Exception:  # an output the host could not write fails the invocation as a whole
+                self._failed(spec, client, message, invocation_id, len(body), started, sys.exc_info())
+                return
+            client.delete_message(message, pop_receipt=message.pop_receipt)
+            log.info("Executed '%s' (Succeeded, Id=%s, message %s on %s, dequeue count %s, %d bytes, "
+                     "Duration=%.0fms, %d output message(s))", spec.name, invocation_id, message.id, queue_name,
+                     message.dequeue_count, len(body), (time.monotonic() - started) * 1000, sent)
+        return True, settle
+
+    def _failed(self, spec: FunctionSpec, client: QueueClient, message: Any, invocation_id: str, size: int,
+                started: float, failure: Any) -> None:
+        """A failed invocation: the message comes back after the visibility timeout, or goes to the poison queue
+        once its dequeue count reaches maxDequeueCount."""
+        queue_name = spec.trigger["queueName"]
+        poisoned = (message.dequeue_count or 0) >= self.options.max_dequeue_count
+        log.error("Executed '%s' (Failed, Id=%s, message %s on %s, dequeue count %s, %d bytes, Duration=%.0fms)"
+                  " -> %s", spec.name, invocation_id, message.id, queue_name, message.dequeue_count, size,
+                  (time.monotonic() - started) * 1000,
+                  f"moved to {queue_name}-poison (maxDequeueCount {self.options.max_dequeue_count})" if poisoned
+                  else f"retry after {self.visibility_timeout:g}s", exc_info=failure)
+        if poisoned:
+            self._to_poison(spec, client, message)
+        else:
+            client.update_message(message, pop_receipt=message.pop_receipt,
+                                  visibility_timeout=int(round(self.visibility_timeout)))
 
     def _to_poison(self, spec: FunctionSpec, client: QueueClient, message: Any) -> None:
         # The host copies the message text unchanged, so the poison queue holds it in the same encoding.

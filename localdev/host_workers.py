@@ -6,8 +6,11 @@
 * One listener per queue-triggered function leases up to ``batchSize`` messages at a time and hands each to the pool;
   it fetches the next batch once the messages in flight are down to ``newBatchThreshold`` (host.json; default
   batchSize / 2, the Consumption plan's value), so at most ``batchSize + newBatchThreshold`` are in flight. When a
-  fetch finds nothing it backs off, doubling up to ``maxPollingInterval``. Settling a message (delete, retry after the
-  visibility timeout, poison after ``maxDequeueCount``) is the same code as in ``QueueService.process``.
+  fetch finds nothing it backs off, doubling up to ``maxPollingInterval``. Settling a message (outputs written, delete,
+  retry after the visibility timeout, poison after ``maxDequeueCount``) is the same code as in
+  ``QueueService.process``, run as in Azure by the host once the function has returned (its own threads here), so a
+  worker thread is free for the next invocation while the previous one's outputs are written; a message counts as in
+  flight until it is settled.
 """
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ class WorkerPool:
     def __init__(self, size: int) -> None:
         self.size = size
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="python-worker")
+        # The host's side: writing outputs and settling messages after an invocation has returned.
+        self._host = ThreadPoolExecutor(max_workers=size, thread_name_prefix="host-settle")
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future:
         return self._executor.submit(function, *args)
@@ -50,8 +55,13 @@ class WorkerPool:
         """Run on a pool thread and wait for the result (an HTTP invocation)."""
         return self.submit(function, *args).result()
 
+    def settle(self, function: Callable[[], Any]) -> Future:
+        """Run on the host's threads (a message's settling after its invocation)."""
+        return self._host.submit(function)
+
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=True)  # invocations first: each hands its settling to the host's threads
+        self._host.shutdown(wait=True)
 
 
 def process_batch_in_parallel(service: QueueService, spec: FunctionSpec, pool: WorkerPool) -> tuple[int, int]:
@@ -109,12 +119,29 @@ class QueueListener(threading.Thread):
         with self._changed:
             return self._changed.wait_for(lambda: self.saturations >= times, timeout=timeout)
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no message is in flight (every one fetched so far is settled)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.in_flight == 0, timeout=timeout)
+
     def _invoke(self, client: Any, message: Any) -> None:
         try:
-            self._service.process(self._spec, client, message)
+            _, settle = self._service.invoke(self._spec, client, message)
+        except Exception:  # the host could not even run it: the lease runs out and the message comes back
+            log.exception("Invoking '%s' for message %s failed", self._spec.name, message.id)
+            self._settled()
+            return
+        self._pool.settle(lambda: self._settle(settle, message))
+
+    def _settle(self, settle: Callable[[], None], message: Any) -> None:
+        try:
+            settle()
         except Exception:  # settling failed (storage down): the lease runs out and the message comes back
             log.exception("Settling message %s of '%s' failed", message.id, self._spec.name)
         finally:
-            with self._changed:
-                self.in_flight -= 1
-                self._changed.notify_all()
+            self._settled()
+
+    def _settled(self) -> None:
+        with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()

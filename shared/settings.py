@@ -6,7 +6,6 @@ Secret values are never echoed in problems or in ``repr``.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Mapping
@@ -16,6 +15,7 @@ from .access import OrganizerAllowlist
 from .clouds import CLOUDS, Cloud
 from .values import is_guid, is_tenant_id
 from .errors import ConfigurationError
+from .setting_rules import QUEUE_NAME, TABLE_NAME, SettingsReader, https_url
 
 # Every app setting the code reads. The infra test checks these against the Bicep app settings.
 SETTING_NAMES: tuple[str, ...] = (
@@ -55,11 +55,6 @@ MEETING_CHANGES = ("apply", "keep")
 API_VERSIONS = ("v1.0", "beta")
 # Calendar-backed meetings need Calendars.ReadWrite, so they are off unless turned on.
 CALENDAR_MODES = ("enabled", "disabled")
-
-
-# Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
-_QUEUE_NAME = re.compile(r"(?=.{3,63}\Z)[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
-_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -118,50 +113,9 @@ class Settings:
         return host in ("127.0.0.1", "localhost", "::1")
 
 
-def _https_url(name: str, value: str, problems: list[str]) -> str:
-    value = value.rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        problems.append(f"{name} must be an https:// URL")
-    return value
-
-
-class _Reader:
-    """Reads app settings (blank counts as unset) and collects every problem found."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def get(self, name: str) -> str | None:
-        value = self.env.get(name)
-        value = value.strip() if isinstance(value, str) else None
-        return value or None
-
-    def get_or(self, name: str, default: str) -> str:
-        return self.get(name) or default
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str, *, fold_case: bool = True) -> str:
-        value = self.get_or(name, default).lower() if fold_case else self.get_or(name, default)
-        if value not in choices:
-            self.problems.append(f"{name} must be one of {', '.join(choices)}")
-            return default
-        return value
-
-    def number(self, name: str, default: float, low: float, high: float, *, whole: bool, rule: str) -> float:
-        try:
-            value = int(self.get_or(name, str(default))) if whole else float(self.get_or(name, str(default)))
-            if not low <= value <= high:
-                raise ValueError
-            return value
-        except ValueError:
-            self.problems.append(f"{name} must be {rule}")
-            return default
-
-
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Read and check every setting; raise ConfigurationError listing every problem found."""
-    reader = _Reader(env)
+    reader = SettingsReader(env)
     problems, get, get_or = reader.problems, reader.get, reader.get_or
 
     storage = StorageSettings(
@@ -180,13 +134,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         problems.append("AzureWebJobsStorage__credential must be 'managedidentity' when set")
 
     table = get_or("MEETINGS_TABLE", "meetings")
-    if not _TABLE_NAME.fullmatch(table):
+    if not TABLE_NAME.fullmatch(table):
         problems.append(f"MEETINGS_TABLE must be 3-63 letters and digits, starting with a letter")
     queues = {}
     for name, default in (("MEETING_REQUESTS_QUEUE", "meeting-requests"), ("MEETING_RESULTS_QUEUE", "meeting-results")):
         queues[name] = get_or(name, default)
         # The poison queue adds 7 characters ("-poison") and must itself be a valid queue name.
-        if not _QUEUE_NAME.fullmatch(queues[name]) or len(queues[name]) > 56:
+        if not QUEUE_NAME.fullmatch(queues[name]) or len(queues[name]) > 56:
             problems.append(f"{name} must be 3-56 lowercase letters, digits and single hyphens")
 
     cloud_name = get_or("GRAPH_CLOUD", "global").lower()
@@ -199,8 +153,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             f"GRAPH_CLOUD={cloud_name}: Microsoft Graph in this cloud does not offer onlineMeetings/createOrGet, "
             "so this app cannot serve it"
         )
-    authority_host = _https_url("GRAPH_AUTHORITY_HOST", get_or("GRAPH_AUTHORITY_HOST", cloud.authority_host), problems)
-    graph_base_url = _https_url("GRAPH_BASE_URL", get_or("GRAPH_BASE_URL", cloud.graph_base_url), problems)
+    authority_host = https_url("GRAPH_AUTHORITY_HOST", get_or("GRAPH_AUTHORITY_HOST", cloud.authority_host), problems)
+    graph_base_url = https_url("GRAPH_BASE_URL", get_or("GRAPH_BASE_URL", cloud.graph_base_url), problems)
     api_version = reader.choice("GRAPH_API_VERSION", API_VERSIONS, "v1.0", fold_case=False)
 
     mode = get_or("GRAPH_CREDENTIAL", "managed_identity_fic").lower()

@@ -13,6 +13,7 @@ import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.queue import QueueClient
 
+from localdev.host_queues import QueueService
 from localdev.host_workers import worker_pool_size
 from tests.integration.toyapp import new_queue_name
 
@@ -156,6 +157,42 @@ def test_at_most_batch_size_plus_new_batch_threshold_messages_are_in_flight(star
     finally:
         permits.release(8)
     assert tracker.most == 2 + 1
+
+
+def test_a_worker_thread_is_free_while_the_host_writes_the_previous_invocations_outputs(start_host, azurite,
+                                                                                       monkeypatch):
+    # As in Azure, the host (not the Python worker's thread) writes outputs and deletes the message once the
+    # function has returned: with one worker thread and the first output write held, the second message still runs.
+    app, tracker = func.FunctionApp(), Tracker()
+
+    @app.queue_trigger(arg_name="msg", queue_name="%TOY_QUEUE%", connection="AzureWebJobsStorage")
+    @app.queue_output(arg_name="out", queue_name="%TOY_QUEUE%-out", connection="AzureWebJobsStorage")
+    def copy(msg: func.QueueMessage, out: func.Out[str]) -> None:
+        tracker.enter()
+        tracker.leave()
+        out.set(msg.get_body().decode())
+
+    release, flush, held = threading.Event(), QueueService.flush_outputs, []
+
+    def held_first_write(service, spec, outs, result):
+        if not held:
+            held.append(spec.name)
+            assert release.wait(WAIT), "never released"
+        return flush(service, spec, outs, result)
+
+    monkeypatch.setattr(QueueService, "flush_outputs", held_first_write)
+    name = new_queue_name()
+    send(azurite, name, 2)
+    host, _ = start_host(app, host_json=plain_host_json(batchSize=2), workers=True,
+                         env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"}, queue=name)
+    [listener] = host.listeners
+    try:
+        assert tracker.wait_for(lambda t: t.done == 2), "the second invocation waited for the first one's outputs"
+        assert listener.in_flight >= 1  # the held message is still in flight until its output is written
+    finally:
+        release.set()
+    assert listener.wait_idle(WAIT)
+    assert texts(azurite, f"{name}-out") == ["m0", "m1"]
 
 
 def test_background_workers_still_poison_a_message_after_max_dequeue_count(start_host, azurite):

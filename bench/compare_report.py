@@ -1,0 +1,171 @@
+"""From the measures of ``bench/compare_sdk.py`` to its table rows, its Markdown report and its chart's data (no I/O)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .compare_stats import (Goal, Spread, block_ratios, cumulative, ecdf, median, percentile, row, spread,
+                            throughput, tokens_per_1000)
+
+GOALS = {
+    "graph": Goal("<=", 0.15), "whole": Goal("<=", 0.8), "http": Goal("<=", 1.0), "cold": Goal("<=", 0.2),
+    "tokens": Goal("<=", 1.0), "queue": Goal(">=", 0.8), "rate": Goal(">=", 0.8),
+}
+LABELS = {"sdk": "SDK: bare createOrGet call", "graph": "broker: Graph adapter (a)",
+          "whole": "broker: whole request in process (b)", "http": "broker: HTTP through the local host (c)"}
+
+
+def _flat(blocks: Sequence[Sequence[float]]) -> list[float]:
+    return [x for block in blocks for x in block]
+
+
+def _latency_text(blocks: Sequence[Sequence[float]]) -> str:
+    samples = _flat(blocks)
+    return f"p50 {median(samples) * 1000:.2f} / p95 {percentile(samples, 95) * 1000:.2f} ms"
+
+
+def _rate(run: dict[str, Any]) -> float:
+    return throughput(len(run["completions"]), run["wall"])
+
+
+def _cpu_text(runs: Sequence[dict[str, Any]], cores: int) -> str:
+    """Cores busy per process (medians over the runs) and, for the broker's processes, CPU ms per message."""
+    names = sorted({name for run in runs for name in run["cpu"]} - {"total"})
+    parts = []
+    for name in names:
+        used = median([run["cpu"].get(name, 0.0) for run in runs])
+        if used < 0.05:
+            continue
+        per = median([run["cpu"].get(name, 0.0) * run["wall"] * 1000 / max(1, len(run["completions"]))
+                      for run in runs])
+        parts.append(f"{name} {used:.2f} = {per:.1f} ms/request")
+    total = median([run["cpu"].get("total", 0.0) for run in runs])
+    return f"CPU {total:.2f} of {cores} cores ({', '.join(parts)})"
+
+
+def _storage_text(waits: Sequence[dict[str, float]]) -> str:
+    if not waits:
+        return ""
+    seconds = median([w["seconds_per_call"] for w in waits])
+    calls = median([w["requests_per_call"] for w in waits])
+    return f"; waiting on Azurite {seconds * 1000:.2f} ms ({calls:g} storage requests)"
+
+
+def build_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    lat = data["latency"]
+    samples, waits = lat["samples"], lat.get("storage_wait", {})
+    cores = data["machine"]["cores"] or 2
+    sdk_text = _latency_text(samples["sdk"])
+    rows = [
+        row("(a) one createOrGet call, 5 attendees: `GraphClient.create_or_get` vs the SDK's `create_or_get.post`",
+            _latency_text(samples["graph"]), sdk_text, spread(block_ratios(samples["graph"], samples["sdk"])),
+            GOALS["graph"]),
+        row("(b) whole request in process (`create_meeting`: validation, table reads and writes, Graph, result) vs "
+            "the SDK's bare call", _latency_text(samples["whole"]) + _storage_text(waits.get("whole", [])), sdk_text,
+            spread(block_ratios(samples["whole"], samples["sdk"])), GOALS["whole"]),
+        row("(c) `POST /api/meetings` through the local host (keep-alive client) vs the SDK's bare call",
+            _latency_text(samples["http"]) + _storage_text(waits.get("http", [])), sdk_text,
+            spread(block_ratios(samples["http"], samples["sdk"])),
+            GOALS["http"]),
+    ]
+    cold = data["cold"]["runs"]
+    rows.append(row("(d) cold start: new process → first meeting created (real token from the stand-in)",
+                    _cold_text(cold["broker"]), _cold_text(cold["sdk"]),
+                    spread(b["wall_s"] / s["wall_s"] for b, s in zip(cold["broker"], cold["sdk"])), GOALS["cold"]))
+    tokens, meetings = lat["tokens"], lat["meetings"]
+    per = {side: tokens_per_1000(tokens[side], meetings[side]) for side in tokens}
+    sdk_rate = tokens["sdk"] / meetings["sdk"] if meetings["sdk"] else 0.0
+    ratio = (tokens["broker"] / meetings["broker"]) / sdk_rate if sdk_rate and meetings["broker"] else float("inf")
+    rows.append(row("(e) token requests per 1,000 meetings (long-lived process, whole run)",
+                    f"{per['broker']:g} ({tokens['broker']} for {meetings['broker']:,})",
+                    f"{per['sdk']:g} ({tokens['sdk']} for {meetings['sdk']:,})", Spread(ratio, ratio, ratio, 1),
+                    GOALS["tokens"]))
+    queue = data["queue"]
+    ideal = queue["ideal_per_s"]
+    broker_runs, sdk_runs = queue["runs"]["broker"], queue["runs"]["sdk"]
+    rows.append(row(
+        f"(f) queue, Graph answering after {queue['latency_s'] * 1000:.0f} ms: messages/s through the host's queue "
+        f"workers vs the ideal {queue['concurrency']} ÷ {queue['latency_s']:g} s = {ideal:g}/s",
+        f"{median([_rate(r) for r in broker_runs]):.1f}/s, {sum(r['failed'] for r in broker_runs)} failed, "
+        f"{sum(r['retried'] for r in broker_runs)} invocations retried; {_cpu_text(broker_runs, cores)}",
+        f"{median([_rate(r) for r in sdk_runs]):.1f}/s with {queue['concurrency']} calls in flight "
+        f"({median([_rate(r) for r in sdk_runs]) / ideal:.2f} of the ideal)",
+        spread(_rate(r) / ideal for r in broker_runs), GOALS["queue"]))
+    for limited in data["rates"]:
+        rate = limited["rate"]
+        broker_runs, sdk_runs = limited["runs"]["broker"], limited["runs"]["sdk"]
+        failed = sum(r["failed"] for r in broker_runs)
+        ratio_spread = spread(_rate(r) / rate for r in broker_runs)
+        entry = row(
+            f"(g) queue, Graph limited to {rate:g} requests/s (429 + Retry-After): messages/s vs {rate:g}; failed "
+            f"requests ({limited['messages']} per run)",
+            f"{median([_rate(r) for r in broker_runs]):.1f}/s, {failed} failed, "
+            f"{sum(r['retried'] for r in broker_runs)} invocations retried, "
+            f"{median([r['throttled'] for r in broker_runs]):g} 429s per run; {_cpu_text(broker_runs, cores)}",
+            f"{median([_rate(r) for r in sdk_runs]):.1f}/s, {sum(r['failed'] for r in sdk_runs)} failed, "
+            f"{median([r['throttled'] for r in sdk_runs]):g} 429s per run (default retry handler)",
+            ratio_spread, GOALS["rate"])
+        entry["goal"] += ", 0 failed"
+        entry["met"] = bool(entry["met"]) and failed == 0
+        rows.append(entry)
+    return rows
+
+
+def _cold_text(runs: Sequence[dict[str, Any]]) -> str:
+    return (f"{median([r['wall_s'] for r in runs]):.2f} s (import {median([r['import_s'] for r in runs]):.2f}, "
+            f"set-up {median([r['setup_s'] for r in runs]):.2f}, first call {median([r['first_s'] for r in runs]):.2f})")
+
+
+def report_markdown(data: dict[str, Any], table: str) -> str:
+    m = data["machine"]
+    sizes = data["settings"]
+    versions = ", ".join(f"{k} {v}" for k, v in (data.get("sdk_versions") or {}).items())
+    load = f"load average {data['load_before'][0]:.2f} before, {data['load_after'][0]:.2f} after"
+    steal = data.get("steal_percent")
+    if steal is not None:
+        parts = [f"{name} {data[name]['steal_percent']:g} %" for name in ("latency", "cold", "queue")
+                 if data.get(name, {}).get("steal_percent") is not None]
+        parts += [f"R = {r['rate']:g}: {r['steal_percent']:g} %" for r in data.get("rates", [])
+                  if r.get("steal_percent") is not None]
+        load += (f"; CPU time stolen by the hypervisor (other guests): {steal:g} % of the run"
+                 + (f" ({', '.join(parts)})" if parts else ""))
+    return "\n".join([
+        f"# Broker vs msgraph-sdk, {data['date']} ({data['mode']})",
+        "",
+        f"{m['cores']} cores ({m['cpu']}), Python {m['python']}; {versions}. {load}; {data['total_s']} s in all.",
+        f"Latency blocks of {sizes['calls']} calls × {sizes['reps']} repetitions, cold starts × {sizes['cold_reps']}, "
+        f"queue runs of {sizes['queue_messages']} messages × {sizes['queue_reps']}, rate-limited runs of R × "
+        f"{sizes['rate_seconds']} s messages × {sizes['queue_reps']}; ratios are medians of the per-repetition "
+        f"ratios (min–max)." + (f" App settings: {data['app_settings']}." if data.get("app_settings") else ""),
+        "",
+        table,
+    ])
+
+
+def chart_data(data: dict[str, Any]) -> dict[str, Any]:
+    """What compare_chart.py draws: latency distributions (ms), cold-start stages, and finished requests over time
+    for the run with the median throughput of each side."""
+    samples = data["latency"]["samples"]
+    latency = {}
+    for kind in ("sdk", "graph", "whole", "http"):
+        xs, ys = ecdf(_flat(samples[kind]))
+        latency[LABELS[kind]] = [[x * 1000 for x in xs], ys]
+    cold = {}
+    for side, runs in data["cold"]["runs"].items():
+        stages = {stage: median([r[key] for r in runs]) for stage, key in
+                  (("imports", "import_s"), ("set-up", "setup_s"), ("first call", "first_s"))}
+        cold[side] = {"interpreter start": max(0.0, median([r["wall_s"] for r in runs]) - sum(stages.values())),
+                      **stages}
+
+    def curves(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        picked = {}
+        for side, side_runs in runs.items():
+            ordered = sorted(side_runs, key=_rate)
+            middle = ordered[len(ordered) // 2]
+            picked[side] = cumulative(middle["completions"])
+        return picked
+
+    queue = data["queue"]
+    return {"latency": latency, "cold": cold,
+            "queue": {"ideal_per_s": queue["ideal_per_s"], "latency_ms": queue["latency_s"] * 1000,
+                      **curves(queue["runs"])},
+            "rates": [{"rate": r["rate"], **curves(r["runs"])} for r in data["rates"]]}

@@ -1,0 +1,167 @@
+"""The msgraph-sdk side of ``bench/compare_sdk.py``. Runs in ``.venv-sdk`` (msgraph-sdk + azure-identity), never in
+the app's environment, and imports nothing of the repository.
+
+    python compare_sdk_worker.py serve    # JSON lines: the config, then one command per line; one answer per line
+    python compare_sdk_worker.py cold     # a cold start: the config line; import, client, one meeting; one answer
+
+config (the first stdin line): {"url", "ca", "tenant", "client_id", "secret", "body"; cold: "organizer",
+"external_id"} — the emulator's base URL and CA file, the app's credentials, and the createOrGet body the broker sends
+(its JSON; the externalId is replaced per call).
+
+The client is built as Microsoft's samples build it (``GraphServiceClient`` with ``ClientSecretCredential`` and the
+default middleware: retry, redirect, telemetry, ...), with two changes that the stand-in needs: the credential's
+authority is the emulator (``disable_instance_discovery=True``; azure-core's requests transport trusts the emulator's CA
+through REQUESTS_CA_BUNDLE, set by the parent), and the httpx client verifies TLS with the emulator's CA
+(``verify=ssl context``, never ``False``), with the SDK's own timeouts and HTTP/2 setting, on the base URL
+``{url}/v1.0``.
+
+Commands (serve): {"op": "calls", "n", "prefix", "organizers"} → {"latencies": [s], "failed", "errors"}, one call
+after another; {"op": "concurrent", "n", "prefix", "organizers", "concurrency"} → {"wall", "completions": [s since
+start, per successful call], "failed", "errors"} with ``concurrency`` calls in flight; {"op": "quit"}.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import json
+import ssl
+import sys
+import time
+from typing import Any
+
+perf_counter = time.perf_counter
+STARTED = perf_counter()
+
+import httpx  # noqa: E402 - timed from STARTED on
+from azure.identity import ClientSecretCredential  # noqa: E402
+from kiota_authentication_azure.azure_identity_authentication_provider import (  # noqa: E402
+    AzureIdentityAuthenticationProvider,
+)
+from msgraph import GraphRequestAdapter, GraphServiceClient  # noqa: E402
+from msgraph.generated.models.identity import Identity  # noqa: E402
+from msgraph.generated.models.identity_set import IdentitySet  # noqa: E402
+from msgraph.generated.models.meeting_participant_info import MeetingParticipantInfo  # noqa: E402
+from msgraph.generated.models.meeting_participants import MeetingParticipants  # noqa: E402
+from msgraph.generated.models.online_meeting_role import OnlineMeetingRole  # noqa: E402
+from msgraph.generated.users.item.online_meetings.create_or_get.create_or_get_post_request_body import (  # noqa: E402
+    CreateOrGetPostRequestBody,
+)
+from msgraph.graph_request_adapter import options as graph_options  # noqa: E402
+from msgraph_core import GraphClientFactory  # noqa: E402
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+def build_client(config: dict[str, Any]) -> GraphServiceClient:
+    credential = ClientSecretCredential(config["tenant"], config["client_id"], config["secret"],
+                                        authority=config["url"], disable_instance_discovery=True)
+    # KiotaClientFactory.get_default_client(), with the emulator's CA.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(100, connect=30), http2=True,
+                             verify=ssl.create_default_context(cafile=config["ca"]))
+    http = GraphClientFactory.create_with_default_middleware(client=http, options=graph_options)
+    adapter = GraphRequestAdapter(AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE]), client=http)
+    adapter.base_url = config["url"].rstrip("/") + "/v1.0"
+    return GraphServiceClient(request_adapter=adapter)
+
+
+def _when(text: str) -> dt.datetime:
+    """Graph's 7-digit fractions, as a datetime (microseconds)."""
+    head, _, tail = text.rstrip("Z").partition(".")
+    fraction = (tail + "000000")[:6] if tail else "0"
+    return dt.datetime.fromisoformat(f"{head}.{fraction}").replace(tzinfo=dt.timezone.utc)
+
+
+def request_body(template: dict[str, Any], external_id: str) -> CreateOrGetPostRequestBody:
+    """The broker's createOrGet body as the SDK's model (built per call, as a caller would)."""
+    attendees = []
+    for attendee in (template.get("participants") or {}).get("attendees") or []:
+        user = ((attendee.get("identity") or {}).get("user")) or None
+        attendees.append(MeetingParticipantInfo(
+            upn=attendee.get("upn"), role=OnlineMeetingRole(attendee["role"]) if attendee.get("role") else None,
+            identity=IdentitySet(user=Identity(id=user.get("id"), display_name=user.get("displayName")))
+            if user else None))
+    return CreateOrGetPostRequestBody(
+        external_id=external_id, subject=template.get("subject"),
+        start_date_time=_when(template["startDateTime"]) if template.get("startDateTime") else None,
+        end_date_time=_when(template["endDateTime"]) if template.get("endDateTime") else None,
+        participants=MeetingParticipants(attendees=attendees))
+
+
+async def create(client: GraphServiceClient, template: dict[str, Any], organizer: str, external_id: str) -> Any:
+    meeting = await client.users.by_user_id(organizer).online_meetings.create_or_get.post(
+        request_body(template, external_id))
+    if meeting is None or not meeting.join_web_url:
+        raise RuntimeError("createOrGet answered without a meeting")
+    return meeting
+
+
+async def calls(client: GraphServiceClient, template: dict[str, Any], command: dict[str, Any]) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: collections.Counter[str] = collections.Counter()
+    organizers = command["organizers"]
+    for i in range(command["n"]):
+        began = perf_counter()
+        try:
+            await create(client, template, organizers[i % len(organizers)], f"{command['prefix']}-{i}")
+        except Exception as exc:  # noqa: BLE001 - counted, the run goes on
+            errors[type(exc).__name__] += 1
+            continue
+        latencies.append(perf_counter() - began)
+    return {"latencies": latencies, "failed": sum(errors.values()), "errors": dict(errors)}
+
+
+async def concurrent(client: GraphServiceClient, template: dict[str, Any], command: dict[str, Any]) -> dict[str, Any]:
+    n, organizers = command["n"], command["organizers"]
+    todo = iter(range(n))
+    completions: list[float] = []
+    errors: collections.Counter[str] = collections.Counter()
+    started = perf_counter()
+
+    async def lane() -> None:
+        for i in todo:
+            try:
+                await create(client, template, organizers[i % len(organizers)], f"{command['prefix']}-{i}")
+            except Exception as exc:  # noqa: BLE001 - a failed request (retries exhausted, ...)
+                errors[type(exc).__name__] += 1
+            else:
+                completions.append(perf_counter() - started)
+
+    await asyncio.gather(*(lane() for _ in range(command["concurrency"])))
+    return {"wall": perf_counter() - started, "completions": completions, "failed": sum(errors.values()),
+            "errors": dict(errors)}
+
+
+def serve(config: dict[str, Any]) -> int:
+    loop = asyncio.new_event_loop()
+    client = build_client(config)
+    template = config["body"]
+    from importlib.metadata import version
+
+    versions = {name: version(name) for name in ("msgraph-sdk", "msgraph-core", "microsoft-kiota-http",
+                                                 "azure-identity", "azure-core", "httpx")}
+    print(json.dumps({"ready": True, "versions": versions}), flush=True)
+    for line in sys.stdin:
+        command = json.loads(line)
+        if command["op"] == "quit":
+            break
+        handler = {"calls": calls, "concurrent": concurrent}[command["op"]]
+        answer = loop.run_until_complete(handler(client, template, command))
+        print(json.dumps(answer), flush=True)
+    loop.close()
+    return 0
+
+
+def cold(config: dict[str, Any]) -> int:
+    imported = perf_counter()
+    client = build_client(config)
+    built = perf_counter()
+    meeting = asyncio.run(create(client, config["body"], config["organizer"], config["external_id"]))
+    done = perf_counter()
+    print(json.dumps({"import_s": imported - STARTED, "setup_s": built - imported, "first_s": done - built,
+                      "created": bool(meeting.join_web_url)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit({"serve": serve, "cold": cold}[sys.argv[1]](json.loads(sys.stdin.readline())))

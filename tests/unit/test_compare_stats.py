@@ -1,0 +1,105 @@
+"""The pure helpers of the SDK comparison benchmark (bench/compare_stats.py, bench/compare_report.py): block order,
+ratios with min–max, goals, the table and the chart's data. The benchmark itself is run by hand (it needs the
+package index for its venv and takes minutes), never by the test suite."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.compare_report import build_rows, chart_data
+from bench.compare_stats import (Goal, block_ratios, cumulative, ecdf, ideal_rate, markdown, missed, percentile,
+                                 schedule, spread, throughput, tokens_per_1000)
+
+
+def test_schedule_rotates_so_every_kind_takes_every_place():
+    order = schedule(4, ["sdk", "graph", "whole", "http"])
+    assert order[0] == ["sdk", "graph", "whole", "http"]
+    assert order[1] == ["graph", "whole", "http", "sdk"]
+    for place in range(4):
+        assert sorted(rep[place] for rep in order) == ["graph", "http", "sdk", "whole"]
+    assert schedule(3, ["broker", "sdk"]) == [["broker", "sdk"], ["sdk", "broker"], ["broker", "sdk"]]
+    with pytest.raises(ValueError):
+        schedule(0, ["a"])
+
+
+def test_ratios_per_repetition_and_their_spread():
+    ratios = block_ratios([[1, 2, 3], [2, 2, 2], [4, 4, 10]], [[10, 10, 10], [10, 20, 30], [10, 10, 10]])
+    assert ratios == [0.2, 0.1, 0.4]
+    s = spread(ratios)
+    assert (s.median, s.low, s.high, s.reps) == (0.2, 0.1, 0.4, 3)
+    assert s.text() == "0.20 (0.10–0.40)"
+    assert spread([float("nan"), 0.5, float("inf")]).reps == 1
+    with pytest.raises(ValueError):
+        block_ratios([[1]], [[1], [2]])
+
+
+def test_goals_and_small_formulas():
+    assert Goal("<=", 0.8).met(0.8) and not Goal("<=", 0.8).met(0.81)
+    assert Goal(">=", 0.8).met(0.9) and Goal(">=", 0.8).text() == "≥ 0.8"
+    assert percentile([5, 1, 3, 2, 4], 50) == 3 and percentile([5, 1, 3, 2, 4], 95) == 5
+    assert tokens_per_1000(1, 2500) == 0.4 and math.isnan(tokens_per_1000(1, 0))
+    assert ideal_rate(6, 0.1) == pytest.approx(60)
+    assert throughput(120, 2.0) == 60 and throughput(0, 0) == 0
+
+
+def test_ecdf_and_cumulative_are_thinned_but_keep_the_ends():
+    xs, ys = ecdf(list(range(1000, 0, -1)), points=100)
+    assert len(xs) == 100 and xs[0] == 10 and xs[-1] == 1000 and ys[-1] == 1.0
+    assert ys == sorted(ys)
+    ts, counts = cumulative([0.5, 0.1, 0.3])
+    assert ts == [0.0, 0.1, 0.3, 0.5] and counts == [0, 1, 2, 3]
+    assert ecdf([]) == ([], [])
+
+
+def _queue_run(rate: float, n: int, failed: int = 0, retried: int = 0) -> dict:
+    wall = n / rate
+    return {"wall": wall, "completions": [wall * (i + 1) / n for i in range(n)], "failed": failed,
+            "retried": retried, "throttled": 3, "cpu": {"bench": 0.5, "azurite": 0.25, "total": 0.75}}
+
+
+def _data(sdk_ms: float = 10.0, graph_ms: float = 1.0, queue_rate: float = 54.0, failed: int = 0) -> dict:
+    ms = lambda value, n=5: [value / 1000] * n  # noqa: E731
+    samples = {"sdk": [ms(sdk_ms)] * 3, "graph": [ms(graph_ms)] * 3, "whole": [ms(7)] * 3, "http": [ms(9)] * 3}
+    cold = {"broker": [{"wall_s": 0.8, "import_s": 0.4, "setup_s": 0.01, "first_s": 0.2}] * 3,
+            "sdk": [{"wall_s": 4.0, "import_s": 0.3, "setup_s": 0.05, "first_s": 3.5}] * 3}
+    return {
+        "machine": {"cores": 2},
+        "latency": {"samples": samples, "calls_per_block": 5, "tokens": {"broker": 1, "sdk": 1},
+                    "meetings": {"broker": 3000, "sdk": 1000},
+                    "storage_wait": {"whole": [{"seconds_per_call": 0.004, "requests_per_call": 2}] * 3,
+                                     "http": [{"seconds_per_call": 0.006, "requests_per_call": 3}] * 3}},
+        "cold": {"runs": cold},
+        "queue": {"latency_s": 0.1, "concurrency": 6, "ideal_per_s": 60.0,
+                  "runs": {"broker": [_queue_run(queue_rate, 60)] * 3, "sdk": [_queue_run(57, 60)] * 3}},
+        "rates": [{"rate": 20, "messages": 40, "runs": {"broker": [_queue_run(19, 40, failed)] * 3,
+                                                        "sdk": [_queue_run(20, 40)] * 3}}],
+    }
+
+
+def test_rows_compute_each_ratio_against_its_goal():
+    rows = build_rows(_data())
+    ratios = [r["ratio"]["median"] for r in rows]
+    assert ratios[:4] == pytest.approx([0.1, 0.7, 0.9, 0.2])
+    assert ratios[4] == pytest.approx((1 / 3) / 1)           # tokens per 1,000: 0.333 vs 1
+    assert ratios[5] == pytest.approx(0.9) and ratios[6] == pytest.approx(0.95)
+    assert all(r["met"] for r in rows), missed(rows)
+    assert "waiting on Azurite 4.00 ms (2 storage requests)" in rows[1]["broker"]
+    assert "bench 0.50 = 9.3 ms/request" in rows[5]["broker"]
+    table = markdown(rows)
+    assert table.count("\n") == len(rows) + 1 and "| yes |" in table
+
+
+def test_a_missed_goal_and_a_failed_request_are_named():
+    rows = build_rows(_data(graph_ms=2.0, queue_rate=30.0, failed=1))
+    assert [r["what"][:3] for r in rows if not r["met"]] == ["(a)", "(f)", "(g)"]
+    assert "**no**" in markdown(rows)
+
+
+def test_chart_data_has_every_series():
+    chart = chart_data(_data())
+    assert len(chart["latency"]) == 4 and all(len(xs) == len(ys) for xs, ys in chart["latency"].values())
+    assert chart["cold"]["sdk"]["first call"] == 3.5
+    assert chart["cold"]["broker"]["interpreter start"] == pytest.approx(0.8 - 0.61)
+    assert chart["queue"]["ideal_per_s"] == 60.0 and chart["queue"]["broker"][1][-1] == 60
+    assert chart["rates"][0]["rate"] == 20 and chart["rates"][0]["sdk"][1][-1] == 40
