@@ -139,7 +139,8 @@ class World:
     def __init__(self, stack: contextlib.ExitStack) -> None:
         self.local = stack.enter_context(LocalWorld(
             suffix=uuid.uuid4().hex[:8], visibility_timeout=0,
-            overrides={"ALLOWED_ORGANIZERS": f"@contoso.example,{ALICE_ID},{BOB_ID}"}))
+            overrides={"ALLOWED_ORGANIZERS": f"@contoso.example,{ALICE_ID},{BOB_ID}",
+                       "CALENDAR_MODE": "enabled"}))  # step 3d; the emulator's default calendar scope: alice, bob
         self.emulator, self.host, self.env = self.local.emulator, self.local.host, self.local.settings
         container = bootstrap.build_container(self.env)
         bootstrap.use(lambda: container)
@@ -236,6 +237,31 @@ def bench_changes(world: World, n: int, checks: Checks) -> dict[str, Any]:
     checks.expect("update: one PATCH per change", len(world.emulator.state.calls("update_meeting")) - patches_before == n)
     return {**latency_summary("plain_create", created, created_wall, "meetings"),
             **latency_summary("update", latencies, wall, "changes")}
+
+
+GUEST = "guest0@fabrikam.example"  # an attendee of every typical request (meeting_body)
+
+
+def bench_calendar(world: World, n: int, checks: Checks) -> dict[str, Any]:
+    """Calendar-backed meetings: the event (Outlook sends the invitations), the onlineMeeting behind it found by its
+    join URL, the record; then the same N again, from the table."""
+    state = world.emulator.state
+    bodies = [{**meeting_body(f"bench-calendar-{i}", i), "calendar": True, "timeZone": "W. Europe Standard Time"}
+              for i in range(n)]
+    events_before = len(state.calls("create_event"))
+    invited_before = {m["event_id"] for m in state.mailbox(GUEST) if m["kind"] == "invitation"}
+    created, created_wall = submit_all(world, bodies, "created", checks, "calendar create")
+    events_after = len(state.calls("create_event"))
+    checks.expect("calendar create: one event per key", events_after - events_before == n,
+                  f"{events_after - events_before} event creates for {n} keys")
+    invited = {m["event_id"] for m in state.mailbox(GUEST) if m["kind"] == "invitation"} - invited_before
+    checks.expect("calendar create: one invitation per meeting to an attendee", len(invited) == n,
+                  f"{len(invited)} events invited {GUEST}")
+    repeated, repeated_wall = submit_all(world, bodies, "existing", checks, "calendar repeat")
+    checks.expect("calendar repeat: no event created", len(state.calls("create_event")) == events_after,
+                  f"{events_after} -> {len(state.calls('create_event'))}")
+    return {**latency_summary("calendar_create", created, created_wall, "meetings"),
+            **latency_summary("calendar_repeat", repeated, repeated_wall, "requests")}
 
 
 def post_all(world: World, bodies: list[dict[str, Any]], expect: int, checks: Checks,
@@ -443,6 +469,9 @@ def table(r: dict[str, Any], n: int) -> str:
          lat("plain_create", "meetings")),
         ("3c update", f"`update_meeting`, a new subject for each of the {n} (read, PATCH, record)",
          lat("update", "changes")),
+        ("3d calendar create", f"`create_meeting` with `calendar: true`, {n} keys (event, its onlineMeeting, record)",
+         lat("calendar_create", "meetings")),
+        ("3d calendar repeat", f"the same {n} again (from the table)", lat("calendar_repeat", "requests")),
         ("4 HTTP create", f"{n} POSTs over loopback", lat("http_create", "requests")),
         ("4 HTTP repeat", f"the same {n} POSTs again", lat("http_repeat", "requests")),
         ("5 queue", f"{n} messages, `host.drain()`",
@@ -488,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         world = World(stack)
         setup_s = perf_counter() - started
         steps: dict[str, float] = {}
-        for step in (bench_validation, bench_in_process, bench_changes, bench_http, bench_queue, bench_memory, bench_concurrency):
+        for step in (bench_validation, bench_in_process, bench_changes, bench_calendar, bench_http, bench_queue, bench_memory, bench_concurrency):
             began = perf_counter()
             results.update(step(world) if step is bench_validation else step(world, n, checks))
             steps[step.__name__.removeprefix("bench_")] = round(perf_counter() - began, 2)
