@@ -39,7 +39,7 @@ from .reliability_fuzz import fuzz
 from .reliability_ledger import Ledger
 from .reliability_logs import LogCapture, check as check_logs
 from .reliability_rig import FULL, QUICK, RealTime, Rig, Sizes, SteppedTime
-from .reliability_schema import schemathesis
+from .reliability_schema import ensure_venv, schemathesis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -51,6 +51,10 @@ def run(sizes: Sizes, *, live: bool = True, log_path: Path, phases: tuple[str, .
     """Run the phases against a fresh local world; the ledger of what was found. ``live``: queue workers and real
     time (the command); otherwise host.drain() and stepped time (the fast test)."""
     ledger = Ledger()
+    if "schemathesis" in phases and sizes.schemathesis > 0:
+        # Installed (on first use) before the world starts: pip must see the user's own environment, not the
+        # REQUESTS_CA_BUNDLE the world sets to the emulator's CA, which no package index's certificate chains to.
+        ensure_venv(REPO_ROOT)
     clock = RealTime() if live else SteppedTime()
     run_id = uuid.uuid4().hex[:6]
     with LogCapture(log_path) as capture, tempfile.TemporaryDirectory(prefix="reliability-") as state_dir, \
