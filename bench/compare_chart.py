@@ -24,8 +24,8 @@ def draw(data: dict, png: Path) -> None:
                  f"{data['machine']['cores']} cores", fontsize=13)
 
     ax = axes[0][0]
-    styles = {"SDK": (SDK, "-"), "broker: Graph": (BROKER, "-"), "broker: whole": (BROKER, "--"),
-              "broker: HTTP": (BROKER, ":")}
+    styles = {"SDK": (SDK, "-"), "bare requests": (IDEAL, "-."), "broker: Graph": (BROKER, "-"),
+              "broker: whole": (BROKER, "--"), "broker: HTTP": (BROKER, ":")}
     for label, (xs, ys) in chart["latency"].items():
         color, line = next((v for k, v in styles.items() if label.startswith(k)), ("black", "-"))
         ax.plot(xs, ys, color=color, linestyle=line, linewidth=2, label=label)

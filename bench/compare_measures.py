@@ -3,6 +3,7 @@ emulator in the same run (``compare_stats.schedule``). Each repetition's broker 
 (``CompareWorld.broker``). Every function returns plain data for the JSON file."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from typing import Any, Callable
@@ -17,8 +18,8 @@ from .compare_world import ORGANIZERS, CompareWorld
 from .run import meeting_body
 
 perf_counter = time.perf_counter
-LATENCY_KINDS = ("sdk", "graph", "whole", "http")
-BROKER_KINDS = LATENCY_KINDS[1:]
+LATENCY_KINDS = ("sdk", "floor", "graph", "whole", "http")
+BROKER_KINDS = ("graph", "whole", "http")
 Progress = Callable[[str], None]
 
 
@@ -35,6 +36,24 @@ def sdk_block(world: CompareWorld, broker: Broker | None, n: int, prefix: str) -
     if answer["failed"]:
         raise BlockFailed(f"SDK block {prefix}: {answer['failed']} calls failed {answer['errors']}")
     return answer["latencies"]
+
+
+def floor_block(world: CompareWorld, broker: Broker, n: int, prefix: str) -> list[float]:
+    """The stand-in's floor for (a): the same createOrGet body through a bare ``requests.Session`` (no client code of
+    either side: the body serialised, the answer parsed, nothing else)."""
+    session, token = world.floor_session()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    template, latencies = world.graph_body, []
+    for i in range(n):
+        url = f"{world.emulator.url}/v1.0/users/{_organizer(i)}/onlineMeetings/createOrGet"
+        began = perf_counter()
+        response = session.post(url, data=json.dumps({**template, "externalId": f"{prefix}-{i}"}), headers=headers,
+                                timeout=30)
+        response.json()
+        latencies.append(perf_counter() - began)
+        if response.status_code != 201:
+            raise BlockFailed(f"floor block {prefix}: call {i} answered {response.status_code}")
+    return latencies
 
 
 def graph_block(world: CompareWorld, broker: Broker, n: int, prefix: str) -> list[float]:
@@ -79,7 +98,7 @@ def http_block(world: CompareWorld, broker: Broker, n: int, prefix: str) -> list
     return latencies
 
 
-BLOCKS = {"sdk": sdk_block, "graph": graph_block, "whole": whole_block, "http": http_block}
+BLOCKS = {"sdk": sdk_block, "floor": floor_block, "graph": graph_block, "whole": whole_block, "http": http_block}
 
 
 def latency_blocks(world: CompareWorld, reps: int, n: int, warmup: int, progress: Progress) -> dict[str, Any]:
@@ -96,11 +115,12 @@ def latency_blocks(world: CompareWorld, reps: int, n: int, warmup: int, progress
         before = world.emulator.counters()["token"]
         with StorageWait() as wait:
             latencies = BLOCKS[kind](world, broker, count, prefix)
-        tokens[side] += world.emulator.counters()["token"] - before
-        meetings[side] += count
+        if kind != "floor":  # the floor is neither side: its one token and its calls count for neither
+            tokens[side] += world.emulator.counters()["token"] - before
+            meetings[side] += count
         if measured:
             samples[kind].append(latencies)
-            if kind != "sdk":
+            if kind in BROKER_KINDS:
                 storage[kind].append({"seconds_per_call": wait.seconds / count, "requests_per_call": wait.calls / count})
 
     for r, kinds in enumerate(order):

@@ -10,7 +10,8 @@ GOALS = {
     "graph": Goal("<=", 0.15), "whole": Goal("<=", 0.8), "http": Goal("<=", 1.0), "cold": Goal("<=", 0.2),
     "tokens": Goal("<=", 1.0), "queue": Goal(">=", 0.8), "rate": Goal(">=", 0.8),
 }
-LABELS = {"sdk": "SDK: bare createOrGet call", "graph": "broker: Graph adapter (a)",
+LABELS = {"sdk": "SDK: bare createOrGet call", "floor": "bare requests.Session call (the stand-in's floor)",
+          "graph": "broker: Graph adapter (a)",
           "whole": "broker: whole request in process (b)", "http": "broker: HTTP through the local host (c)"}
 
 
@@ -56,6 +57,9 @@ def build_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     cores = data["machine"]["cores"] or 2
     sdk_text = _latency_text(samples["sdk"])
     rows = [
+        row("(a0) the stand-in's floor: the same createOrGet through a bare `requests.Session` (no client code), "
+            "vs the SDK's bare call", _latency_text(samples["floor"]), sdk_text,
+            spread(block_ratios(samples["floor"], samples["sdk"])), None),
         row("(a) one createOrGet call, 5 attendees: `GraphClient.create_or_get` vs the SDK's `create_or_get.post`",
             _latency_text(samples["graph"]), sdk_text, spread(block_ratios(samples["graph"], samples["sdk"])),
             GOALS["graph"]),
@@ -146,7 +150,7 @@ def chart_data(data: dict[str, Any]) -> dict[str, Any]:
     for the run with the median throughput of each side."""
     samples = data["latency"]["samples"]
     latency = {}
-    for kind in ("sdk", "graph", "whole", "http"):
+    for kind in ("sdk", "floor", "graph", "whole", "http"):
         xs, ys = ecdf(_flat(samples[kind]))
         latency[LABELS[kind]] = [[x * 1000 for x in xs], ys]
     cold = {}

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+import msal
 import requests
 
 from localdev.emulator import (ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
@@ -97,11 +98,29 @@ class CompareWorld:
         self.overrides = {**APP_OVERRIDES, **(settings or {})}
         self._graph: Any = None   # the broker's Graph client (its token cache, its connections), kept across storages
         self._tenants: Any = None
+        self._floor: tuple[requests.Session, str] | None = None
+        self._stack = stack
         stack.callback(bootstrap.use, lambda: bootstrap.build_container(os.environ))
         # The body Graph gets from the broker for the typical request: the SDK sends the same.
         self.graph_body = validate_request(meeting_body("template"), queue=False).graph_body(utc_now())
         self.sdk = SdkWorker(sdk_python, self.sdk_config(), self.emulator.ca_bundle, log)
         stack.callback(self.sdk.close)
+
+    def floor_session(self) -> tuple[requests.Session, str]:
+        """A bare ``requests.Session`` trusting the emulator's CA, and an app token for it (MSAL, once per run)."""
+        if self._floor is None:
+            session = requests.Session()
+            session.trust_env = False  # loopback: no proxy, and the CA is given here
+            session.verify = str(self.emulator.ca_bundle)
+            app = msal.ConfidentialClientApplication(
+                DEFAULT_CLIENT_ID, client_credential=DEFAULT_CLIENT_SECRET, http_client=session,
+                authority=f"{self.emulator.url}/{DEFAULT_TENANT_ID}", instance_discovery=False)
+            answer = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+            if "access_token" not in answer:
+                raise RuntimeError(f"no token for the floor measure: {answer.get('error')}")
+            self._floor = (session, answer["access_token"])
+            self._stack.callback(session.close)
+        return self._floor
 
     def sdk_config(self, **extra: Any) -> dict[str, Any]:
         return {"url": self.emulator.url, "ca": str(self.emulator.ca_bundle), "tenant": DEFAULT_TENANT_ID,

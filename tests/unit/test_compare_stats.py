@@ -60,7 +60,8 @@ def _queue_run(rate: float, n: int, failed: int = 0, retried: int = 0) -> dict:
 
 def _data(sdk_ms: float = 10.0, graph_ms: float = 1.0, queue_rate: float = 54.0, failed: int = 0) -> dict:
     ms = lambda value, n=5: [value / 1000] * n  # noqa: E731
-    samples = {"sdk": [ms(sdk_ms)] * 3, "graph": [ms(graph_ms)] * 3, "whole": [ms(7)] * 3, "http": [ms(9)] * 3}
+    samples = {"sdk": [ms(sdk_ms)] * 3, "floor": [ms(0.8)] * 3, "graph": [ms(graph_ms)] * 3, "whole": [ms(7)] * 3,
+               "http": [ms(9)] * 3}
     cold = {"broker": [{"wall_s": 0.8, "import_s": 0.4, "setup_s": 0.01, "first_s": 0.2}] * 3,
             "sdk": [{"wall_s": 4.0, "import_s": 0.3, "setup_s": 0.05, "first_s": 3.5}] * 3}
     return {
@@ -78,7 +79,8 @@ def _data(sdk_ms: float = 10.0, graph_ms: float = 1.0, queue_rate: float = 54.0,
 
 
 def test_rows_compute_each_ratio_against_its_goal():
-    rows = build_rows(_data())
+    floor, *rows = build_rows(_data())
+    assert floor["ratio"]["median"] == pytest.approx(0.08) and floor["met"] is None  # a measure, not a goal
     ratios = [r["ratio"]["median"] for r in rows]
     assert ratios[:4] == pytest.approx([0.1, 0.7, 0.9, 0.2])
     assert ratios[4] == pytest.approx((1 / 3) / 1)           # tokens per 1,000: 0.333 vs 1
@@ -86,19 +88,19 @@ def test_rows_compute_each_ratio_against_its_goal():
     assert all(r["met"] for r in rows), missed(rows)
     assert "waiting on Azurite 4.00 ms (2 storage requests)" in rows[1]["broker"]
     assert "bench 0.50 = 9.3 ms/request" in rows[5]["broker"]
-    table = markdown(rows)
-    assert table.count("\n") == len(rows) + 1 and "| yes |" in table
+    table = markdown([floor, *rows])
+    assert table.count("\n") == len(rows) + 2 and "| yes |" in table and "| — | — |" in table
 
 
 def test_a_missed_goal_and_a_failed_request_are_named():
     rows = build_rows(_data(graph_ms=2.0, queue_rate=30.0, failed=1))
-    assert [r["what"][:3] for r in rows if not r["met"]] == ["(a)", "(f)", "(g)"]
+    assert [r["what"][:3] for r in rows if r["met"] is False] == ["(a)", "(f)", "(g)"]
     assert "**no**" in markdown(rows)
 
 
 def test_chart_data_has_every_series():
     chart = chart_data(_data())
-    assert len(chart["latency"]) == 4 and all(len(xs) == len(ys) for xs, ys in chart["latency"].values())
+    assert len(chart["latency"]) == 5 and all(len(xs) == len(ys) for xs, ys in chart["latency"].values())
     assert chart["cold"]["sdk"]["first call"] == 3.5
     assert chart["cold"]["broker"]["interpreter start"] == pytest.approx(0.8 - 0.61)
     assert chart["queue"]["ideal_per_s"] == 60.0 and chart["queue"]["broker"][1][-1] == 60
