@@ -8,12 +8,13 @@ import sys
 import time
 from typing import Any, Callable
 
+from localdev.bytecode import compile_app
 from shared.usecases import create_meeting
 from shared.validation import validate_request
 
 from .compare_broker import Broker, StorageWait, cpu_delta
 from .compare_stats import ideal_rate, schedule
-from .compare_venv import WORKER, child_env, run_cold
+from .compare_venv import REPO_ROOT, WORKER, child_env, run_cold
 from .compare_world import ORGANIZERS, CompareWorld
 from .run import meeting_body
 
@@ -137,8 +138,12 @@ def latency_blocks(world: CompareWorld, reps: int, n: int, warmup: int, progress
 
 
 def cold_starts(world: CompareWorld, reps: int, sdk_python: Any, progress: Progress) -> dict[str, Any]:
-    """(d): a new process until its first meeting is created, alternating broker and SDK."""
+    """(d): a new process until its first meeting is created, alternating broker and SDK. Both sides load bytecode:
+    the SDK's packages as pip compiled them, the app's modules as the prepackage hook compiles them for its package
+    (``localdev.bytecode``; a read-only package in Azure could not write them on a first start)."""
     runs: dict[str, list[dict[str, Any]]] = {"broker": [], "sdk": []}
+    if not compile_app(REPO_ROOT):
+        raise BlockFailed("cold start: the app's modules did not compile")
     order = schedule(reps, ("broker", "sdk"))
     with world.broker() as broker:
         broker_env = {**child_env(world.emulator.ca_bundle), **broker.settings}

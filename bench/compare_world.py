@@ -139,7 +139,7 @@ class CompareWorld:
             container = bootstrap.build_container(local.settings, graph=self._graph, tenants=self._tenants)
             self._graph, self._tenants = container.deps.graph, container.deps.tenants
             bootstrap.use(lambda: container)
-            with Broker(local, container.ready().deps) as broker:
+            with Broker(local, container.deps) as broker:
                 yield broker
 
     def cpu(self, broker: Broker | None = None) -> dict[str, float | None]:

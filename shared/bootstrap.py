@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 class Container:
     deps: Deps                                  # what the use cases work with
     requeue: Callable[[str, timedelta], None]   # a delayed copy on the intake queue
-    _ready: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -47,13 +46,6 @@ class Container:
     @property
     def repository(self) -> MeetingRepository:
         return self.deps.repository
-
-    def ready(self) -> "Container":
-        """Create the table on first use (local runs); in Azure the template has created it already."""
-        if not self._ready:
-            self.repository.ensure_ready()
-            self._ready = True
-        return self
 
 
 def network_for(settings: Settings, environ: Mapping[str, str]) -> Network:
@@ -135,7 +127,7 @@ def get_container() -> Container:
         if _failure is not None:
             raise _failure
         assert _container is not None
-    return _container.ready()
+    return _container
 
 
 def use(factory: Callable[[], Container], *, clock: Clock = utc_now) -> None:

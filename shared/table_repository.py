@@ -6,13 +6,14 @@ entity-group transaction: all or nothing, one round trip, each operation conditi
 https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 https://learn.microsoft.com/azure/storage/tables/table-storage-design-for-modification#optimistic-concurrency
 SDK errors never leave this module: they become RecordExists, RecordModified, AliasChanged, QuotaChanged or
-StorageUnavailable.
+StorageUnavailable. The table is made by the first operation that finds it missing (``_creating_table``).
 """
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import replace as with_changes
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -34,6 +35,24 @@ from .table_entities import (alias_entity, alias_from, from_entity, index_rows, 
                              record_keys, to_entity)
 
 _IF_MATCH = MatchConditions.IfNotModified
+T = TypeVar("T")
+
+
+class TableMissing(StorageUnavailable):
+    """404 TableNotFound: the table itself is missing (not a row)."""
+
+
+def _creating_table(method: Callable[..., T]) -> Callable[..., T]:
+    """In Azure the template creates the table, so no request spends a round trip on creating it: the first operation
+    that finds it missing (a local run, or a table deleted by hand) creates it and runs once more."""
+    @functools.wraps(method)
+    def run(self: "TableMeetingRepository", *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except TableMissing:
+            self.ensure_ready()
+            return method(self, *args, **kwargs)
+    return run
 
 
 def _write(entity: dict[str, Any], etag: str | None) -> tuple:
@@ -67,7 +86,7 @@ class TableMeetingRepository(MeetingRepository):
             status = f"HTTP {exc.status_code}" if exc.status_code else "no HTTP status"
             code = getattr(exc, "error_code", None)
             code = f" {getattr(code, 'value', code)}" if code else ""  # the tables SDK gives an enum
-            raise StorageUnavailable(
+            raise (TableMissing if _table_missing(exc) else StorageUnavailable)(
                 f"Table Storage {operation} on table {self.table_name!r} failed: {status}{code}") from exc
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise StorageUnavailable(
@@ -97,16 +116,19 @@ class TableMeetingRepository(MeetingRepository):
             except ResourceExistsError:
                 pass  # 409 TableAlreadyExists: another instance (or a deployment) created it first.
 
+    @_creating_table
     def ping(self) -> None:
         # A point read of a row that never exists: one cheap request that proves reachability, authorization and
-        # that the table exists (a missing table answers 404 TableNotFound rather than ResourceNotFound).
+        # that the table exists (a missing table answers 404 TableNotFound rather than ResourceNotFound, and is made).
         self._point_read("health probe", "health", "probe")
 
+    @_creating_table
     def get(self, key: MeetingKey) -> MeetingRecord | None:
         entity = self._point_read("read", *record_keys(key))
         with self._storage_errors("read"):
             return from_entity(entity) if entity is not None else None
 
+    @_creating_table
     def commit(self, record: MeetingRecord, *, insert: bool, alias: Alias | None = None,
                quota: QuotaCount | None = None) -> Written:
         if not insert and not record.etag:
@@ -129,6 +151,7 @@ class TableMeetingRepository(MeetingRepository):
                        with_changes(alias, etag=results[next(position)]["etag"]) if alias is not None else None,
                        with_changes(quota, etag=results[next(position)]["etag"]) if quota is not None else None)
 
+    @_creating_table
     def learn_alias(self, alias: Alias, moves: list[tuple[MeetingRecord, MeetingRecord | None]]) -> Alias:
         if len(moves) > MAX_MOVES:
             raise ValueError(f"at most {MAX_MOVES} moves a write")
@@ -167,6 +190,7 @@ class TableMeetingRepository(MeetingRepository):
             raise RecordExists(existing)
         raise RecordModified("the row changed or vanished since it was read (ETag mismatch)")
 
+    @_creating_table
     def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
         # A range of row keys inside the tenant's partition: a range query, never a table scan.
         first, after = keys.organizer_row_range(organizer_key)
@@ -175,17 +199,20 @@ class TableMeetingRepository(MeetingRepository):
             return [from_entity(entity) for entity in self._table.query_entities(
                 query, parameters={"p": keys.partition_key(tenant_id), "first": first, "after": after})]
 
+    @_creating_table
     def get_alias(self, tenant_id: str, upn: str) -> Alias | None:
         entity = self._point_read("alias read", keys.partition_key(tenant_id), keys.alias_row_key(upn))
         with self._storage_errors("alias read"):
             return alias_from(entity) if entity is not None else None
 
+    @_creating_table
     def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
         record = self._by_index(tenant_id, keys.join_url_row_key(join_web_url))
         if record is None or not record.join_web_url:
             return None
         return record if keys.normalize_join_url(record.join_web_url) == keys.normalize_join_url(join_web_url) else None
 
+    @_creating_table
     def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
         record = self._by_index(tenant_id, keys.join_id_row_key(join_meeting_id))
         wanted = join_meeting_id.replace(" ", "")
@@ -200,6 +227,7 @@ class TableMeetingRepository(MeetingRepository):
         with self._storage_errors("read"):
             return from_entity(entity) if entity is not None else None
 
+    @_creating_table
     def get_quota(self, tenant_id: str, organizer_key: str, month: str) -> QuotaCounts:
         # Every shard in one range query inside the tenant's partition.
         first, after = keys.quota_row_range(organizer_key, month)
@@ -209,6 +237,7 @@ class TableMeetingRepository(MeetingRepository):
                                   self._table.query_entities(query, parameters={
                                       "p": keys.partition_key(tenant_id), "first": first, "after": after})))
 
+    @_creating_table
     def put_quota(self, count: QuotaCount) -> QuotaCount:
         with self._storage_errors("counter write"):
             try:

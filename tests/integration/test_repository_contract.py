@@ -9,6 +9,7 @@ from dataclasses import replace as with_changes
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from localdev.azurite import ACCOUNT_KEY
 from shared import keys, storage
@@ -388,12 +389,30 @@ def test_a_large_meeting_is_split_over_numbered_columns_within_the_string_limit(
     assert all(len(entity[c]) <= 30_000 and entity[c].isascii() for c in columns)
 
 
-def test_reading_a_table_that_does_not_exist_raises_storage_unavailable(table_client):
-    repo = TableMeetingRepository(table_client)  # ensure_ready never ran
-    with pytest.raises(StorageUnavailable, match="TableNotFound"):
+def test_a_missing_table_is_made_by_the_first_operation_that_finds_it_missing(table_client):
+    repo = TableMeetingRepository(table_client)  # ensure_ready never ran: in Azure the template made the table
+    with pytest.raises(ResourceNotFoundError, match="TableNotFound"):
+        table_client.get_entity("p", "r")  # no table yet
+    assert repo.get(make_record().key) is None
+    assert repo.insert(make_record()).etag
+    assert repo.get(make_record().key) is not None
+    table_client.delete_table()  # deleted by hand while the app runs
+    assert repo.find_by_join_meeting_id(TENANT, "1") is None
+    assert repo.insert(make_record()).etag
+
+
+def test_a_missing_table_that_cannot_be_made_raises_storage_unavailable(table_client, monkeypatch):
+    repo = TableMeetingRepository(table_client)
+
+    def refused(**_: object) -> None:
+        raise HttpResponseError("AuthorizationPermissionMismatch")
+
+    monkeypatch.setattr(table_client, "create_table", refused)
+    with pytest.raises(StorageUnavailable, match="create table"):
         repo.ping()
     with pytest.raises(StorageUnavailable, match=table_client.table_name):
         repo.get(make_record().key)
+    monkeypatch.undo()
     table_client.create_table()  # so the fixture's teardown has a table to delete
 
 
