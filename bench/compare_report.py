@@ -43,6 +43,36 @@ def _cpu_text(runs: Sequence[dict[str, Any]], cores: int) -> str:
     return f"CPU {total:.2f} of {cores} cores ({', '.join(parts)})"
 
 
+# The local host and the app run in one Python process: under the GIL its Python code gets one core at most, so past
+# this share of a core that process, not Graph's latency, sets the pace.
+CPU_BOUND_CORES = 0.75
+HOST_PROCESS = "bench"
+
+
+def _cpu_limit(runs: Sequence[dict[str, Any]], rate: float, ideal: float) -> tuple[float | None, str]:
+    """When the host's process is CPU-bound: the rate one core allows at its CPU cost per message, and the text
+    that says so (else None, "")."""
+    cores = median([run["cpu"].get(HOST_PROCESS, 0.0) for run in runs])
+    per_ms = median([run["cpu"].get(HOST_PROCESS, 0.0) * run["wall"] * 1000 / max(1, len(run["completions"]))
+                     for run in runs])
+    if cores < CPU_BOUND_CORES or per_ms <= 0:
+        return None, ""
+    bound = 1000 / per_ms
+    if bound >= ideal:
+        return None, ""
+    return bound, (f"; **CPU-bound**: the local host and the app share one Python process, busy {cores:.2f} of a core "
+                   f"(the GIL: one core for Python code) at {per_ms:.1f} ms of CPU per message, so at most "
+                   f"{bound:.1f}/s here; {rate:.1f}/s is {rate / bound:.2f} of that")
+
+
+def _judged(entry: dict[str, Any], goal: Goal, rate: float, bound: float | None) -> dict[str, Any]:
+    """The goal "≥ 0.8 × the ideal as long as the CPU is not the limit": where it is, against what one core allows."""
+    if bound is not None:
+        entry["met"] = goal.met(rate / bound)
+        entry["goal"] += " (CPU-bound: × what one core allows)"
+    return entry
+
+
 def _storage_text(waits: Sequence[dict[str, float]]) -> str:
     if not waits:
         return ""
@@ -86,28 +116,33 @@ def build_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     queue = data["queue"]
     ideal = queue["ideal_per_s"]
     broker_runs, sdk_runs = queue["runs"]["broker"], queue["runs"]["sdk"]
-    rows.append(row(
+    rate = median([_rate(r) for r in broker_runs])
+    bound, limit_text = _cpu_limit(broker_runs, rate, ideal)
+    rows.append(_judged(row(
         f"(f) queue, Graph answering after {queue['latency_s'] * 1000:.0f} ms: messages/s through the host's queue "
         f"workers vs the ideal {queue['concurrency']} ÷ {queue['latency_s']:g} s = {ideal:g}/s",
-        f"{median([_rate(r) for r in broker_runs]):.1f}/s, {sum(r['failed'] for r in broker_runs)} failed, "
-        f"{sum(r['retried'] for r in broker_runs)} invocations retried; {_cpu_text(broker_runs, cores)}",
+        f"{rate:.1f}/s, {sum(r['failed'] for r in broker_runs)} failed, "
+        f"{sum(r['retried'] for r in broker_runs)} invocations retried; {_cpu_text(broker_runs, cores)}{limit_text}",
         f"{median([_rate(r) for r in sdk_runs]):.1f}/s with {queue['concurrency']} calls in flight "
         f"({median([_rate(r) for r in sdk_runs]) / ideal:.2f} of the ideal)",
-        spread(_rate(r) / ideal for r in broker_runs), GOALS["queue"]))
+        spread(_rate(r) / ideal for r in broker_runs), GOALS["queue"]), GOALS["queue"], rate, bound))
     for limited in data["rates"]:
         rate = limited["rate"]
         broker_runs, sdk_runs = limited["runs"]["broker"], limited["runs"]["sdk"]
         failed = sum(r["failed"] for r in broker_runs)
         ratio_spread = spread(_rate(r) / rate for r in broker_runs)
-        entry = row(
+        achieved = median([_rate(r) for r in broker_runs])
+        bound, limit_text = _cpu_limit(broker_runs, achieved, rate)
+        entry = _judged(row(
             f"(g) queue, Graph limited to {rate:g} requests/s (429 + Retry-After): messages/s vs {rate:g}; failed "
             f"requests ({limited['messages']} per run)",
-            f"{median([_rate(r) for r in broker_runs]):.1f}/s, {failed} failed, "
+            f"{achieved:.1f}/s, {failed} failed, "
             f"{sum(r['retried'] for r in broker_runs)} invocations retried, "
-            f"{median([r['throttled'] for r in broker_runs]):g} 429s per run; {_cpu_text(broker_runs, cores)}",
+            f"{median([r['throttled'] for r in broker_runs]):g} 429s per run; {_cpu_text(broker_runs, cores)}"
+            f"{limit_text}",
             f"{median([_rate(r) for r in sdk_runs]):.1f}/s, {sum(r['failed'] for r in sdk_runs)} failed, "
             f"{median([r['throttled'] for r in sdk_runs]):g} 429s per run (default retry handler)",
-            ratio_spread, GOALS["rate"])
+            ratio_spread, GOALS["rate"]), GOALS["rate"], achieved, bound)
         entry["goal"] += ", 0 failed"
         entry["met"] = bool(entry["met"]) and failed == 0
         rows.append(entry)

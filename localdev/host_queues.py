@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient
 
@@ -119,7 +120,10 @@ class QueueService:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = QueueClient.from_connection_string(connection, name, retry_total=3)
+                # Loopback Azurite: a transport that does not read proxies and .netrc from the environment on every
+                # request (the real host is a .NET process and spends none of the app's CPU on its queue calls).
+                client = QueueClient.from_connection_string(connection, name, retry_total=3,
+                                                            transport=RequestsTransport(use_env_settings=False))
                 try:
                     client.create_queue()
                 except ResourceExistsError:

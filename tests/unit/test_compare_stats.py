@@ -52,10 +52,10 @@ def test_ecdf_and_cumulative_are_thinned_but_keep_the_ends():
     assert ecdf([]) == ([], [])
 
 
-def _queue_run(rate: float, n: int, failed: int = 0, retried: int = 0) -> dict:
+def _queue_run(rate: float, n: int, failed: int = 0, retried: int = 0, bench_cpu: float = 0.5) -> dict:
     wall = n / rate
     return {"wall": wall, "completions": [wall * (i + 1) / n for i in range(n)], "failed": failed,
-            "retried": retried, "throttled": 3, "cpu": {"bench": 0.5, "azurite": 0.25, "total": 0.75}}
+            "retried": retried, "throttled": 3, "cpu": {"bench": bench_cpu, "azurite": 0.25, "total": bench_cpu + 0.25}}
 
 
 def _data(sdk_ms: float = 10.0, graph_ms: float = 1.0, queue_rate: float = 54.0, failed: int = 0) -> dict:
@@ -96,6 +96,21 @@ def test_a_missed_goal_and_a_failed_request_are_named():
     rows = build_rows(_data(graph_ms=2.0, queue_rate=30.0, failed=1))
     assert [r["what"][:3] for r in rows if r["met"] is False] == ["(a)", "(f)", "(g)"]
     assert "**no**" in markdown(rows)
+
+
+def test_a_cpu_bound_queue_run_is_judged_against_what_one_core_allows_and_says_so():
+    data = _data(queue_rate=30.0)
+    data["queue"]["runs"]["broker"] = [_queue_run(30.0, 60, bench_cpu=0.9)] * 3  # 30 ms of CPU a message
+    queue = build_rows(data)[6]
+    assert queue["what"].startswith("(f)") and queue["ratio"]["median"] == pytest.approx(0.5)
+    assert queue["met"] is True and "CPU-bound" in queue["goal"]
+    assert "**CPU-bound**" in queue["broker"] and "at most 33.3/s here; 30.0/s is 0.90 of that" in queue["broker"]
+    data["queue"]["runs"]["broker"] = [_queue_run(30.0, 60, bench_cpu=0.5)] * 3  # idle half the time: not the CPU
+    queue = build_rows(data)[6]
+    assert queue["met"] is False and "CPU-bound" not in queue["broker"] + queue["goal"]
+    data["rates"][0]["runs"]["broker"] = [_queue_run(10.0, 40, bench_cpu=0.95)] * 3
+    limited = build_rows(data)[7]
+    assert limited["met"] is True and "at most 10.5/s" in limited["broker"]
 
 
 def test_chart_data_has_every_series():
