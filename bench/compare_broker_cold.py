@@ -4,8 +4,10 @@ from the app settings in its environment (as a Functions worker does on its firs
 
     python -m bench.compare_broker_cold      # stdin: {"organizer", "external_id", "body"} (one line)
 
-The token is a real one from the stand-in (MSAL: OpenID discovery, then the token endpoint); the table is created
-if missing and read and written as on any first request. The result message the host would send is not sent.
+The token is a real one from the stand-in (MSAL: OpenID discovery, then the token endpoint); the table (made by the
+benchmark's world, as the template makes it in Azure) is read and written as on any first request. The app's modules
+load from the bytecode the prepackage hook compiles for the package (``localdev.bytecode``). The result message the
+host would send is not sent.
 """
 from __future__ import annotations
 

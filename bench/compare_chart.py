@@ -65,6 +65,9 @@ def draw(data: dict, png: Path) -> None:
     top = max(max(queue["broker"][1]), max(queue["sdk"][1]))
     ax.plot([0, top / queue["ideal_per_s"]], [0, top], color=IDEAL, linestyle="--",
             label=f"ideal: {queue['ideal_per_s']:g}/s")
+    if queue.get("cpu_bound_per_s"):
+        ax.plot([0, top / queue["cpu_bound_per_s"]], [0, top], color=IDEAL, linestyle=":",
+                label=f"CPU-bound: one core allows {queue['cpu_bound_per_s']:.1f}/s")
     ax.set_xlabel("seconds")
     ax.set_ylabel("requests finished")
     ax.set_title(f"(f) throughput with Graph answering after {queue['latency_ms']:g} ms (median run)")

@@ -204,7 +204,9 @@ def chart_data(data: dict[str, Any]) -> dict[str, Any]:
         return picked
 
     queue = data["queue"]
+    broker_runs = queue["runs"]["broker"]
+    bound, _ = _cpu_limit(broker_runs, median([_rate(r) for r in broker_runs]), queue["ideal_per_s"])
     return {"latency": latency, "cold": cold,
             "queue": {"ideal_per_s": queue["ideal_per_s"], "latency_ms": queue["latency_s"] * 1000,
-                      **curves(queue["runs"])},
+                      "cpu_bound_per_s": bound, **curves(queue["runs"])},
             "rates": [{"rate": r["rate"], **curves(r["runs"])} for r in data["rates"]]}

@@ -138,6 +138,7 @@ class CompareWorld:
         with LocalWorld(emulator=self.emulator, suffix=uuid.uuid4().hex[:8], overrides=self.overrides) as local:
             container = bootstrap.build_container(local.settings, graph=self._graph, tenants=self._tenants)
             self._graph, self._tenants = container.deps.graph, container.deps.tenants
+            container.deps.repository.ensure_ready()  # as the template makes the table in Azure
             bootstrap.use(lambda: container)
             with Broker(local, container.deps) as broker:
                 yield broker

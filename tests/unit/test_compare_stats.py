@@ -105,6 +105,7 @@ def test_a_cpu_bound_queue_run_is_judged_against_what_one_core_allows_and_says_s
     assert queue["what"].startswith("(f)") and queue["ratio"]["median"] == pytest.approx(0.5)
     assert queue["met"] is True and "CPU-bound" in queue["goal"]
     assert "**CPU-bound**" in queue["broker"] and "at most 33.3/s here; 30.0/s is 0.90 of that" in queue["broker"]
+    assert chart_data(data)["queue"]["cpu_bound_per_s"] == pytest.approx(1000 / 30)
     data["queue"]["runs"]["broker"] = [_queue_run(30.0, 60, bench_cpu=0.5)] * 3  # idle half the time: not the CPU
     queue = build_rows(data)[6]
     assert queue["met"] is False and "CPU-bound" not in queue["broker"] + queue["goal"]
@@ -119,4 +120,5 @@ def test_chart_data_has_every_series():
     assert chart["cold"]["sdk"]["first call"] == 3.5
     assert chart["cold"]["broker"]["interpreter start"] == pytest.approx(0.8 - 0.61)
     assert chart["queue"]["ideal_per_s"] == 60.0 and chart["queue"]["broker"][1][-1] == 60
+    assert chart["queue"]["cpu_bound_per_s"] is None  # the host's process had room
     assert chart["rates"][0]["rate"] == 20 and chart["rates"][0]["sdk"][1][-1] == 40
