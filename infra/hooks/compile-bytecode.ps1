@@ -24,7 +24,8 @@ foreach ($name in 'python3', 'python') {
     if (Get-Command $name -ErrorAction SilentlyContinue) { $candidates += , @($name) }
 }
 foreach ($candidate in $candidates) {
-    $exe, $arguments = $candidate
+    $exe = $candidate[0]
+    $arguments = @($candidate | Select-Object -Skip 1)
     & $exe @arguments -c 'import sys' 2>$null
     if ($LASTEXITCODE -ne 0) { continue }  # e.g. the py launcher without 3.11
     & $exe @arguments -m localdev.bytecode $root
