@@ -105,6 +105,13 @@ def test_a_module_that_does_not_compile_stops_the_deploy(app):
     assert "did not compile" in done.stderr
 
 
+def test_the_hook_compiles_for_the_python_version_the_template_runs():
+    from localdev.bytecode import RUNTIME
+
+    bicep = (REPO_ROOT / "infra" / "app" / "function.bicep").read_text(encoding="utf-8")
+    assert f"version: '{RUNTIME[0]}.{RUNTIME[1]}'" in bicep
+
+
 def test_the_package_carries_the_apps_bytecode_and_no_other():
     patterns = [line.strip() for line in (REPO_ROOT / ".funcignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]

@@ -401,6 +401,15 @@ def test_a_missing_table_is_made_by_the_first_operation_that_finds_it_missing(ta
     assert repo.insert(make_record()).etag
 
 
+def test_every_repository_operation_makes_a_missing_table():
+    """The Azurite test above shows the mechanism on a few operations; none of the others may go without it."""
+    from shared.repository import MeetingRepository
+
+    operations = MeetingRepository.__abstractmethods__ - {"ensure_ready"}
+    assert operations and not [name for name in operations
+                               if not hasattr(getattr(TableMeetingRepository, name), "__wrapped__")]
+
+
 def test_a_missing_table_that_cannot_be_made_raises_storage_unavailable(table_client, monkeypatch):
     repo = TableMeetingRepository(table_client)
 
