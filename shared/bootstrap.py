@@ -33,6 +33,19 @@ from .values import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
+# The Azure SDKs' HTTP logging policy logs every request's URL and headers at INFO. Table URLs carry the row keys
+# (organizer UPNs, externalIds, join meeting ids), and the Functions Python worker forwards INFO to Application
+# Insights; the app logs what it means to log itself, so the policy speaks only of warnings.
+# https://learn.microsoft.com/azure/developer/python/sdk/azure-sdk-logging
+QUIET_LOGGERS = ("azure.core.pipeline.policies.http_logging_policy",)
+
+
+def quiet_sdk_logging() -> None:
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
 
 @dataclass
 class Container:
@@ -61,6 +74,7 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
                     tokens: TokenProvider | None = None, graph: GraphPort | None = None,
                     tenants: TenantResolver | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None) -> Container:
+    quiet_sdk_logging()
     settings = load_settings(env)
     network = network_for(settings, os.environ)  # process-level variables (CA bundle, proxies), not app settings
     session = session or network.session()

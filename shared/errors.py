@@ -160,6 +160,20 @@ class MeetingPending(BrokerError):
     status, code, title, retryable = 409, "meeting_pending", "This meeting has not been created yet", True
 
 
+class ChangeInProgress(BrokerError):
+    """Another change of this key (a PATCH, a lock or a DELETE) is being applied in Graph: changes of one key are
+    applied one at a time, so that the record always holds Graph's answer to the last of them."""
+
+    status, code, title, retryable = 409, "change_in_progress", "Another change of this meeting is in progress", True
+
+
+class MeetingCreateFailed(BrokerError):
+    """The key's create ended in a failure that was recorded as final: there is no meeting to change or cancel, and
+    waiting will not make one. Sending the create again may."""
+
+    status, code, title = 409, "meeting_create_failed", "This meeting's create request failed"
+
+
 class PasscodeSettingImmutable(BrokerError):
     status, code, title = 409, "passcode_setting_immutable", "The passcode setting cannot change after creation"
 

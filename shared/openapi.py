@@ -100,7 +100,9 @@ def _create() -> dict[str, Any]:
             "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
             "404": _problem("`organizer_not_found`."),
             "409": _problem("`concurrent_update` (retry), `request_in_progress` (another request is creating this "
-                            "passcode meeting; retry after `Retry-After`), `passcode_setting_immutable` or "
+                            "passcode meeting; retry after `Retry-After`), `change_in_progress` (a repeat with other "
+                            "details while another change of the key is being applied; retry after `Retry-After`), "
+                            "`passcode_setting_immutable` or "
                             "`meeting_cancelled` (this key's meeting was cancelled; use a new externalId) or "
                             "`meeting_kind_differs` (the key's meeting is standalone and the request asks for a "
                             "calendar-backed one, or the other way round).",
@@ -132,7 +134,10 @@ def _update(parameters: list[dict[str, Any]]) -> dict[str, Any]:
                             "`joinMeetingIdSettings`, an organizer in participants, an empty body) or "
                             "`malformed_json`."),
             "404": _problem("`meeting_not_found` (nothing recorded for this key) or `organizer_not_found`."),
-            "409": _problem("`meeting_pending`: no meeting yet for this key; or `concurrent_update`.",
+            "409": _problem("`meeting_pending` (no meeting yet for this key: retry once its create has succeeded), "
+                            "`meeting_create_failed` (the key's create failed for good: not retryable, send the "
+                            "create again), `change_in_progress` (another change of this key is being applied: "
+                            "retry after `Retry-After`) or `concurrent_update`.",
                             retry_after=True),
             "410": _problem("`meeting_cancelled` (a cancelled meeting cannot change) or `meeting_gone` (deleted in "
                             "Graph outside the broker)."),
@@ -162,7 +167,10 @@ def _cancel(parameters: list[dict[str, Any]]) -> dict[str, Any]:
             "200": _meeting("Locked: the meeting as Graph returned it (result `locked`)."),
             "400": _problem("`validation_failed` (a missing key, an unknown mode)."),
             "404": _problem("`meeting_not_found`: nothing is recorded for this key."),
-            "409": _problem("`meeting_pending`: no meeting yet for this key; or `concurrent_update`.",
+            "409": _problem("`meeting_pending` (no meeting yet for this key: retry once its create has succeeded), "
+                            "`meeting_create_failed` (the key's create failed for good: not retryable, send the "
+                            "create again), `change_in_progress` (another change of this key is being applied: "
+                            "retry after `Retry-After`) or `concurrent_update`.",
                             retry_after=True),
             "410": _problem("`meeting_cancelled`: lock of a cancelled meeting; or `meeting_gone`."),
             **_GRAPH_FAILED,

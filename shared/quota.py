@@ -1,14 +1,13 @@
 """The organizer's monthly quota: Graph allows each organizer about 2,000 meetings a month, so the broker counts the
 meetings it creates per (tenant, organizer, UTC month) and refuses a create at the limit before calling Graph.
 
-The count is exact: every meeting Graph created for a request is counted in the same atomic write that records it
-(a repeat, or createOrGet answering with an existing meeting, does not count), in one of ``QUOTA_SHARDS`` counter
-rows chosen by its externalId, so that concurrent creates for one organizer rarely write the same row. The refusal is
-strict within the last tenth of the limit: there a create reserves its place in shard 0 (a conditional write, so
-reservations are serialised) before it calls Graph, so concurrent creates can never pass the limit, and gives it back
-when Graph created nothing. Below that, a create checks a view of the counter (every shard, one read) at most
-``VIEW_TTL`` old and counts with its record, so the common case costs no extra round trip; the view could only
-mislead if other instances created more than a tenth of the limit for the same organizer within that time.
+The limit holds for every value, under any concurrency and across instances: a create takes its place before it
+calls Graph, with a conditional write of one of ``QUOTA_SHARDS`` counter rows, and gives it back when Graph created
+nothing. Each shard holds at most its share of the limit (the shares add up to the limit), so no two creates can take
+the last place in two shards at once, while concurrent creates for one organizer rarely write the same row. A create
+for an organizer named by a UPN whose object id is not known yet cannot take a place before Graph names the object
+id: its place is taken in the same atomic write that records its meeting, and a meeting that finds no place left is
+deleted again and refused. A repeat, or createOrGet answering with an existing meeting, counts nothing.
 """
 from __future__ import annotations
 
@@ -19,13 +18,14 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from .errors import OrganizerQuotaExceeded
+from .errors import ConcurrentUpdate, OrganizerQuotaExceeded
 from .repository import QUOTA_SHARDS, MeetingRepository, QuotaChanged, QuotaCount, QuotaCounts
 from .values import Clock
 
 VIEW_TTL = timedelta(seconds=30)
 WARN_FROM = 0.9          # answers and results carry the figures from 90% of the limit
-RESERVE_ATTEMPTS = 10
+RESERVE_ATTEMPTS = 3 * QUOTA_SHARDS
+_STRIDE = 7  # coprime with QUOTA_SHARDS: successive attempts start on different shards
 
 
 def month_of(moment: datetime) -> str:
@@ -38,12 +38,23 @@ def next_month_start(moment: datetime) -> datetime:
     return datetime(year, month, 1, tzinfo=timezone.utc)
 
 
+def share(limit: int, shard: int) -> int:
+    """The part of ``limit`` that ``shard`` may hold: the shares of all shards add up to the limit."""
+    return limit // QUOTA_SHARDS + (1 if shard < limit % QUOTA_SHARDS else 0)
+
+
+def home_shard(external_id: str) -> int:
+    """Where a create looks for its place first, so that concurrent creates spread over the shards."""
+    return zlib.crc32(external_id.encode("utf-8", "surrogatepass")) % QUOTA_SHARDS
+
+
 @dataclass(frozen=True)
 class Ticket:
-    """A create admitted under the quota: ``reserved`` when its place is already counted (the strict region)."""
+    """A create admitted under the quota: ``reserved`` when its place is taken already (in ``shard``)."""
 
     count: QuotaCounts | None  # None: no limit, or the organizer's object id is not known yet
     reserved: bool = False
+    shard: int = 0
 
 
 class QuotaBook:
@@ -58,43 +69,53 @@ class QuotaBook:
     def limit(self) -> int:
         return self._limit
 
-    def admit(self, tenant: str, organizer_key: str) -> Ticket:
-        """Before a create calls Graph: OrganizerQuotaExceeded at the limit; a reservation in the strict region."""
+    def admit(self, tenant: str, organizer_key: str, external_id: str = "") -> Ticket:
+        """Before a create calls Graph: its place taken (a reservation), or OrganizerQuotaExceeded at the limit. An
+        organizer named by a UPN not known yet is admitted unreserved: ``counted`` takes its place with its record."""
         if not self._limit or "@" in organizer_key:  # off, or counted under the object id once Graph names it
             return Ticket(None)
         counts = self.view(tenant, organizer_key)
-        for _ in range(RESERVE_ATTEMPTS):
-            if counts.used >= self._limit:
-                raise self._exceeded(counts)
-            if counts.used < self._limit - self._margin:
-                return Ticket(counts)
-            try:  # the strict region: take the place (in shard 0) before calling Graph
-                strict = counts.shards[0]
-                self.written(self._repository.put_quota(dataclasses.replace(strict, used=strict.used + 1)))
-                return Ticket(self.view(tenant, organizer_key), reserved=True)
+        for attempt in range(RESERVE_ATTEMPTS):
+            place = self._place(counts, external_id, attempt)
+            try:
+                self.written(self._repository.put_quota(dataclasses.replace(place, used=place.used + 1)))
+                return Ticket(self.view(tenant, organizer_key), reserved=True, shard=place.shard)
             except QuotaChanged:
                 counts = self.view(tenant, organizer_key, fresh=True)
-        raise self._exceeded(counts)
+        raise ConcurrentUpdate(f"the monthly count of organizer {organizer_key} kept changing under concurrent "
+                               "creates; retry")
 
     def counted(self, ticket: Ticket, tenant: str, organizer_key: str, external_id: str, *,
                 created: bool) -> QuotaCount | None:
-        """The counter shard to write with the record of a create: +1 for a meeting Graph created, in the shard of
-        its externalId (None when a reservation counted it already; a reservation whose create made nothing is given
-        back by ``give_back``)."""
+        """The counter shard to write with the record of a create that took no place before (its organizer's object
+        id was not known): +1 in a shard with room, or OrganizerQuotaExceeded. None when the create made nothing or
+        its reservation counted it already (a reservation whose create made nothing is given back by ``give_back``).
+        """
         if not self._limit or ticket.reserved or not created:
             return None
-        shard = 1 + zlib.crc32(external_id.encode("utf-8", "surrogatepass")) % (QUOTA_SHARDS - 1)
-        current = self.view(tenant, organizer_key).shards[shard]
-        return dataclasses.replace(current, used=current.used + 1)
+        place = self._place(self.view(tenant, organizer_key), external_id)
+        return dataclasses.replace(place, used=place.used + 1)
+
+    def _place(self, counts: QuotaCounts, external_id: str, attempt: int = 0) -> QuotaCount:
+        """A shard with room under its share, looked for from the create's home shard (moved on after each lost race,
+        so that identical concurrent requests do not keep meeting on one row); OrganizerQuotaExceeded when the
+        organizer is at the limit."""
+        if counts.used < self._limit:
+            first = home_shard(external_id) + attempt * _STRIDE
+            for step in range(QUOTA_SHARDS):
+                shard = counts.shards[(first + step) % QUOTA_SHARDS]
+                if shard.used < share(self._limit, shard.shard):
+                    return shard
+        raise self._exceeded(counts)
 
     def give_back(self, ticket: Ticket) -> None:
         """A reserved place whose create made no meeting. Best effort: failing, the counter is one too high, which
         errs on the side of the limit."""
         if ticket.reserved and ticket.count is not None:
             for _ in range(RESERVE_ATTEMPTS):
-                strict = self.view(ticket.count.tenant_id, ticket.count.organizer_key, fresh=True).shards[0]
+                taken = self.view(ticket.count.tenant_id, ticket.count.organizer_key, fresh=True).shards[ticket.shard]
                 try:
-                    self.written(self._repository.put_quota(dataclasses.replace(strict, used=max(0, strict.used - 1))))
+                    self.written(self._repository.put_quota(dataclasses.replace(taken, used=max(0, taken.used - 1))))
                     return
                 except QuotaChanged:
                     continue
@@ -133,10 +154,6 @@ class QuotaBook:
         if kept is None or kept[0].used < math.ceil(self._limit * WARN_FROM):
             return None
         return {"used": kept[0].used, "limit": self._limit}
-
-    @property
-    def _margin(self) -> int:
-        return max(1, math.ceil(self._limit * (1 - WARN_FROM)))
 
     def _exceeded(self, count: QuotaCounts) -> OrganizerQuotaExceeded:
         now = self._clock()

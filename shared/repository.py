@@ -30,8 +30,7 @@ class Alias:
 
 
 # An organizer's monthly count is kept in this many rows (shards), so that concurrent creates for one organizer
-# rarely write the same row: a create counts in the shard of its externalId; reservations (the strict last tenth of
-# the limit) all go to shard 0, which serialises them.
+# rarely write the same row; each shard holds at most its share of the limit (``shared.quota``).
 QUOTA_SHARDS = 16
 
 

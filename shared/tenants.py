@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
+from typing import Callable
 
 import requests
 
@@ -17,6 +19,7 @@ from .errors import TenantNotAllowed, TokenUnavailable
 from .values import is_guid
 
 log = logging.getLogger(__name__)
+UNKNOWN_TTL_SECONDS = 600.0  # a domain may be verified later: an unknown name is asked about again after this
 
 _GUID_IN_PATH = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:/|$)", re.ASCII)
 
@@ -25,12 +28,14 @@ class TenantDirectory:
     """Resolves tenant names with a bounded cache; thread-safe."""
 
     def __init__(self, session: requests.Session, authority_host: str, *, timeout: float = 10.0,
-                 capacity: int = 1024) -> None:
+                 capacity: int = 1024, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._session = session
         self._authority = authority_host.rstrip("/")
         self._timeout = timeout
         self._capacity = capacity
         self._known: dict[str, str] = {}
+        self._unknown: dict[str, float] = {}  # names Entra does not know, until when that answer is kept
+        self._monotonic = monotonic
         self._lock = threading.Lock()
 
     def resolve(self, name: str) -> str:
@@ -41,9 +46,19 @@ class TenantDirectory:
             return name
         with self._lock:
             known = self._known.get(name)
+            refused_until = self._unknown.get(name)
         if known is not None:
             return known
-        tenant_id = self._discover(name)
+        if refused_until is not None and self._monotonic() < refused_until:
+            raise TenantNotAllowed(f"tenant {name} is not known to Microsoft Entra ID")
+        try:
+            tenant_id = self._discover(name)
+        except TenantNotAllowed:  # remembered for a while: a caller repeating a wrong name costs no call each time
+            with self._lock:
+                if len(self._unknown) >= self._capacity:
+                    self._unknown.pop(next(iter(self._unknown)))
+                self._unknown[name] = self._monotonic() + UNKNOWN_TTL_SECONDS
+            raise
         with self._lock:
             if len(self._known) >= self._capacity:
                 self._known.pop(next(iter(self._known)))

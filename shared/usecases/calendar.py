@@ -14,14 +14,13 @@ from ..calendar_events import EXTERNAL_ID_PROPERTY, event_body, join_url_of
 from ..errors import GraphUnavailable
 from ..meeting_changes import patch_for
 from ..meeting_request import MeetingChange, MeetingRequest
-from ..quota import Ticket
 from ..records import Kind, MeetingKey, MeetingRecord
 from .common import Context, Deps, Outcome, log
 from .leased import Made, create_leased
 
 
 def create_calendar(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
-                    record: MeetingRecord | None, ticket: Ticket, *, final: bool) -> Outcome:
+                    record: MeetingRecord | None, *, final: bool) -> Outcome:
     organizer = request.organizer_id
 
     def make(leased: MeetingRecord, retry: bool) -> Made:
@@ -58,5 +57,5 @@ def create_calendar(deps: Deps, context: Context, request: MeetingRequest, tenan
         log.warning("a second event may exist for this key (event id %s); it is left in the calendar "
                     "correlation=%s", str((made.event or {}).get("id"))[:80], context.correlation_id)
 
-    return create_leased(deps, context, request, tenant, key, record, ticket, final=final, kind=Kind.CALENDAR,
+    return create_leased(deps, context, request, tenant, key, record, final=final, kind=Kind.CALENDAR,
                          make=make, discard=discard)

@@ -3,7 +3,9 @@ nobody new in (lobby for the organizer only, no dial-in bypass, chat off), the w
 reusing; a later change that sets the lobby or chat again unlocks it.
 
 The tombstone (status ``cancelled``, ``cancelledAt``, the meeting's id and join URL kept) answers lookups with 410
-and new requests for the key with 409: a cancelled key stays cancelled. It always wins over a concurrent change.
+and new requests for the key with 409: a cancelled key stays cancelled. It always wins over a concurrent change. A lock
+or a delete claims the key like a change (``shared.cas.claim``): it waits for no change in flight, and none starts
+while it is under way (409 ``change_in_progress``).
 Graph's 404 on DELETE counts as done; a second DELETE answers 204 again with no Graph call. After a DELETE the join
 link keeps working for people who have it (Graph's known behaviour), so lock first when that matters.
 https://learn.microsoft.com/graph/api/onlinemeeting-delete
@@ -11,13 +13,15 @@ https://learn.microsoft.com/graph/api/onlinemeeting-delete
 from __future__ import annotations
 
 import dataclasses
+import uuid
+from typing import Any
 
-from ..cas import compare_and_set
-from ..errors import BrokerError, CalendarModeDisabled, MeetingNotFound, MeetingPending
+from ..cas import claim, compare_and_set, release, unclaimed
+from ..errors import BrokerError, CalendarModeDisabled, MeetingNotFound
 from ..meeting_request import MeetingCancel
 from ..meeting_settings import differing
 from ..records import MeetingKey, MeetingRecord, Status
-from .common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, keyed, log, outcome
+from .common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log, outcome
 
 LOCKED_SETTINGS = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
                    "allowMeetingChat": "disabled"}
@@ -36,53 +40,68 @@ def cancel_meeting(deps: Deps, cancel: MeetingCancel, *, source: str, correlatio
 
 
 def _cancel(deps: Deps, context: Context, tenant: str, key: MeetingKey, cancel: MeetingCancel) -> Outcome:
-    record = deps.repository.get(key)
-    if record is None:
-        raise MeetingNotFound(f"no meeting is recorded for organizer {cancel.organizer_id} and this externalId")
-    if record.cancelled:
+    owner, now = uuid.uuid4().hex, deps.clock()
+    patches: list[dict[str, Any]] = []
+
+    def check(row: MeetingRecord | None) -> bool:
+        if row is not None and row.cancelled and cancel.mode == "delete":
+            return False  # a second DELETE: done already, no Graph call
+        record = changeable(row, cancel.organizer_id, doing="cancel" if cancel.mode == "delete" else "lock")
+        if record.kind.calendar and not deps.settings.calendar_mode:
+            raise CalendarModeDisabled(CALENDAR_MODE_OFF)
+        if cancel.mode == "delete":
+            return True
+        patches.append(differing(LOCKED_SETTINGS, record.meeting or {}))
+        return bool(patches[-1]) or record.status != Status.LOCKED
+
+    claimed = claim(deps.repository, key, check, owner=owner, now=now)
+    if claimed.lease_owner != owner:  # cancelled already, or locked already as asked
+        status = Status.CANCELLED if claimed.cancelled else Status.LOCKED
+        return outcome(deps, context, status, tenant=tenant, meeting=claimed.meeting, record=claimed)
+    organizer = claimed.organizer_object_id or claimed.key.organizer_key
+    try:
         if cancel.mode == "lock":
-            raise cancelled(record, status=410)
-        return outcome(deps, context, Status.CANCELLED, tenant=tenant, meeting=record.meeting, record=record)
-    if not record.has_meeting:
-        raise MeetingPending("this key has no meeting yet: cancel it once its create request has succeeded")
-    if record.kind.calendar and not deps.settings.calendar_mode:
-        raise CalendarModeDisabled(CALENDAR_MODE_OFF)
-    organizer = record.organizer_object_id or record.key.organizer_key
-    now = deps.clock()
-    if cancel.mode == "lock":
-        patch = differing(LOCKED_SETTINGS, record.meeting or {})
-        meeting = deps.graph.update(tenant, organizer, str(record.meeting_id), patch,
-                                    correlation_id=context.correlation_id) if patch else record.meeting
-
-        def lock(current: MeetingRecord | None) -> MeetingRecord:
-            if current is None:
-                raise MeetingNotFound("the meeting's record was removed while it was being locked")
-            if current.cancelled:  # deleted meanwhile: the tombstone wins
-                raise cancelled(current, status=410)
-            return dataclasses.replace(current, status=Status.LOCKED, meeting=meeting, updated_at=now,
-                                       correlation_id=context.correlation_id, source=context.source)
-
-        written = compare_and_set(deps.repository, key, lock, current=record)
-        assert written is not None
-        log.info("meeting locked correlation=%s externalId=%r", context.correlation_id, key.external_id)
-        return outcome(deps, context, Status.LOCKED, tenant=tenant, meeting=meeting, record=written.record)
-
-    if record.kind.calendar and record.event is not None:  # the attendees receive the cancellation
-        gone_already = not deps.graph.cancel_event(tenant, organizer, str(record.event["id"]), cancel.comment,
-                                                   correlation_id=context.correlation_id)
-    else:
-        gone_already = not deps.graph.delete(tenant, organizer, str(record.meeting_id),
-                                             correlation_id=context.correlation_id)
+            return _lock(deps, context, tenant, claimed, patches[-1], owner)
+        if claimed.kind.calendar and claimed.event is not None:  # the attendees receive the cancellation
+            gone_already = not deps.graph.cancel_event(tenant, organizer, str(claimed.event["id"]), cancel.comment,
+                                                       correlation_id=context.correlation_id)
+        else:
+            gone_already = not deps.graph.delete(tenant, organizer, str(claimed.meeting_id),
+                                                 correlation_id=context.correlation_id)
+    except BrokerError:
+        release(deps.repository, key, owner)
+        raise
 
     def bury(current: MeetingRecord | None) -> MeetingRecord | None:
         if current is None or current.cancelled:
             return current
-        return dataclasses.replace(current, status=Status.CANCELLED, cancelled_at=now, lease_owner=None,
-                                   lease_expires_at=None, updated_at=now, correlation_id=context.correlation_id,
-                                   source=context.source)
+        return dataclasses.replace(current, status=Status.CANCELLED, cancelled_at=deps.clock(), lease_owner=None,
+                                   lease_expires_at=None, updated_at=deps.clock(),
+                                   correlation_id=context.correlation_id, source=context.source)
 
-    written = compare_and_set(deps.repository, key, bury, current=record)
-    tombstone = written.record if written is not None else record
+    written = compare_and_set(deps.repository, key, bury, current=claimed)
+    tombstone = written.record if written is not None else claimed
     log.info("meeting cancelled%s correlation=%s externalId=%r", " (already gone in Graph)" if gone_already else "",
              context.correlation_id, key.external_id)
     return outcome(deps, context, Status.CANCELLED, tenant=tenant, meeting=tombstone.meeting, record=tombstone)
+
+
+def _lock(deps: Deps, context: Context, tenant: str, claimed: MeetingRecord, patch: dict[str, Any],
+          owner: str) -> Outcome:
+    organizer = claimed.organizer_object_id or claimed.key.organizer_key
+    meeting = deps.graph.update(tenant, organizer, str(claimed.meeting_id), patch,
+                                correlation_id=context.correlation_id) if patch else claimed.meeting
+
+    def lock(current: MeetingRecord | None) -> MeetingRecord:
+        if current is None:
+            raise MeetingNotFound("the meeting's record was removed while it was being locked")
+        if current.cancelled:  # only after the claim expired: the tombstone wins
+            raise cancelled(current, status=410)
+        return dataclasses.replace(unclaimed(current, owner), status=Status.LOCKED, meeting=meeting,
+                                   updated_at=deps.clock(), correlation_id=context.correlation_id,
+                                   source=context.source)
+
+    written = compare_and_set(deps.repository, claimed.key, lock, current=claimed)
+    assert written is not None
+    log.info("meeting locked correlation=%s externalId=%r", context.correlation_id, claimed.key.external_id)
+    return outcome(deps, context, Status.LOCKED, tenant=tenant, meeting=meeting, record=written.record)

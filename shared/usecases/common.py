@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
 from ..calendar_events import event_summary
-from ..cas import Commit, compare_and_set
-from ..errors import BrokerError, ConcurrentUpdate, MeetingCancelled, OrganizerNotAllowed, TenantNotAllowed
+from ..cas import Commit, compare_and_set, tombstone
+from ..errors import (BrokerError, ConcurrentUpdate, MeetingCreateFailed, MeetingNotFound, MeetingPending,
+                      OrganizerNotAllowed, TenantNotAllowed)
 from ..meeting_request import MeetingCancel, MeetingChange, MeetingRequest
 from ..messages import payload_ids, result_message, to_message
 from ..organizers import OrganizerDirectory
@@ -23,7 +24,7 @@ from ..quota import QuotaBook
 from ..records import MeetingKey, MeetingRecord, Status
 from ..repository import AliasChanged, MeetingRepository
 from ..settings import Settings
-from ..values import Clock, format_datetime
+from ..values import Clock
 
 log = logging.getLogger("shared.usecases")
 CALENDAR_MODE_OFF = ("calendar-backed meetings are off in this deployment: they need the application permission "
@@ -125,15 +126,26 @@ def tenant_of(deps: Deps, tenant_id: str | None) -> str:
 
 def authorize(deps: Deps, request: MeetingRequest | MeetingChange | MeetingCancel) -> str:
     """The tenant id to act in; refuses tenants and organizers outside the allowlists before any Graph call."""
-    settings = deps.settings
-    named = (request.tenant_id or settings.tenant_id).lower()
-    tenant = deps.tenants.resolve(named)
-    if named not in settings.allowed_tenants and tenant not in _allowed_tenant_ids(deps):
-        raise TenantNotAllowed(f"tenant {named} is not in ALLOWED_TENANTS; the app does not act there")
-    if not settings.allowed_organizers.allows(request.organizer_id):
-        raise OrganizerNotAllowed(
-            f"organizer {request.organizer_id} is not in ALLOWED_ORGANIZERS; the app does not act as them")
+    tenant = allowed_tenant(deps, request.tenant_id)
+    allowed_organizer(deps, request.organizer_id)
     return tenant
+
+
+def allowed_tenant(deps: Deps, tenant_id: str | None) -> str:
+    """The id of the tenant a request names (the app's own by default); TenantNotAllowed outside ALLOWED_TENANTS.
+    Every route applies it, lookups included: what the app does not act on, it does not tell about either."""
+    named = (tenant_id or deps.settings.tenant_id).lower()
+    tenant = deps.tenants.resolve(named)
+    if named not in deps.settings.allowed_tenants and tenant not in _allowed_tenant_ids(deps):
+        raise TenantNotAllowed(f"tenant {named} is not in ALLOWED_TENANTS; the app does not act there")
+    return tenant
+
+
+def allowed_organizer(deps: Deps, organizer_id: str) -> None:
+    """OrganizerNotAllowed for an organizer outside ALLOWED_ORGANIZERS."""
+    if not deps.settings.allowed_organizers.allows(organizer_id):
+        raise OrganizerNotAllowed(f"organizer {organizer_id} is not in ALLOWED_ORGANIZERS; the app does not act as "
+                                  "them")
 
 
 def _allowed_tenant_ids(deps: Deps) -> set[str]:
@@ -163,11 +175,24 @@ def keyed(deps: Deps, tenant: str, organizer_id: str, external_id: str, step: Ca
     raise ConcurrentUpdate(f"the organizer's alias kept changing for externalId {external_id!r}; retry")
 
 
-def cancelled(record: MeetingRecord, *, status: int) -> MeetingCancelled:
-    when = format_datetime(record.cancelled_at) if record.cancelled_at else None
-    return MeetingCancelled(f"this externalId's meeting was cancelled{f' at {when}' if when else ''}; a cancelled "
-                            "key stays cancelled: use a new externalId for a new meeting", cancelled_at=when,
-                            status=status)
+cancelled = tombstone
+
+
+def changeable(row: MeetingRecord | None, organizer_id: str, *, doing: str) -> MeetingRecord:
+    """The row of a key whose meeting can be changed, locked or cancelled; otherwise the final answer for it: 404
+    nothing recorded, 410 cancelled, 409 ``meeting_create_failed`` (not retryable: waiting makes no meeting) or 409
+    ``meeting_pending`` (retryable: its create is still under way)."""
+    if row is None:
+        raise MeetingNotFound(f"no meeting is recorded for organizer {organizer_id} and this externalId")
+    if row.cancelled:
+        raise cancelled(row, status=410)
+    if row.has_meeting:
+        return row
+    if row.status == Status.FAILED:
+        code = (row.last_error or {}).get("code") or "an error"
+        raise MeetingCreateFailed(f"this key's create request failed ({code}) and has no meeting to {doing}; send the "
+                                  "create again (POST) to make one")
+    raise MeetingPending(f"this key has no meeting yet: {doing} it once its create request has succeeded")
 
 
 def from_table(deps: Deps, context: Context, record: MeetingRecord) -> Outcome:

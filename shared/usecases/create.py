@@ -18,13 +18,12 @@ from ..meeting_changes import not_applied
 from ..meeting_request import MeetingChange, MeetingRequest
 from ..meeting_settings import differing
 from ..records import Kind, MeetingKey, MeetingRecord, Status
-from ..repository import AliasChanged
 from ..values import organizer_object_id
 from .common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome,
                      refused)
 from .calendar import create_calendar
 from .plain_create import create_plain
-from .recording import failed, record_meeting
+from .recording import UNRECORDABLE, failed, record_meeting
 from .update import apply_change
 
 
@@ -58,14 +57,10 @@ def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
             "key's kind is fixed by its first request: use a new externalId for the other kind"))
     if record is not None and record.has_meeting:
         return _repeat(deps, context, request, tenant, record)
-    ticket = deps.quotas.admit(tenant, key.organizer_key)
-    if request.plain_create or request.calendar:
+    if request.plain_create or request.calendar:  # the lease holder alone takes a place under the limit
         leased = create_calendar if request.calendar else create_plain
-        try:
-            return leased(deps, context, request, tenant, key, record, ticket, final=final)
-        except AliasChanged:  # re-keyed before anything was created (the lease): the place is taken again
-            deps.quotas.give_back(ticket)
-            raise
+        return leased(deps, context, request, tenant, key, record, final=final)
+    ticket = deps.quotas.admit(tenant, key.organizer_key, key.external_id)
     try:
         answer = deps.graph.create_or_get(tenant, request.organizer_id, request.graph_body(deps.clock()),
                                           correlation_id=context.correlation_id,
@@ -74,8 +69,11 @@ def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
     except BrokerError as error:
         deps.quotas.give_back(ticket)
         return failed(deps, context, request, tenant, key, record, error, final=final)
-    stored = record_meeting(deps, context, request, key, record, meeting, not_applied(meeting, request.settings),
-                            kind=Kind.CREATE_OR_GET, ticket=ticket, created=answer.created)
+    try:
+        stored = record_meeting(deps, context, request, key, record, meeting, not_applied(meeting, request.settings),
+                                kind=Kind.CREATE_OR_GET, ticket=ticket, created=answer.created)
+    except UNRECORDABLE as error:  # cancelled meanwhile, or no place left: the meeting was removed again
+        return failed(deps, context, request, tenant, key, None, error, final=True)
     status = Status.CREATED if answer.created else Status.EXISTING
     log.info("meeting %s correlation=%s externalId=%r", status, context.correlation_id, request.external_id)
     quota = deps.quotas.figures(stored.key.tenant_id, stored.key.organizer_key)
@@ -111,4 +109,4 @@ def _repeat(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
                            subject=request.subject, start=start, end=end,
                            attendees=(request.participants or {}).get("attendees"), settings=request.settings,
                            event_members=request.event_members)
-    return apply_change(deps, context, tenant, record, change, fingerprint=request.fingerprint)
+    return apply_change(deps, context, tenant, record.key, change, current=record, fingerprint=request.fingerprint)

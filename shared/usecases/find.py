@@ -8,12 +8,15 @@ from ..errors import MeetingNotFound
 from ..quota import month_of, next_month_start
 from ..records import MeetingRecord
 from ..values import format_datetime
-from .common import Deps, record_key, tenant_of
+from .common import Deps, allowed_organizer, allowed_tenant, record_key
 
 
 def find_meeting(deps: Deps, organizer_id: str, external_id: str, tenant_id: str | None = None) -> MeetingRecord:
-    """The record, whatever its status (a tombstone included); MeetingNotFound when nothing is recorded."""
-    record = deps.repository.get(record_key(deps, tenant_of(deps, tenant_id), organizer_id, external_id))
+    """The record, whatever its status (a tombstone included); MeetingNotFound when nothing is recorded. Tenants
+    and organizers outside the allowlists are refused as they are for a create."""
+    tenant = allowed_tenant(deps, tenant_id)
+    allowed_organizer(deps, organizer_id)
+    record = deps.repository.get(record_key(deps, tenant, organizer_id, external_id))
     if record is None:
         raise MeetingNotFound(f"no meeting is recorded for organizer {organizer_id} and this externalId")
     return record
@@ -21,20 +24,23 @@ def find_meeting(deps: Deps, organizer_id: str, external_id: str, tenant_id: str
 
 def find_by_join_link(deps: Deps, *, join_web_url: str | None = None, join_meeting_id: str | None = None,
                       tenant_id: str | None = None) -> MeetingRecord:
-    """The record whose meeting has this join URL (matched after normalising its encoding) or join meeting id."""
-    tenant = tenant_of(deps, tenant_id)
+    """The record whose meeting has this join URL (matched after normalising its encoding) or join meeting id; a
+    meeting of an organizer outside ALLOWED_ORGANIZERS is not told about."""
+    tenant = allowed_tenant(deps, tenant_id)
     if join_web_url is not None:
         record = deps.repository.find_by_join_url(tenant, join_web_url)
     else:
         record = deps.repository.find_by_join_meeting_id(tenant, join_meeting_id or "")
     if record is None:
         raise MeetingNotFound("no meeting recorded by this broker has this join link")
+    allowed_organizer(deps, record.organizer_id)
     return record
 
 
 def organizer_quota(deps: Deps, organizer_id: str, tenant_id: str | None = None) -> dict[str, Any]:
     """The organizer's figures for the current UTC month."""
-    tenant = tenant_of(deps, tenant_id)
+    tenant = allowed_tenant(deps, tenant_id)
+    allowed_organizer(deps, organizer_id)
     organizer = deps.organizers.resolve(tenant, organizer_id)
     now = deps.clock()
     used = deps.repository.get_quota(tenant, organizer, month_of(now)).used

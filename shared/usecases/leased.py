@@ -12,20 +12,17 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Callable
 
 from ..calendar_events import asked
-from ..cas import Commit, compare_and_set
+from ..cas import LEASE, Commit, compare_and_set
 from ..errors import BrokerError, RequestInProgress
 from ..meeting_changes import not_applied
 from ..meeting_request import MeetingRequest
-from ..quota import Ticket
 from ..records import Kind, MeetingKey, MeetingRecord, Status
 from .common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
-from .recording import failed, new_record, record_meeting
+from .recording import UNRECORDABLE, failed, new_record, record_meeting
 
-LEASE = timedelta(seconds=60)
 # How long a concurrent request waits for the lease holder before answering request_in_progress.
 WAITS = (0.1, 0.2, 0.4, 0.8, 1.5, 2.0)
 
@@ -45,10 +42,12 @@ class Made:
 
 
 def create_leased(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
-                  record: MeetingRecord | None, ticket: Ticket, *, final: bool, kind: Kind,
+                  record: MeetingRecord | None, *, final: bool, kind: Kind,
                   make: Callable[[MeetingRecord, bool], Made], discard: Callable[[Made], None]) -> Outcome:
-    """Hold the key with a lease, ``make`` the meeting (told whether the row was there before: an earlier attempt may
-    have made it already), record it; a meeting someone else recorded first wins and ours is ``discard``-ed."""
+    """Hold the key with a lease, take the meeting's place under the monthly limit, ``make`` the meeting (told whether
+    the row was there before: an earlier attempt may have made it already), record it; a meeting someone else recorded
+    first wins and ours is ``discard``-ed. Only the lease holder takes a place: requests that wait for it count
+    nothing."""
     owner, now = uuid.uuid4().hex, deps.clock()
     found = [record is not None]
 
@@ -69,22 +68,27 @@ def create_leased(deps: Deps, context: Context, request: MeetingRequest, tenant:
     try:
         written = compare_and_set(deps.repository, key, lease, current=record)
     except _Held as held:
-        deps.quotas.give_back(ticket)
         return _wait_for_holder(deps, context, request, key, held.record)
     assert written is not None
     leased = written.record
     if leased.has_meeting or leased.cancelled:
-        deps.quotas.give_back(ticket)
         return from_table(deps, context, leased) if leased.has_meeting else refused(
             deps, context, cancelled(leased, status=409))
+    try:
+        ticket = deps.quotas.admit(tenant, key.organizer_key, key.external_id)
+    except BrokerError as error:  # at the limit: the lease is released with the failure recorded
+        return failed(deps, context, request, tenant, key, leased, error, final=final, lease_owner=owner)
     try:
         made = make(leased, found[0])
     except BrokerError as error:
         deps.quotas.give_back(ticket)
         return failed(deps, context, request, tenant, key, leased, error, final=final, lease_owner=owner)
-    stored = record_meeting(deps, context, request, key, leased, made.meeting,
-                            not_applied(made.meeting, request.settings), kind=kind, ticket=ticket, created=True,
-                            event=made.event, event_asked=asked(request.event_members) if made.event else None)
+    try:
+        stored = record_meeting(deps, context, request, key, leased, made.meeting,
+                                not_applied(made.meeting, request.settings), kind=kind, ticket=ticket, created=True,
+                                event=made.event, event_asked=asked(request.event_members) if made.event else None)
+    except UNRECORDABLE as error:  # cancelled meanwhile, or no place left: the meeting was removed again
+        return failed(deps, context, request, tenant, key, None, error, final=True, lease_owner=owner)
     if stored.meeting_id != made.meeting.get("id"):
         deps.quotas.give_back(ticket)
         log.warning("a concurrent request recorded this key's meeting first; discarding the one just made (meeting "

@@ -11,14 +11,13 @@ from __future__ import annotations
 from ..errors import BrokerError
 from ..meeting_changes import not_applied
 from ..meeting_request import MeetingRequest
-from ..quota import Ticket
 from ..records import Kind, MeetingKey, MeetingRecord
 from .common import Context, Deps, Outcome, log
 from .leased import Made, create_leased
 
 
 def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
-                 record: MeetingRecord | None, ticket: Ticket, *, final: bool) -> Outcome:
+                 record: MeetingRecord | None, *, final: bool) -> Outcome:
     def make(leased: MeetingRecord, retry: bool) -> Made:
         answer = deps.graph.create(tenant, request.organizer_id, request.create_body(deps.clock()),
                                    correlation_id=context.correlation_id, accept_language=request.accept_language)
@@ -38,5 +37,5 @@ def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: 
             log.warning("the duplicate meeting could not be deleted (%s); it is orphaned in Graph correlation=%s",
                         error.code, context.correlation_id)
 
-    return create_leased(deps, context, request, tenant, key, record, ticket, final=final, kind=Kind.CREATE,
+    return create_leased(deps, context, request, tenant, key, record, final=final, kind=Kind.CREATE,
                          make=make, discard=discard)

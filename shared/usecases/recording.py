@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..cas import Commit, compare_and_set
-from ..errors import AccessPolicyMissing, BrokerError
+from ..errors import AccessPolicyMissing, BrokerError, MeetingCancelled, OrganizerQuotaExceeded
 from ..meeting_request import MeetingRequest
 from ..messages import to_message
 from ..quota import Ticket
@@ -18,6 +18,8 @@ from ..repository import AliasChanged
 from ..values import organizer_object_id
 from .common import Context, Deps, Outcome, error_record, log, outcome
 
+# What stops a meeting Graph made from being recorded; the meeting is removed again (``record_meeting``).
+UNRECORDABLE = (MeetingCancelled, OrganizerQuotaExceeded)
 # A fresh access-policy grant takes up to 30 minutes to apply; the queue path waits for it with growing delays.
 _POLICY_FIRST_DELAY = timedelta(minutes=1)
 _POLICY_MAX_DELAY = timedelta(minutes=10)
@@ -30,7 +32,12 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
     """Record the meeting Graph answered with, under the organizer's object id (which the Graph adapter checked the
     answer names), with the learned alias and the organizer's counter. A row that already holds a meeting keeps it
     when it is this one, and for plain create whatever it is (the first meeting recorded for a key is the one it ever
-    returns)."""
+    returns).
+
+    A meeting that cannot be recorded must not stay live: when the key was cancelled meanwhile (its tombstone wins,
+    ``MeetingCancelled``) or the organizer has no place left under the monthly limit (``OrganizerQuotaExceeded``,
+    for an organizer whose object id this answer named first), it is deleted in Graph (a calendar-backed one
+    cancelled, so its attendees learn it is off) and the error raised."""
     now = deps.clock()
     object_id = organizer_object_id(meeting) or key.organizer_key
     target = MeetingKey(key.tenant_id, object_id, key.external_id)
@@ -62,6 +69,12 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
         except AliasChanged:  # a row keyed by the UPN appeared (or someone learned the alias): look again
             deps.organizers.forget(key.tenant_id, key.organizer_key)
             continue
+        except UNRECORDABLE as error:
+            log.warning("the meeting Graph answered cannot be recorded (%s); removing it correlation=%s externalId=%r",
+                        error.code, context.correlation_id, key.external_id)
+            _undo(deps, context, key.tenant_id, object_id, meeting, event)
+            deps.quotas.give_back(ticket)
+            raise
         assert written is not None
         deps.organizers.remember(written.alias)
         deps.quotas.written(written.quota)
@@ -69,6 +82,19 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
             deps.quotas.give_back(ticket)  # a reserved place for a meeting that existed already
         return written.record
     raise AliasChanged("the organizer's alias kept changing")
+
+
+def _undo(deps: Deps, context: Context, tenant: str, organizer: str, meeting: dict[str, Any],
+          event: dict[str, Any] | None) -> None:
+    """Remove a meeting that must not stay live. Best effort: a failure is logged with the meeting's id."""
+    try:
+        if event is not None and event.get("id"):
+            deps.graph.cancel_event(tenant, organizer, str(event["id"]), None, correlation_id=context.correlation_id)
+        else:
+            deps.graph.delete(tenant, organizer, str(meeting.get("id")), correlation_id=context.correlation_id)
+    except BrokerError as error:
+        log.error("a meeting that must not stay live could not be removed (%s); meeting id %s is orphaned in Graph "
+                  "correlation=%s", error.code, str(meeting.get("id"))[:80], context.correlation_id)
 
 
 def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,

@@ -5,19 +5,28 @@ The stored meeting is compared with the change; only the members that differ are
 record keeps Graph's answer. Nothing differs: no Graph call. An option Graph kept its own value for (tenant policy)
 is reported in ``settingsNotApplied`` instead of failing. A locked meeting is unlocked by a change that sets its
 lobby or chat again; a cancelled one cannot change (its tombstone always wins over a concurrent change).
+
+Changes of one key are applied one at a time (``shared.cas.claim``): the request claims the row, on the version it
+decided on (and only when that is the version ``If-Match`` names), before it calls Graph, and records Graph's answer
+in the write that releases the claim. A change that meets another in flight answers 409 ``change_in_progress``; so
+the record is always Graph's answer to the last change, and "nothing differs" is decided against it.
 """
 from __future__ import annotations
 
 import dataclasses
+import uuid
+from dataclasses import dataclass
+from typing import Any
 
-from ..cas import compare_and_set
 from ..calendar_events import asked, event_patch, join_url_of
-from ..errors import (BrokerError, CalendarModeDisabled, FieldError, MeetingKindDiffers, MeetingNotFound, MeetingPending,
+from ..cas import UNREAD, claim, compare_and_set, release, unclaimed
+from ..errors import (BrokerError, CalendarModeDisabled, FieldError, MeetingKindDiffers, MeetingNotFound,
                       PreconditionFailed, ValidationFailed)
 from ..meeting_changes import attendees_of, not_applied, patch_for
 from ..meeting_request import MeetingChange
-from ..records import MeetingRecord, Status
-from .common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, keyed, log, outcome
+from ..records import MeetingKey, MeetingRecord, Status
+from .common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log,
+                     outcome)
 
 UNLOCKING = ("lobbyBypassSettings", "allowMeetingChat")
 
@@ -29,81 +38,117 @@ def update_meeting(deps: Deps, change: MeetingChange, *, source: str, correlatio
     try:
         tenant = authorize(deps, change)
         return keyed(deps, tenant, change.organizer_id, change.external_id,
-                     lambda key: _update(deps, context, tenant, deps.repository.get(key), change, if_match))
+                     lambda key: apply_change(deps, context, tenant, key, change, if_match=if_match))
     except BrokerError as error:
         log.warning("update failed code=%s correlation=%s", error.code, correlation_id)
         return outcome(deps, context, Status.FAILED, error=error)
 
 
-def _update(deps: Deps, context: Context, tenant: str, record: MeetingRecord | None, change: MeetingChange,
-            if_match: str | None) -> Outcome:
-    if record is None:
-        raise MeetingNotFound(f"no meeting is recorded for organizer {change.organizer_id} and this externalId")
-    if record.cancelled:
-        raise cancelled(record, status=410)
-    if not record.has_meeting:
-        raise MeetingPending("this key has no meeting yet: change it once its create request has succeeded")
-    if change.event_members and not record.kind.calendar:
-        raise MeetingKindDiffers(f"{', '.join(change.event_members)} belong to a calendar-backed meeting; this "
-                                 "externalId's meeting is a standalone one")
-    if record.kind.calendar and not deps.settings.calendar_mode:
-        raise CalendarModeDisabled(CALENDAR_MODE_OFF)
-    if if_match is not None and if_match != record.etag:
-        raise PreconditionFailed("the meeting's record changed since the ETag in If-Match was read: read it again "
-                                 "and repeat the change if it still applies")
-    return apply_change(deps, context, tenant, record, change)
+@dataclass(frozen=True)
+class _Plan:
+    """What a change needs, decided on the row as it is: the event's changes (calendar-backed), the onlineMeeting's
+    change, and whether the meeting is unlocked."""
+
+    event_changes: dict[str, Any]
+    meeting_change: MeetingChange
+    patch: dict[str, Any]
+    unlocks: bool
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.event_changes or self.patch or self.unlocks)
 
 
-def apply_change(deps: Deps, context: Context, tenant: str, record: MeetingRecord, change: MeetingChange, *,
-                 fingerprint: str | None = None) -> Outcome:
-    """PATCH the differences between the recorded meeting and ``change``, and record Graph's answer (with
-    ``fingerprint``, the request the meeting now matches, when a POST asked for it)."""
+def _plan(record: MeetingRecord, change: MeetingChange) -> _Plan:
     meeting = record.meeting or {}
     attendees = change.attendees if change.attendees is not None else attendees_of(meeting)
     if change.settings.get("allowedPresenters") == "roleIsPresenter" and not any(
             isinstance(a, dict) and a.get("role") == "presenter" for a in attendees):
         raise ValidationFailed([FieldError("allowedPresenters", "roleIsPresenter needs at least one attendee with "
                                                                 "role presenter")])
-    organizer = record.organizer_object_id or record.key.organizer_key
-    event, meeting_change = record.event, change
+    event_changes: dict[str, Any] = {}
+    meeting_change = change
     if record.kind.calendar and record.event is not None:
         # Subject, times, attendees, body, location and recurrence are the event's (Outlook sends the attendees the
         # update); the onlineMeeting follows the event and keeps the options and presenters' roles.
         event_changes = event_patch(record.event, record.event_asked, subject=change.subject, start=change.start,
                                     end=change.end, attendee_list=change.attendees, members=change.event_members)
-        if event_changes:
-            event = deps.graph.update_event(tenant, organizer, str(record.event["id"]), event_changes,
-                                            correlation_id=context.correlation_id)
-            meeting = deps.graph.find_by_join_url(tenant, organizer, str(join_url_of(event) or record.join_web_url),
-                                                  correlation_id=context.correlation_id) or meeting
         roles = change.attendees if change.attendees and any(
             isinstance(a, dict) and a.get("role", "attendee") != "attendee" for a in change.attendees) else None
         meeting_change = dataclasses.replace(change, subject=None, start=None, end=None, attendees=roles)
-    patch = patch_for(meeting, meeting_change)
     unlocks = record.status == Status.LOCKED and any(name in change.settings for name in UNLOCKING)
-    if not patch and not unlocks and event is record.event and meeting is record.meeting:
-        return outcome(deps, context, Status.EXISTING, tenant=tenant, meeting=meeting, record=record,
-                       not_applied=record.settings_not_applied)
-    updated = deps.graph.update(tenant, organizer, str(record.meeting_id), patch,
-                                correlation_id=context.correlation_id) if patch else meeting
+    return _Plan(event_changes, meeting_change, patch_for(meeting, meeting_change), unlocks)
+
+
+def apply_change(deps: Deps, context: Context, tenant: str, key: MeetingKey, change: MeetingChange, *,
+                 current: MeetingRecord | None = None, fingerprint: str | None = None,
+                 if_match: str | None = None) -> Outcome:
+    """Claim the key, PATCH the differences between the recorded meeting and ``change``, and record Graph's answer
+    (with ``fingerprint``, the request the meeting now matches, when a POST asked for it). ``current``: the row as
+    the caller just read it."""
+    owner, now = uuid.uuid4().hex, deps.clock()
+    plans: list[_Plan] = []
+
+    def check(row: MeetingRecord | None) -> bool:
+        record = changeable(row, change.organizer_id, doing="change")
+        if change.event_members and not record.kind.calendar:
+            raise MeetingKindDiffers(f"{', '.join(change.event_members)} belong to a calendar-backed meeting; this "
+                                     "externalId's meeting is a standalone one")
+        if record.kind.calendar and not deps.settings.calendar_mode:
+            raise CalendarModeDisabled(CALENDAR_MODE_OFF)
+        if if_match is not None and if_match != record.etag:
+            raise PreconditionFailed("the meeting's record changed since the ETag in If-Match was read: read it "
+                                     "again and repeat the change if it still applies")
+        plans.append(_plan(record, change))
+        return plans[-1].needed
+
+    claimed = claim(deps.repository, key, check, owner=owner, now=now,
+                    current=current if current is not None else UNREAD)
+    plan = plans[-1]
+    if claimed.lease_owner != owner:  # nothing differs from Graph's last answer: no call, nothing written
+        return outcome(deps, context, Status.EXISTING, tenant=tenant, meeting=claimed.meeting, record=claimed,
+                       not_applied=claimed.settings_not_applied)
+    try:
+        event, updated = _send(deps, context, tenant, claimed, plan)
+    except BrokerError:
+        release(deps.repository, key, owner)
+        raise
     kept = not_applied(updated, change.settings)
-    now = deps.clock()
 
-    def store(current: MeetingRecord | None) -> MeetingRecord:
-        if current is None:
+    def store(row: MeetingRecord | None) -> MeetingRecord:
+        if row is None:
             raise MeetingNotFound("the meeting's record was removed while it was being changed")
-        if current.cancelled:  # cancelled meanwhile: the tombstone wins, the meeting is not brought back
-            raise cancelled(current, status=410)
-        event_asked = asked(change.event_members, current.event_asked) if event is not record.event \
-            else current.event_asked
-        return dataclasses.replace(current, meeting=updated, event=event, event_asked=event_asked,
+        if row.cancelled:  # only after the claim expired: the tombstone wins, the meeting is not brought back
+            raise cancelled(row, status=410)
+        event_asked = asked(change.event_members, row.event_asked) if event is not claimed.event \
+            else row.event_asked
+        return dataclasses.replace(unclaimed(row, owner), meeting=updated, event=event, event_asked=event_asked,
                                    settings_not_applied=kept, last_error=None,
-                                   status=Status.CREATED if unlocks else current.status,
-                                   fingerprint=fingerprint or current.fingerprint,
-                                   correlation_id=context.correlation_id, source=context.source, updated_at=now)
+                                   status=Status.CREATED if plan.unlocks else row.status,
+                                   fingerprint=fingerprint or row.fingerprint,
+                                   correlation_id=context.correlation_id, source=context.source,
+                                   updated_at=deps.clock())
 
-    written = compare_and_set(deps.repository, record.key, store, current=record)
+    written = compare_and_set(deps.repository, key, store, current=claimed)
     assert written is not None
-    log.info("meeting updated members=%s correlation=%s", ",".join(sorted(patch)), context.correlation_id)
+    log.info("meeting updated members=%s correlation=%s", ",".join(sorted({**plan.patch, **plan.event_changes})),
+             context.correlation_id)
     return outcome(deps, context, Status.UPDATED, tenant=tenant, meeting=updated, record=written.record,
                    not_applied=kept)
+
+
+def _send(deps: Deps, context: Context, tenant: str, record: MeetingRecord,
+          plan: _Plan) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The change in Graph: the event (calendar-backed), then the onlineMeeting's PATCH of what still differs. The
+    event and the meeting as Graph answered."""
+    organizer = record.organizer_object_id or record.key.organizer_key
+    event, meeting, patch = record.event, record.meeting or {}, plan.patch
+    if plan.event_changes and record.event is not None:
+        event = deps.graph.update_event(tenant, organizer, str(record.event["id"]), plan.event_changes,
+                                        correlation_id=context.correlation_id)
+        meeting = deps.graph.find_by_join_url(tenant, organizer, str(join_url_of(event) or record.join_web_url),
+                                              correlation_id=context.correlation_id) or meeting
+        patch = patch_for(meeting, plan.meeting_change)
+    updated = deps.graph.update(tenant, organizer, str(record.meeting_id), patch,
+                                correlation_id=context.correlation_id) if patch else meeting
+    return event, updated

@@ -40,3 +40,18 @@ def test_an_entra_outage_is_retryable_and_not_remembered(directory, emulator):
     with pytest.raises(TokenUnavailable):
         directory.resolve(DEFAULT_TENANT_DOMAIN)
     assert directory.resolve(DEFAULT_TENANT_DOMAIN) == DEFAULT_TENANT_ID
+
+
+def test_a_domain_entra_does_not_know_is_asked_about_once_a_while(emulator, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca_bundle))
+    now = [1000.0]
+    directory = TenantDirectory(requests.Session(), emulator.authority_host, monotonic=lambda: now[0])
+    before = emulator.state.counters.get("discovery", 0)
+    for _ in range(3):
+        with pytest.raises(TenantNotAllowed):
+            directory.resolve("nobody-owns-this-either.example")
+    assert emulator.state.counters["discovery"] == before + 1, "a wrong name repeated costs no call each time"
+    now[0] += 601  # the domain may have been verified since
+    with pytest.raises(TenantNotAllowed):
+        directory.resolve("nobody-owns-this-either.example")
+    assert emulator.state.counters["discovery"] == before + 2

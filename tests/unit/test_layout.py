@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 SHARED = REPO_ROOT / "shared"
-MAX_LINES = 260  # "about 250": a module that grows past it is doing two things
+MAX_LINES = 400  # "about 400": past it, look whether a module does two things; below it, cohesion decides
 STATUSES = ("pending", "created", "existing", "failed", "locked", "cancelled", "updated", "accepted", "deferred")
 
 

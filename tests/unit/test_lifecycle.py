@@ -94,17 +94,39 @@ def test_lock_closes_the_lobby_and_the_chat_and_a_later_change_unlocks(deps, rep
     assert unlocked.status == Status.UPDATED and unlocked.record.status == Status.CREATED
 
 
-def test_a_delete_racing_a_change_leaves_the_tombstone(deps, repo, graph):
-    ask(deps)
+def test_a_delete_during_a_change_waits_its_turn_then_wins(deps, repo, graph):
+    created = ask(deps)
+    during = []
 
-    class DeletedDuringThePatch(FakeGraph):
+    class DeleteDuringThePatch(FakeGraph):
         def update(self, tenant_id, organizer_id, meeting_id, patch, *, correlation_id):
             answer = graph.update(tenant_id, organizer_id, meeting_id, patch, correlation_id=correlation_id)
-            assert cancel(deps).status == Status.CANCELLED  # another caller's DELETE lands in between
+            during.append(cancel(deps))  # another caller's DELETE arrives while Graph applies the change
             return answer
 
-    racing = type(deps)(**{**deps.__dict__, "graph": DeletedDuringThePatch()})
-    raced = change(racing, {"subject": "too late"})
+    racing = type(deps)(**{**deps.__dict__, "graph": DeleteDuringThePatch()})
+    assert change(racing, {"subject": "in flight"}).status == Status.UPDATED
+    (refused,) = during
+    assert (refused.error.status, refused.error.code, refused.error.retryable) == (409, "change_in_progress", True)
+    assert refused.error.retry_after and graph.count("delete") == 0, "the DELETE did not reach Graph mid-change"
+    assert next(iter(repo.rows.values())).subject == "in flight"
+    assert cancel(deps).status == Status.CANCELLED and created.meeting["id"] not in graph.meetings
+    (row,) = repo.rows.values()
+    assert row.status == Status.CANCELLED and row.lease_owner is None
+
+
+def test_a_change_whose_claim_expired_loses_to_the_tombstone(deps, repo, graph, clock):
+    ask(deps)
+
+    class SlowPatch(FakeGraph):
+        def update(self, tenant_id, organizer_id, meeting_id, patch, *, correlation_id):
+            answer = graph.update(tenant_id, organizer_id, meeting_id, patch, correlation_id=correlation_id)
+            clock.now += timedelta(minutes=5)  # the holder hung past its claim: a DELETE takes the key over
+            assert cancel(deps).status == Status.CANCELLED
+            return answer
+
+    slow = type(deps)(**{**deps.__dict__, "graph": SlowPatch()})
+    raced = change(slow, {"subject": "too late"})
     assert (raced.status, raced.error.code) == (Status.FAILED, "meeting_cancelled")
     (row,) = repo.rows.values()
     assert row.status == Status.CANCELLED, "the tombstone wins: no resurrection"
