@@ -6,8 +6,9 @@ emulator answers Graph calls after random delays (and a few with 503 ``Retry-Aft
 * **lifecycle keys**: each hit by overlapping requests in a seeded random mix: creates (HTTP sync, HTTP
   ``respond-async``, queue), PATCH with and without ``If-Match`` (the ETag read by a GET first), pairs of PATCHes sent
   at once with the same ``If-Match``, ``DELETE ?mode=lock``, ``DELETE``, and queue ``update`` / ``cancel`` (delete or
-  lock). Half of a key's requests start at once with its create, the other half once the key's first create has been
-  answered (after a random offset when live). The organizers are named by UPN or by object id.
+  lock). A key's first create starts together with one or two more creates (and sometimes a change); the
+  others start once the first create has been answered (after a random offset when live), half the keys with a
+  DELETE or a queue cancel among them. The organizers are named by UPN or by object id.
 * **doomed keys**: for an organizer without an access policy (carol): the create fails for good (403), then PATCHes,
   DELETEs, a lock and queue changes race each other; each must be told a final answer at once.
 * **quota organizers**: two fresh organizers per world, filled by object id to a seeded count below the limit, then a
@@ -44,9 +45,8 @@ MAX_ATTEMPTS = 40          # answers a caller takes for one request before it gi
 MAX_WAIT = 1.0             # the longest Retry-After a caller honours between two attempts
 QUEUE_OPS = ("create_queue", "queue_update", "queue_cancel", "queue_lock")
 # (op, weight) of the requests after a key's first create
-MIX = (("create", 2), ("create_async", 1), ("create_queue", 1), ("patch", 3), ("patch_if_match", 2),
-       ("patch_pair", 1), ("lock", 1.5), ("delete", 1), ("queue_update", 1.5), ("queue_cancel", 0.6),
-       ("queue_lock", 0.6))
+MIX = (("create", 1.5), ("create_async", 0.5), ("create_queue", 0.5), ("patch", 3), ("patch_if_match", 2),
+       ("patch_pair", 1.2), ("lock", 1.2), ("queue_update", 1.5), ("queue_lock", 0.6))
 LOBBY_SCOPES = ("everyone", "organization", "organizer")
 
 
@@ -172,20 +172,32 @@ def _create_body(req: Req) -> dict[str, Any]:
 
 
 def _lifecycle_requests(rng: random.Random, key: str, organizer: Organizer, count: int, *, live: bool) -> list[Req]:
-    ops = [rng.choice(("create", "create", "create_async", "create_queue"))]
-    ops += rng.choices([op for op, _ in MIX], [w for _, w in MIX], k=max(0, count - 1))
+    """A key's requests: its first create with one or two more creates (and sometimes a change) started together;
+    the rest from MIX once the first create was answered; half the keys get a DELETE (or a queue cancel) among them,
+    so that it races the creates still in flight and the changes."""
+    creates = ("create", "create", "create_async", "create_queue")
+    early = ["create"] + [rng.choice(creates) for _ in range(rng.randint(1, 2))]  # the first one synchronous
+    if rng.random() < 0.3:
+        early.append(rng.choice(("patch", "lock", "queue_update")))
+    late = rng.choices([op for op, _ in MIX], [w for _, w in MIX], k=max(0, count - len(early)))
+    if rng.random() < 0.5:
+        late.append("delete" if rng.random() < 0.7 else "queue_cancel")
+    ops = [(op, False) for op in early] + [(op, True) for op in late]
+    by_upn = rng.random() < 0.5
     out: list[Req] = []
-    for i, op in enumerate(ops):
+    for i, (op, is_late) in enumerate(ops):
         pair = op == "patch_pair"
+        offset = rng.uniform(0.0, 0.4) if live and i else 0.0
         for j in range(2 if pair else 1):
+            # The broker learns an organizer's UPN from a create that names it; a key first created by object id is
+            # changed by object id (a change naming a UPN the broker has not learnt answers 404, by design).
+            name = _spell(rng, organizer) if by_upn or (op.startswith("create") and i) else organizer.oid.upper()
+            if i == 0:
+                name = organizer.upn if by_upn else organizer.oid
             req = Req(f"{key}-r{i}{'ab'[j] if pair else ''}", "patch_if_match" if pair else op, key, organizer,
-                      _spell(rng, organizer), late=i > 0 and rng.random() < 0.6,
-                      offset=rng.uniform(0.0, 0.4) if live else 0.0, group=f"{key}-r{i}" if pair else None)
+                      name, late=is_late, offset=offset, group=f"{key}-r{i}" if pair else None)
             req.body = _body(rng, req)
             out.append(req)
-        if pair:  # both start together after one GET of the ETag
-            out[-1].offset = out[-2].offset
-            out[-1].late = out[-2].late
     return out
 
 

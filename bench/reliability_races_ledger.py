@@ -214,6 +214,8 @@ def _if_match(f: Findings, reqs: list[Req], graph_calls: list[dict[str, Any]]) -
         if r.group and r.op == "patch_if_match":
             pairs.setdefault(r.group, []).append(r)
     for group, members in pairs.items():
+        if members[0].if_match is None:
+            continue  # the GET found no meeting to read an ETag from: the pair was sent unconditionally
         if sum(r.final == 200 for r in members) > 1:
             f.add("If-Match pairs with more than one 200",
                   f"{group} If-Match {members[0].if_match}: " + "; ".join(_story(r, [])[:140] for r in members))
@@ -267,6 +269,11 @@ def record(ledger: Ledger, findings: Findings, rounds: list[Round], limits: list
     ledger.note(s, "keys (lifecycle / create fails for good)", f"{keys.count('lifecycle')} / {keys.count('doomed')}")
     ledger.note(s, "requests (each its own correlationId)", len(reqs))
     ledger.note(s, "requests by kind", dict(sorted(Counter(r.op for r in reqs).items())))
+    conditional = [r for r in reqs if r.op == "patch_if_match"]
+    ledger.note(s, "PATCHes meant to carry If-Match: with the ETag a GET read / without (the GET found no meeting)",
+                f"{sum(r.if_match is not None for r in conditional)} / {sum(r.if_match is None for r in conditional)}")
+    ledger.note(s, "If-Match pairs sent at once (with an ETag)",
+                len({r.group for r in conditional if r.group and r.if_match is not None}))
     ledger.note(s, "HTTP attempts (retries included)", sum(len(r.answers) for r in reqs))
     ledger.note(s, "retryable answers by code", dict(Counter(c or str(st) for r in reqs for st, c, retry in r.answers
                                                                if retry).most_common()))
