@@ -47,6 +47,7 @@ QUEUE_OPS = ("create_queue", "queue_update", "queue_cancel", "queue_lock")
 # (op, weight) of the requests after a key's first create
 MIX = (("create", 1.5), ("create_async", 0.5), ("create_queue", 0.5), ("patch", 3), ("patch_if_match", 2),
        ("patch_pair", 1.2), ("lock", 1.2), ("queue_update", 1.5), ("queue_lock", 0.6))
+ROTATION = ("patch_pair", "lock", "queue_update", "patch_if_match", "queue_lock", "patch")
 LOBBY_SCOPES = ("everyone", "organization", "organizer")
 
 
@@ -146,7 +147,7 @@ def plan_round(rig: Rig, rng: random.Random, run: str, index: int, limit: int, k
         if k % per_organizer == 0 or not organizers:
             organizers.append(_new_organizer(rig, rng, f"lc{run}r{index}o{k}@{DEFAULT_TENANT_DOMAIN}", "lifecycle"))
         organizer = keys[key] = organizers[-1]
-        reqs += _lifecycle_requests(rng, key, organizer, sizes.race_ops, live=rig.clock.live)
+        reqs += _lifecycle_requests(rng, key, organizer, sizes.race_ops, live=rig.clock.live, index=k)
     quota_keys: dict[str, Organizer] = {}
     prefilled: dict[str, int] = {}
     for q in range(2):
@@ -171,7 +172,8 @@ def _create_body(req: Req) -> dict[str, Any]:
     return {"organizerId": req.name, "externalId": req.key, "subject": f"{req.key} as created"}
 
 
-def _lifecycle_requests(rng: random.Random, key: str, organizer: Organizer, count: int, *, live: bool) -> list[Req]:
+def _lifecycle_requests(rng: random.Random, key: str, organizer: Organizer, count: int, *, live: bool,
+                        index: int = 0) -> list[Req]:
     """A key's requests: its first create with one or two more creates (and sometimes a change) started together;
     the rest from MIX once the first create was answered; half the keys get a DELETE (or a queue cancel) among them,
     so that it races the creates still in flight and the changes."""
@@ -179,7 +181,8 @@ def _lifecycle_requests(rng: random.Random, key: str, organizer: Organizer, coun
     early = ["create"] + [rng.choice(creates) for _ in range(rng.randint(1, 2))]  # the first one synchronous
     if rng.random() < 0.3:
         early.append(rng.choice(("patch", "lock", "queue_update")))
-    late = rng.choices([op for op, _ in MIX], [w for _, w in MIX], k=max(0, count - len(early)))
+    late = [ROTATION[index % len(ROTATION)]]  # so that even a few keys see every kind of change
+    late += rng.choices([op for op, _ in MIX], [w for _, w in MIX], k=max(0, count - len(early) - 1))
     if rng.random() < 0.5:
         late.append("delete" if rng.random() < 0.7 else "queue_cancel")
     ops = [(op, False) for op in early] + [(op, True) for op in late]

@@ -48,7 +48,7 @@ def _plan(seed: int):
 
     rng = random.Random(seed)
     organizer = Organizer("0b0e5c1d-2f3a-4b5c-8d9e-0f1a2b3c4d5e", "lc@contoso.example", "lifecycle")
-    keys = [_lifecycle_requests(rng, f"k{k}", organizer, 8, live=True) for k in range(40)]
+    keys = [_lifecycle_requests(rng, f"k{k}", organizer, 8, live=True, index=k) for k in range(40)]
     doomed = _doomed_requests(rng, "d", Organizer("c0", "carol@contoso.example", "doomed"))
     return keys, doomed
 
@@ -74,3 +74,14 @@ def test_the_races_plan_is_seeded_and_every_key_starts_with_a_synchronous_create
     deleted = sum(any(r.op in ("delete", "queue_cancel") for r in reqs) for reqs in keys)
     assert 10 <= deleted <= 30, "about half the keys are cancelled"
     assert doomed[0].op == "create" and all(r.late for r in doomed[1:])
+
+
+def test_even_a_few_keys_see_every_kind_of_change():
+    import random
+
+    from bench.reliability_races import Organizer, _lifecycle_requests
+
+    rng, organizer = random.Random(3), Organizer("0b0e5c1d", "lc@contoso.example", "lifecycle")
+    few = [_lifecycle_requests(rng, f"f{k}", organizer, 5, live=False, index=k) for k in range(6)]
+    assert {"patch", "patch_if_match", "lock", "queue_update", "queue_lock"} <= {r.op for reqs in few for r in reqs}
+    assert any(r.group for reqs in few for r in reqs), "an If-Match pair"
