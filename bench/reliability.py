@@ -3,13 +3,15 @@
     python -m bench.reliability [--quick] [--requests N] [--fuzz-http N] [--fuzz-queue N] [--bursts N] [...]
 
 Against one local world (a persisted Azurite, the HTTPS Graph/Entra emulator with real MSAL, the app in the local
-Functions host with its queue workers running; all on 127.0.0.1), five phases:
+Functions host with its queue workers running; all on 127.0.0.1), six phases:
 
 1. fault run: mixed requests under injected Graph faults, a token-endpoint outage and an Azurite stop/start;
 2. 50-way bursts of identical requests, over HTTP (by UPN and by object id) and over the queue;
 3. hypothesis fuzzing of POST bodies, queue messages, poison-queue messages and GET paths and queries;
 4. schemathesis against /api/openapi.json (in its own virtual environment, ``.venv-schemathesis``);
-5. log hygiene over every log record of the run, captured at DEBUG.
+6. lifecycle races: keys hit by overlapping create / PATCH (with and without If-Match) / lock / DELETE / queue
+   changes under random Graph delays, and concurrent creates against small monthly limits (issue 18);
+5. log hygiene over every log record of the run, captured at DEBUG (last, whatever ran).
 
 Prints the ledger (Markdown), writes it with the log to bench/results/, exits 1 when a check fails. See
 bench/README.md, "Reliability".
@@ -38,12 +40,13 @@ from .reliability_faults import fault_run
 from .reliability_fuzz import fuzz
 from .reliability_ledger import Ledger
 from .reliability_logs import LogCapture, check as check_logs
+from .reliability_races import races
 from .reliability_rig import FULL, QUICK, RealTime, Rig, Sizes, SteppedTime
 from .reliability_schema import ensure_venv, schemathesis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
-PHASES = ("faults", "bursts", "fuzz", "schemathesis")
+PHASES = ("faults", "bursts", "fuzz", "schemathesis", "races")
 
 
 def run(sizes: Sizes, *, live: bool = True, log_path: Path, phases: tuple[str, ...] = PHASES,
@@ -66,6 +69,7 @@ def run(sizes: Sizes, *, live: bool = True, log_path: Path, phases: tuple[str, .
             ("bursts", lambda: bursts(rig, ledger, run_id)),
             ("fuzz", lambda: fuzz(rig, ledger, run_id)),
             ("schemathesis", lambda: schemathesis(rig, ledger, REPO_ROOT)),
+            ("races", lambda: races(rig, ledger, run_id)),
         ]
         seconds = {}
         for name, step in steps:

@@ -63,15 +63,24 @@ class Sizes:
     fuzz_poison: int = 300           # hostile bodies put straight on the poison queue
     fuzz_gets: int = 1_000
     schemathesis: int = 60           # examples per API operation; 0 skips schemathesis
+    race_keys: int = 60              # lifecycle races: keys hit by overlapping create/PATCH/lock/DELETE/queue
+    race_ops: int = 8                # requests per key (an If-Match pair counts once)
+    race_limits: str = "3,6,10"      # one world per MONTHLY_MEETING_LIMIT, each with two quota organizers
+    race_quota_over: int = 5         # a quota burst is limit + this many concurrent creates of new keys
+    race_delay: float = 0.3          # Graph answers come up to this many seconds late (the operation is done at once)
+    race_fault_rate: float = 0.05    # share of Graph calls answered 503 Retry-After: 0.2 (the operation not done)
+    race_parallel_keys: int = 4      # keys raced at the same time
     settle: float = 240.0            # seconds to wait for the queues to settle after a phase
     seed: int = 20261122
 
 
 FULL = Sizes()
 QUICK = replace(FULL, requests=300, token_outage=8.0, storage_outage=3.0, bursts=1, fuzz_http=1_000,
-                fuzz_queue=300, fuzz_poison=60, fuzz_gets=200, schemathesis=15)
+                fuzz_queue=300, fuzz_poison=60, fuzz_gets=200, schemathesis=15, race_keys=21, race_ops=6,
+                race_limits="3,10")
 TEST = replace(FULL, requests=100, clients=4, token_lifetime=300, token_outage=3.0, storage_outage=0.0, read_timeout=0.2, bursts=1,
-               fuzz_http=300, fuzz_queue=60, fuzz_poison=30, fuzz_gets=40, schemathesis=0)
+               fuzz_http=300, fuzz_queue=60, fuzz_poison=30, fuzz_gets=40, schemathesis=0, race_keys=8, race_ops=5,
+               race_limits="3", race_quota_over=3, race_delay=0.05)
 
 
 # ---- time -----------------------------------------------------------------------------------------------------------
@@ -124,13 +133,14 @@ class Rig:
         stack.callback(bootstrap.use, lambda: bootstrap.build_container(__import__("os").environ))
 
     def world(self, stack: contextlib.ExitStack, name: str, *, credential: str,
-              retry_policy: RetryPolicy = RetryPolicy()) -> "PhaseWorld":
+              retry_policy: RetryPolicy = RetryPolicy(), overrides: dict[str, str] | None = None) -> "PhaseWorld":
         overrides = {
             "ALLOWED_TENANTS": f"{DEFAULT_TENANT_ID},{FABRIKAM_ID}",
             "ALLOWED_ORGANIZERS": f"@{DEFAULT_TENANT_DOMAIN},@{FABRIKAM_DOMAIN},{ALICE_ID},{BOB_ID},{ERIN_ID}",
             # No grace window for a missing access policy (carol): the queue path tells the 403 at once instead of
             # trying again for 30 minutes (README "The queues"), so every request ends within the run.
             "ACCESS_POLICY_GRACE_MINUTES": "0",
+            **(overrides or {}),
         }
         if credential == "managed_identity_fic":
             overrides.update(GRAPH_CREDENTIAL="managed_identity_fic", MANAGED_IDENTITY_CLIENT_ID=DEFAULT_MI_CLIENT_ID,
