@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from localdev.certs import TRUST_BUNDLE_FILE, trust_bundle
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV = REPO_ROOT / ".venv-sdk"
 SDK_PINS = ("msgraph-sdk==1.65.0", "azure-identity==1.27.0", "matplotlib==3.11.2")
@@ -55,10 +57,11 @@ def ensure_venv(venv: Path = VENV, pins: tuple[str, ...] = SDK_PINS, log: IO[str
 
 
 def child_env(ca_bundle: Path | str) -> dict[str, str]:
-    """The environment of an SDK process: the emulator's CA for azure-core's requests transport, no proxy for
-    loopback, nothing of the app's venv."""
+    """The environment of an SDK process: a CA bundle for azure-core's requests transport that trusts the emulator's
+    CA in addition to what this environment trusts (written beside the CA), no proxy for loopback, nothing of the
+    app's venv."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
-    env["REQUESTS_CA_BUNDLE"] = str(ca_bundle)
+    env["REQUESTS_CA_BUNDLE"] = str(trust_bundle(ca_bundle, Path(ca_bundle).parent / TRUST_BUNDLE_FILE))
     env["NO_PROXY"] = env["no_proxy"] = ",".join(filter(None, ["127.0.0.1", "localhost", env.get("NO_PROXY")]))
     return env
 

@@ -55,8 +55,9 @@ def run(sizes: Sizes, *, live: bool = True, log_path: Path, phases: tuple[str, .
     time (the command); otherwise host.drain() and stepped time (the fast test)."""
     ledger = Ledger()
     if "schemathesis" in phases and sizes.schemathesis > 0:
-        # Installed (on first use) before the world starts: pip must see the user's own environment, not the
-        # REQUESTS_CA_BUNDLE the world sets to the emulator's CA, which no package index's certificate chains to.
+        # Installed (on first use) before the world starts: pip sees the user's own environment as it is, not the
+        # variables the world sets for the app (the world's REQUESTS_CA_BUNDLE keeps the user's CAs, but pip needs
+        # none of the world).
         ensure_venv(REPO_ROOT)
     clock = RealTime() if live else SteppedTime()
     run_id = uuid.uuid4().hex[:6]

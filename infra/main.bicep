@@ -278,6 +278,9 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 // Read by the predeploy hook (infra/hooks/wait-for-storage-access.*): where the package goes.
 output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_DEPLOYMENT_CONTAINER_NAME string = deploymentContainerName
+// The principal the deployer read grant was made for ('none': no grant). azd uses AZURE_PRINCIPAL_ID to fill the
+// principalId parameter but does not keep it in the environment its hooks get; the predeploy hook reads this instead.
+output AZURE_DEPLOYER_PRINCIPAL_ID string = empty(principalId) ? 'none' : principalId
 output GRAPH_CLIENT_ID string = graphApp.outputs.appId
 output GRAPH_CLOUD string = graphCloud
 output GRAPH_SERVICE_PRINCIPAL_ID string = graphApp.outputs.servicePrincipalId

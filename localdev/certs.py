@@ -6,6 +6,11 @@ are still valid (readable, signed by the CA, covering the hosts, not expiring wi
 of them are regenerated. Clients trust the CA through ``REQUESTS_CA_BUNDLE`` / ``verify=<ca path>``: nothing here (or
 anywhere in localdev) turns certificate verification off.
 
+``trust_bundle(ca_cert, target)`` writes the CA bundle a local process gets as ``REQUESTS_CA_BUNDLE``: what the
+environment already trusts (its own ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, as ``requests`` reads them, else
+``requests``' default bundle) first, then the emulator's CA. A machine behind a TLS-inspecting proxy keeps its
+corporate CA for the package index and a real tenant, and the emulator is trusted as well.
+
 Writes are atomic (temp file + ``os.replace``) and serialized with a lock file, so parallel test processes sharing a
 directory never see a CA and a server certificate from different generations.
 """
@@ -15,10 +20,11 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -217,6 +223,53 @@ def ensure_certs(
     return paths
 
 
+TRUST_BUNDLE_FILE = "ca-bundle.pem"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL)
+
+
+class TrustBundleError(RuntimeError):
+    """The environment names a CA bundle that cannot be read: requests could not verify anything with it either."""
+
+
+def environment_bundle(environ: Mapping[str, str] | None = None) -> Path:
+    """The CA bundle ``requests`` verifies with in this environment: ``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``,
+    else its default (certifi's)."""
+    environ = os.environ if environ is None else environ
+    named = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE")
+    if named:
+        return Path(named)
+    import certifi
+
+    return Path(certifi.where())
+
+
+def _pem_certificates(source: Path) -> bytes:
+    """The PEM certificates of a bundle file, or of every file in a directory (requests accepts both)."""
+    files = sorted(p for p in source.iterdir() if p.is_file()) if source.is_dir() else [source]
+    blocks: list[bytes] = []
+    for path in files:
+        blocks.extend(_PEM_BLOCK.findall(path.read_bytes()))
+    return b"".join(block.replace(b"\r\n", b"\n") + b"\n" for block in blocks)
+
+
+def trust_bundle(ca_cert: Path | str, target: Path | str, environ: Mapping[str, str] | None = None) -> Path:
+    """Write ``target``: the environment's CA bundle (``environment_bundle``) first, then ``ca_cert`` (left out when
+    the environment's bundle has it already, e.g. a bundle this function wrote). Returns ``target``."""
+    source, target = environment_bundle(environ), Path(target)
+    try:
+        trusted = _pem_certificates(source)
+    except OSError as exc:
+        raise TrustBundleError(f"the CA bundle the environment names ({source}) cannot be read: {exc.strerror}") from None
+    extra = _pem_certificates(Path(ca_cert))
+    if not extra:
+        raise TrustBundleError(f"{ca_cert} holds no PEM certificate")
+    if extra not in trusted:
+        trusted += extra
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(target, trusted, 0o644)
+    return target
+
+
 def server_ssl_context(paths: CertPaths):
     """A TLS 1.2+ server context for the loopback certificate."""
     import ssl
@@ -227,4 +280,4 @@ def server_ssl_context(paths: CertPaths):
     return context
 
 
-__all__ = ["CertPaths", "ensure_certs", "server_ssl_context"]
+__all__ = ["CertPaths", "TrustBundleError", "ensure_certs", "environment_bundle", "server_ssl_context", "trust_bundle"]

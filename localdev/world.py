@@ -1,5 +1,6 @@
 """The local world the app runs and is tested in, composed once: Azurite, the Graph emulator (when no tenant is
-configured), the app settings pointing at them, ``REQUESTS_CA_BUNDLE`` for the emulator's CA, and the local Functions
+configured), the app settings pointing at them, ``REQUESTS_CA_BUNDLE`` trusting the emulator's CA in addition to what
+the environment trusts, and the local Functions
 host serving function_app.py (with or without background queue workers).
 
     with LocalWorld(suffix="7") as world:            # in-memory Azurite, emulator, host on a free port
@@ -27,6 +28,7 @@ from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
 from .azurite import Azurite
+from .certs import TRUST_BUNDLE_FILE, trust_bundle
 from .host import LocalFunctionsHost
 from .settings_file import is_placeholder
 
@@ -85,7 +87,9 @@ class LocalWorld:
     export_settings: put the settings into os.environ (the app reads them there when no container is injected).
     http_port, visibility_timeout, polling_interval, lease_seconds: the host's options (``LocalFunctionsHost``).
     stop_storage()/start_storage(): a storage outage in the middle of a run (persisted Azurite only).
-    REQUESTS_CA_BUNDLE is set to the emulator's CA while the world runs; both are restored on close.
+    While the world runs, REQUESTS_CA_BUNDLE names ``state_dir/ca-bundle.pem``: the bundle the environment trusted
+    (its REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE, else requests' default) followed by the emulator's CA, so that a
+    corporate CA keeps working beside the emulator. The environment is restored on close.
     """
 
     def __init__(self, *, app: func.FunctionApp | Callable[[], func.FunctionApp] | None = None, settings: Mapping[str, str] | None = None,
@@ -108,6 +112,7 @@ class LocalWorld:
         self._stack = contextlib.ExitStack()
         self.settings: dict[str, str] = {}
         self.host: LocalFunctionsHost | None = None
+        self.trust_bundle: Path | None = None  # the REQUESTS_CA_BUNDLE of the world (with an emulator)
 
     # ------------------------------------------------------------------------------------------------- lifecycle
     def start(self) -> "LocalWorld":
@@ -136,7 +141,8 @@ class LocalWorld:
             emulator_settings = self.emulator.app_settings()
             settings.setdefault("ALLOWED_ORGANIZERS", emulator_settings.pop("ALLOWED_ORGANIZERS"))
             settings.update({k: v for k, v in emulator_settings.items() if k != "ALLOWED_ORGANIZERS"})
-            stack.enter_context(environment({"REQUESTS_CA_BUNDLE": str(self.emulator.ca_bundle)}))
+            self.trust_bundle = trust_bundle(self.emulator.ca_bundle, state_dir / TRUST_BUNDLE_FILE)
+            stack.enter_context(environment({"REQUESTS_CA_BUNDLE": str(self.trust_bundle)}))
         else:
             self.emulator = None
         if uses_development_storage(settings.get("AzureWebJobsStorage")):
@@ -146,6 +152,10 @@ class LocalWorld:
             for name in QUEUE_SETTINGS:
                 settings[name] = f"{settings[name]}-{self._suffix}"
         settings.update(self._overrides)
+        if self.trust_bundle is not None:
+            # Also among the settings: merged settings carry the caller's REQUESTS_CA_BUNDLE, which exporting them
+            # would put back, and an app built from the settings alone reads it there.
+            settings["REQUESTS_CA_BUNDLE"] = str(self.trust_bundle)
         self.settings = settings
         if self._export:
             stack.enter_context(environment(settings))
@@ -215,6 +225,7 @@ class LocalWorld:
             "meetingsTable": self.settings["MEETINGS_TABLE"],
             "graphEmulatorUrl": self.emulator.url if self.emulator else None,
             "caBundle": str(self.emulator.ca_bundle) if self.emulator else None,
+            "requestsCaBundle": str(self.trust_bundle) if self.trust_bundle else None,
             "graphBaseUrl": self.settings.get("GRAPH_BASE_URL"),
             "authorityHost": self.settings.get("GRAPH_AUTHORITY_HOST"),
         }

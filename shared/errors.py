@@ -202,26 +202,73 @@ class OrganizerQuotaExceeded(BrokerError):
 
 
 class ConfigurationError(BrokerError):
-    """The app's settings are incomplete or wrong. Retryable: fixing the settings lets queued requests complete."""
+    """The app's settings are incomplete or wrong. Retryable: fixing the settings lets queued requests complete.
+    503, not 500: the service is unavailable until its settings are fixed (a 500 only ever means an unhandled bug)."""
 
-    status, code, title, retryable = 500, "configuration_error", "The app is not configured correctly", True
+    status, code, title, retryable = 503, "configuration_error", "The app is not configured correctly", True
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems), extra={"problems": self.problems})
 
 
+# The statuses of handled failures a RecordedFailure or RetriesExhausted may carry at 5xx; anything else at 5xx is told
+# as 503. A 500 is never an answer by design: it only ever means an unhandled bug.
+UPSTREAM_STATUSES = (502, 503, 504)
+
+
 class RetriesExhausted(BrokerError):
-    status, code, title = 500, "retries_exhausted", "The request failed on every attempt"
+    """A queued request failed on every attempt. The status is the last error's: 502/503/504 (upstream failures
+    that were handled), or 429 with its Retry-After when throttling was last; 503 when no attempt told its error (a
+    crashed or timed-out attempt) or the last error had another status. The code stays ``retries_exhausted``."""
+
+    status, code, title = 503, "retries_exhausted", "The request failed on every attempt"
+
+    def __init__(self, detail: str, *, last_status: int | None = None, retry_after: float | None = None) -> None:
+        throttled = last_status == 429
+        super().__init__(detail, retry_after=retry_after if throttled else None)
+        if last_status is not None and (throttled or last_status in UPSTREAM_STATUSES):
+            self.status = last_status
+
+    @classmethod
+    def after(cls, last: "BrokerError | dict[str, Any] | None") -> "RetriesExhausted":
+        """The exhaustion of a request whose last attempt ended with ``last``: an error, the error kept on its record
+        (``code``, ``message``, ``status``, maybe ``retryAfter``), or None when no attempt told its error."""
+        if last is None:
+            return cls("the request failed on every attempt")
+        if isinstance(last, BrokerError):
+            return cls(f"the request failed on every attempt; last error: {last.code}: {last.detail}",
+                       last_status=last.status, retry_after=last.retry_after)
+        return cls(f"the request failed on every attempt; last error: {last.get('code')}: {last.get('message')}",
+                   last_status=_int_or_none(last.get("status")), retry_after=_float_or_none(last.get("retryAfter")))
+
+    def as_record_error(self) -> dict[str, Any]:
+        """How it is kept on a record (the result's error, status, Retry-After): a lookup replays all three."""
+        kept: dict[str, Any] = {**self.as_result_error(), "status": self.status}
+        if self.retry_after is not None:
+            kept["retryAfter"] = self.retry_after
+        return kept
 
 
 class RecordedFailure(BrokerError):
-    """The stored outcome of a request that failed, replayed when the meeting is looked up."""
+    """The stored outcome of a request that failed, replayed when the meeting is looked up (its status, and its
+    Retry-After when one was kept). A row written before statuses were mapped (500) is told as 503."""
 
     title = "The request for this meeting failed"
 
     def __init__(self, error: dict[str, Any], *, state: str) -> None:
-        super().__init__(str(error.get("message") or "the request failed"), extra={"state": state})
-        self.status = int(error.get("status") or 500)
+        super().__init__(str(error.get("message") or "the request failed"), extra={"state": state},
+                         retry_after=_float_or_none(error.get("retryAfter")))
+        status = _int_or_none(error.get("status")) or 503
+        self.status = 503 if status >= 500 and status not in UPSTREAM_STATUSES else status
         self.code = str(error.get("code") or "internal_error")
         self.retryable = bool(error.get("retryable"))
+
+
+def _int_or_none(value: Any) -> int | None:
+    number = _float_or_none(value)
+    return int(number) if number is not None else None
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

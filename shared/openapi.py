@@ -32,12 +32,14 @@ _GRAPH_FAILED = {
                     "the organizer's calendar; the detail names the scoping script), `organizer_not_allowed` or "
                     "`tenant_not_allowed`."),
     "429": _problem("`graph_throttled`.", retry_after=True),
-    "500": _problem("`configuration_error` (the problem lists every setting to fix)."),
     "502": _problem("`graph_unavailable`, `graph_unauthorized`, `graph_rejected`, `token_unavailable`, "
                     "`credential_rejected`, or `meeting_too_large` (the meeting Graph returned cannot be recorded).",
                     retry_after=True),
-    "503": _problem("`storage_unavailable`.", retry_after=True),
+    "503": _problem("`storage_unavailable`, or `configuration_error` (the problem lists every setting to fix; "
+                    "never a 500: a 500 only ever means an unhandled bug).", retry_after=True),
 }
+_EXHAUSTED = (" Or `retries_exhausted`: a queued request failed on every attempt, answered with the status of its last "
+              "error (429 with its `Retry-After` when throttling was last; 503 when no attempt told its error).")
 _LOOKUP_RESPONSES = {
     "200": _meeting("The meeting, as Microsoft Graph returned it (created or locked)."),
     "410": _problem("`meeting_cancelled`: the meeting was deleted (the problem carries `cancelledAt`)."),
@@ -47,9 +49,9 @@ _LOOKUP_RESPONSES = {
     "400": _problem("A required parameter is missing (`validation_failed`)."),
     "404": _problem("`meeting_not_found`: nothing is recorded for this key; or the recorded request failed with "
                     "`organizer_not_found` (replayed)."),
-    **{status: {**answer, "description": "The recorded request failed (replayed): " + answer["description"]}
+    **{status: {**answer, "description": "The recorded request failed (replayed): " + answer["description"]
+                + (_EXHAUSTED if status in ("429", "502", "503") else "")}
        for status, answer in _GRAPH_FAILED.items()},
-    "500": _problem("`configuration_error`, or a recorded `retries_exhausted`."),
 }
 _KEY_IN_QUERY = [
     {"name": "organizerId", "in": "query", "required": True, "schema": {"type": "string"}},
@@ -223,10 +225,9 @@ def document() -> dict[str, Any]:
                         "application/json": {"schema": {"$ref": "#/components/schemas/Quota"}}}},
                     "400": _problem("`validation_failed`."),
                     "403": _problem("`tenant_not_allowed`."),
-                    "500": _problem("`configuration_error`."),
                     "502": _problem("`token_unavailable` (a tenant named by domain could not be resolved).",
                                     retry_after=True),
-                    "503": _problem("`storage_unavailable`.", retry_after=True),
+                    "503": _problem("`storage_unavailable` or `configuration_error`.", retry_after=True),
                 },
             }},
             "/api/health": {"get": {

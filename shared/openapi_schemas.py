@@ -49,7 +49,12 @@ _EVENT_MEMBERS: dict[str, Any] = {
              "description": "Calendar-backed only: the invitation's text; the Teams join block is kept below it.",
              "properties": {"contentType": {"type": "string", "enum": ["text", "html"]},
                             "content": {"type": "string", "maxLength": MAX_EVENT_BODY}}},
-    "location": {"type": "string", "maxLength": 256, "description": "Calendar-backed only: the event's location."},
+    "location": {"oneOf": [
+        {"type": "string", "maxLength": 256},
+        {"type": "object", "required": ["displayName"], "additionalProperties": False,
+         "properties": {"displayName": {"type": "string", "maxLength": 256}}}],
+        "description": "Calendar-backed only: the event's location, a name or Graph's `location` with only its "
+                       "`displayName` (the same location either way)."},
     "recurrence": {
         "type": "object", "additionalProperties": False, "required": ["pattern", "range"],
         "description": "Calendar-backed only: Graph's patternedRecurrence (a series shares one Teams meeting).",

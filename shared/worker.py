@@ -4,7 +4,8 @@ A permanent failure (invalid request, malformed JSON, no access policy, unknown 
 result at once. A transient one raises, so the Functions host makes the message visible again and retries it; on the
 last attempt (``maxDequeueCount`` in host.json) the worker itself emits the final ``retries_exhausted`` result, under
 the correlation id the sender knows (the original message id when it gave none), instead of raising into the poison
-queue. The poison trigger remains the last line of defence (a crash, a timeout) and never raises.
+queue. The poison trigger remains the last line of defence (a crash, a timeout) and never raises; its copy of the
+message has a new id, so every retry keeps the original id on the key's record (``usecases.attempts``) for it.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .messages import payload_ids
 from .records import Status
 from .usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
                        unrecorded_failure, update_meeting)
+from .usecases.attempts import note_attempt
 from .usecases.common import Context, refused
 from .validation import validate_cancel, validate_change, validate_request
 from .values import Clock
@@ -62,6 +64,8 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         log.error("retries exhausted under %s, message %s", error.code, message_id)
         return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
     deps = container.deps
+    # A retry keeps this message's id on the key's record, for the poison trigger should this attempt die untold.
+    note_attempt(deps, payload, message_id=message_id, dequeue_count=dequeue_count)
     try:
         outcome = _process(deps, payload, message_id)
     except BrokerError as error:
@@ -77,7 +81,8 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
     if outcome.retryable_failure:
         assert outcome.error is not None
         if last_attempt:
-            return exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count).message
+            return exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count,
+                                   cause=outcome.error).message
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
                     outcome.error.code)
         raise outcome.error
@@ -121,7 +126,8 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int, containe
         pass
     try:
         container = container_factory()
-        return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count).message
+        return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count,
+                               poison=True).message
     except Exception as exc:  # noqa: BLE001 - the last line of defence: tell the outcome whatever went wrong
         cause = exc if isinstance(exc, BrokerError) else RetriesExhausted(f"unexpected {type(exc).__name__}")
         log.error("retries exhausted, message %s not recorded: %s", message_id, type(exc).__name__)

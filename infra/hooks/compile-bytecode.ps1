@@ -3,7 +3,8 @@
     azd prepackage hook (Windows): compile the app's own modules to bytecode, so that the package carries it.
 
 .DESCRIPTION
-    The PowerShell 7 twin of compile-bytecode.sh.
+    The PowerShell twin of compile-bytecode.sh; runs on Windows PowerShell 5.1 as well as PowerShell 7 (azd falls back
+    to 5.1 when pwsh is not installed): no PowerShell 7 syntax or parameter (tests/infra/test_powershell_compat.py).
 
     Why: Flex Consumption runs the app from its package, mounted read-only; Python cannot write __pycache__ there, so
     without bytecode in the package every new instance compiles function_app.py and shared/ before its first request.
@@ -13,10 +14,10 @@
     bytecode; a module that does not compile stops the deploy.
 #>
 $ErrorActionPreference = 'Stop'
-Set-Location (Join-Path $PSScriptRoot '..' '..')
+Set-Location (Join-Path (Join-Path $PSScriptRoot '..') '..')
 $root = (Get-Location).Path
 
-$venv = Join-Path $root '.venv' 'Scripts' 'python.exe'
+$venv = Join-Path (Join-Path (Join-Path $root '.venv') 'Scripts') 'python.exe'
 $candidates = @()
 if (Test-Path $venv) { $candidates += , @($venv) }
 if (Get-Command py -ErrorAction SilentlyContinue) { $candidates += , @('py', '-3.11') }

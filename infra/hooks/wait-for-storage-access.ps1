@@ -3,8 +3,9 @@
     azd predeploy hook (Windows): wait, up to a bound, until the storage role assignments of this environment work.
 
 .DESCRIPTION
-    The PowerShell 7 twin of wait-for-storage-access.sh; both behave alike (tests/infra checks that they read the same
-    settings and defaults).
+    The PowerShell twin of wait-for-storage-access.sh; both behave alike (tests/infra checks that they read the same
+    settings and defaults). Runs on Windows PowerShell 5.1 as well as PowerShell 7 (azd falls back to 5.1 when pwsh is
+    not installed): no PowerShell 7 syntax or parameter (tests/infra/test_powershell_compat.py).
 
     Why: the storage account has shared keys off, so everything reaches it with Entra ID roles, and a new role assignment
     takes a while (typically a minute, up to 10) to reach the storage data plane. On Flex Consumption, azd posts the
@@ -16,8 +17,11 @@
     identity's): it lists the container until the answer is 200 instead of 403, then leaves a short margin for the
     identity's grant when it had to wait at all. Already-effective grants (every later deploy) cost one request.
 
-    Reads the azd environment: AZURE_STORAGE_BLOB_ENDPOINT, AZURE_DEPLOYMENT_CONTAINER_NAME (outputs of infra/main.bicep),
-    AZURE_PRINCIPAL_ID (set by azd). Tunable with `azd env set`:
+    Reads the azd environment: AZURE_STORAGE_BLOB_ENDPOINT, AZURE_DEPLOYMENT_CONTAINER_NAME and
+    AZURE_DEPLOYER_PRINCIPAL_ID (outputs of infra/main.bicep; the last names the principal the read grant was made for,
+    'none' for no grant). azd fills the principalId parameter from AZURE_PRINCIPAL_ID but does not keep that variable in
+    a hook's environment, so it only counts when set by hand; an environment provisioned before the output existed takes
+    the signed-in principal (the oid claim of the token this hook gets anyway). Tunable with `azd env set`:
       STORAGE_ACCESS_WAIT_SECONDS    longest wait before failing            (default 600)
       STORAGE_ACCESS_POLL_SECONDS    pause between probes                  (default 15)
       STORAGE_ACCESS_SETTLE_SECONDS  margin after a wait, for the identity  (default 30)
@@ -44,7 +48,8 @@ function Get-WholeSeconds([string] $Name, [string] $Default) {
 
 $endpoint = "$env:AZURE_STORAGE_BLOB_ENDPOINT"
 $container = "$env:AZURE_DEPLOYMENT_CONTAINER_NAME"
-$principal = "$env:AZURE_PRINCIPAL_ID"
+$principal = "$env:AZURE_DEPLOYER_PRINCIPAL_ID"
+if ([string]::IsNullOrEmpty($principal)) { $principal = "$env:AZURE_PRINCIPAL_ID" }
 $limit = Get-WholeSeconds 'STORAGE_ACCESS_WAIT_SECONDS' '600'
 $interval = Get-WholeSeconds 'STORAGE_ACCESS_POLL_SECONDS' '15'
 $settle = Get-WholeSeconds 'STORAGE_ACCESS_SETTLE_SECONDS' '30'
@@ -54,8 +59,8 @@ if ([string]::IsNullOrEmpty($endpoint) -or [string]::IsNullOrEmpty($container)) 
         '(not provisioned yet?); nothing to wait for.')
     exit 0
 }
-if ([string]::IsNullOrEmpty($principal)) {
-    Write-Step 'AZURE_PRINCIPAL_ID is empty, so the deployer has no read grant to probe with; not waiting.'
+if ($principal -eq 'none') {
+    Write-Step 'the template made no read grant for the deployer (no principal id at provision time); not waiting.'
     Write-Step "If the deploy fails with 403 (InaccessibleStorageException), run 'azd deploy' again in a few minutes."
     exit 0
 }
@@ -96,12 +101,16 @@ $containerUrl = "$($endpoint.TrimEnd('/'))/$container"
 $probeUrl = "$($containerUrl)?restype=container&comp=list&maxresults=1"
 
 # List Blobs, at most one: needs only the read grant. Returns the HTTP status, 0 when the account is not reachable.
+# Windows PowerShell 5.1 has no -SkipHttpErrorCheck: an error status arrives as a WebException that carries the response
+# (PowerShell 7: an HttpResponseException whose Response is an HttpResponseMessage); both give their StatusCode.
 function Get-ProbeStatus([string] $Token) {
     try {
-        $response = Invoke-WebRequest -Uri $probeUrl -Method Get -TimeoutSec 30 -SkipHttpErrorCheck -UseBasicParsing `
+        $response = Invoke-WebRequest -Uri $probeUrl -Method Get -TimeoutSec 30 -UseBasicParsing `
             -Headers @{ 'Authorization' = "Bearer $Token"; 'x-ms-version' = $StorageApiVersion }
         return [int] $response.StatusCode
     } catch {
+        $failed = $_.Exception.PSObject.Properties['Response']
+        if ($failed -and $failed.Value) { return [int] $failed.Value.StatusCode }
         return 0
     }
 }
@@ -110,6 +119,16 @@ $token = Get-StorageToken
 # The read grant belongs to the principal that provisioned (AZURE_PRINCIPAL_ID). Someone else deploying has none, and
 # would wait for nothing. (-ne compares case-insensitively.)
 $signedIn = Get-TokenObjectId $token
+if ([string]::IsNullOrEmpty($principal)) {
+    # Provisioned before main.bicep told the principal: assume it was the one signed in.
+    $principal = $signedIn
+    if ([string]::IsNullOrEmpty($principal)) {
+        Write-Step 'neither the environment nor the token names the deployer, so there is no read grant to probe with; not waiting.'
+        Write-Step "If the deploy fails with 403 (InaccessibleStorageException), run 'azd deploy' again in a few minutes."
+        exit 0
+    }
+    Write-Step "AZURE_DEPLOYER_PRINCIPAL_ID is not in the environment (run 'azd provision' to add it); probing as the signed-in principal"
+}
 if ($signedIn -and $signedIn -ne $principal) {
     Write-Step ("signed in as $signedIn, not as the principal that provisioned ($principal), so there is no read grant " +
         'to probe with; not waiting.')

@@ -11,8 +11,11 @@
 # identity's): it lists the container until the answer is 200 instead of 403, then leaves a short margin for the
 # identity's grant when it had to wait at all. Already-effective grants (every later deploy) cost one request.
 #
-# Reads the azd environment: AZURE_STORAGE_BLOB_ENDPOINT, AZURE_DEPLOYMENT_CONTAINER_NAME (outputs of infra/main.bicep),
-# AZURE_PRINCIPAL_ID (set by azd). Tunable with `azd env set`:
+# Reads the azd environment: AZURE_STORAGE_BLOB_ENDPOINT, AZURE_DEPLOYMENT_CONTAINER_NAME and AZURE_DEPLOYER_PRINCIPAL_ID
+# (outputs of infra/main.bicep; the last names the principal the read grant was made for, 'none' for no grant). azd
+# fills the principalId parameter from AZURE_PRINCIPAL_ID but does not keep that variable in a hook's environment, so
+# it only counts when set by hand; an environment provisioned before the output existed takes the signed-in principal
+# (the oid claim of the token this hook gets anyway). Tunable with `azd env set`:
 #   STORAGE_ACCESS_WAIT_SECONDS    longest wait before failing            (default 600)
 #   STORAGE_ACCESS_POLL_SECONDS    pause between probes                  (default 15)
 #   STORAGE_ACCESS_SETTLE_SECONDS  margin after a wait, for the identity  (default 30)
@@ -32,7 +35,7 @@ whole_seconds() {  # name value: the value, or fail when it is not a whole numbe
 
 endpoint="${AZURE_STORAGE_BLOB_ENDPOINT:-}"
 container="${AZURE_DEPLOYMENT_CONTAINER_NAME:-}"
-principal="${AZURE_PRINCIPAL_ID:-}"
+principal="${AZURE_DEPLOYER_PRINCIPAL_ID:-${AZURE_PRINCIPAL_ID:-}}"
 limit="$(whole_seconds STORAGE_ACCESS_WAIT_SECONDS "${STORAGE_ACCESS_WAIT_SECONDS:-600}")"
 interval="$(whole_seconds STORAGE_ACCESS_POLL_SECONDS "${STORAGE_ACCESS_POLL_SECONDS:-15}")"
 settle="$(whole_seconds STORAGE_ACCESS_SETTLE_SECONDS "${STORAGE_ACCESS_SETTLE_SECONDS:-30}")"
@@ -42,8 +45,8 @@ if [[ -z "$endpoint" || -z "$container" ]]; then
         "(not provisioned yet?); nothing to wait for."
     exit 0
 fi
-if [[ -z "$principal" ]]; then
-    say "AZURE_PRINCIPAL_ID is empty, so the deployer has no read grant to probe with; not waiting."
+if [[ "$principal" == "none" ]]; then
+    say "the template made no read grant for the deployer (no principal id at provision time); not waiting."
     say "If the deploy fails with 403 (InaccessibleStorageException), run 'azd deploy' again in a few minutes."
     exit 0
 fi
@@ -80,6 +83,15 @@ url_shown="${endpoint%/}/${container}"
 # would wait for nothing.
 lower() { printf '%s' "$1" | tr '[:upper:]' '[:lower:]'; }  # bash 3.2 (macOS) has no ${var,,}
 signed_in="$(token_object_id "$token")"
+if [[ -z "$principal" ]]; then  # provisioned before main.bicep told the principal: assume it was the one signed in
+    principal="$signed_in"
+    if [[ -z "$principal" ]]; then
+        say "neither the environment nor the token names the deployer, so there is no read grant to probe with; not waiting."
+        say "If the deploy fails with 403 (InaccessibleStorageException), run 'azd deploy' again in a few minutes."
+        exit 0
+    fi
+    say "AZURE_DEPLOYER_PRINCIPAL_ID is not in the environment (run 'azd provision' to add it); probing as the signed-in principal"
+fi
 if [[ -n "$signed_in" && "$(lower "$signed_in")" != "$(lower "$principal")" ]]; then
     say "signed in as $signed_in, not as the principal that provisioned ($principal), so there is no read grant to probe with; not waiting."
     say "If the deploy fails with 403 (InaccessibleStorageException), run 'azd deploy' again in a few minutes."

@@ -14,14 +14,19 @@
       2. creates the management scope -ScopeName: recipients who are members of -Group (New-ManagementScope), or checks
          that the existing scope has that filter;
       3. assigns the role "Application Calendars.ReadWrite" to the app on that scope (New-ManagementRoleAssignment);
-      4. with -TestMailbox, shows what Exchange says the app may do in that mailbox (Test-ServicePrincipalAuthorization).
+      4. with -TestMailbox, shows what Exchange says the app may do in that mailbox (Test-ServicePrincipalAuthorization);
+      5. looks in Entra ID (Azure CLI: az rest, signed in with az login as someone who may remove app role assignments,
+         e.g. a Privileged Role Administrator) for a tenant-wide Calendars.ReadWrite app role assignment of the app and
+         removes it: switching CALENDAR_ACCESS from tenantWide back to exchangeRbac leaves it in place (a deployment
+         never deletes what the template no longer declares), and while it exists the scope limits nothing.
+         -KeepTenantWideGrant only reports it; without the Azure CLI the script says what to check by hand.
 
     It is idempotent: a second run with the same arguments changes nothing and says so. Every change is printed; -WhatIf
     prints what would change and changes nothing.
 
     IMPORTANT: Exchange grants the union of both systems. The scope means nothing while Calendars.ReadWrite is also
     granted (admin-consented) in Entra ID: keep CALENDAR_ACCESS=exchangeRbac (the default of infra/main.bicep, which
-    then neither declares nor grants it) and remove any such grant made by hand. Group membership changes and new
+    then neither declares nor grants it); step 5 removes a grant left from tenantWide or made by hand. Group membership changes and new
     assignments take effect once Exchange's permission cache refreshes (allow up to a couple of hours); until then
     the broker answers 403 calendar_access_denied for that organizer.
 
@@ -45,6 +50,9 @@
 
 .PARAMETER TestMailbox
     A mailbox to check afterwards: Exchange tells whether the app's calendar role is in scope for it.
+
+.PARAMETER KeepTenantWideGrant
+    Report a tenant-wide Calendars.ReadWrite grant in Entra ID instead of removing it.
 
 .EXAMPLE
     ./grant-calendar-scope.ps1 -AppId (azd env get-value GRAPH_CLIENT_ID) -ServicePrincipalId (azd env get-value GRAPH_SERVICE_PRINCIPAL_ID) -Group meeting-organizers@contoso.com -TestMailbox alice@contoso.com
@@ -77,6 +85,8 @@ param(
     [string] $AssignmentName = 'Meetings-Broker-Calendars',
 
     [string] $TestMailbox,
+
+    [switch] $KeepTenantWideGrant,
 
     [string] $DisplayName = 'Teams Meeting Broker'
 )
@@ -167,6 +177,47 @@ foreach ($assignment in $wider) {
         "'$($assignment.CustomResourceScope)'; remove it (Remove-ManagementRoleAssignment) if it is not meant to stay.")
 }
 
+# 5. (before the test, so that it shows the result) A tenant-wide grant in Entra ID makes the scope meaningless.
+# Calendars.ReadWrite (application), Microsoft Graph's app role id: https://learn.microsoft.com/graph/permissions-reference#calendarsreadwrite
+$CalendarsReadWriteRole = 'ef54d2bf-783f-4e0f-bca1-3210c0444d99'
+$MicrosoftGraphAppId = '00000003-0000-0000-c000-000000000000'
+
+function Get-TenantWideCalendarGrant {
+    # The app's app role assignments in Entra ID that give it Calendars.ReadWrite on Microsoft Graph (none: @()).
+    $graphUrl = "$(az cloud show --query endpoints.microsoftGraphResourceId -o tsv 2>$null)".TrimEnd('/')
+    if ([string]::IsNullOrEmpty($graphUrl)) { $graphUrl = 'https://graph.microsoft.com' }
+    $graphSp = az rest --method GET --url "$graphUrl/v1.0/servicePrincipals(appId='$MicrosoftGraphAppId')?`$select=id" 2>$null
+    if ($LASTEXITCODE -ne 0) { throw 'az rest could not read Microsoft Graph''s service principal (az login?)' }
+    $graphSpId = ($graphSp | Out-String | ConvertFrom-Json).id
+    $answer = az rest --method GET --url "$graphUrl/v1.0/servicePrincipals/$ServicePrincipalId/appRoleAssignments" 2>$null
+    if ($LASTEXITCODE -ne 0) { throw "az rest could not list the app role assignments of $ServicePrincipalId" }
+    $found = @(($answer | Out-String | ConvertFrom-Json).value | Where-Object {
+        "$($_.appRoleId)" -eq $CalendarsReadWriteRole -and "$($_.resourceId)" -eq "$graphSpId" })
+    return @{ Url = $graphUrl; Assignments = $found }
+}
+
+if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
+    Write-Warning ('Azure CLI (az) not found: check by hand that the app holds no Calendars.ReadWrite application ' +
+        'permission in Entra ID (Enterprise applications > the app > Permissions); if it does, remove it.')
+} else {
+    $grant = Get-TenantWideCalendarGrant
+    if ($grant.Assignments.Count -eq 0) {
+        Write-Unchanged "no tenant-wide Calendars.ReadWrite grant in Entra ID for app $AppId"
+    }
+    foreach ($assignment in $grant.Assignments) {
+        if ($KeepTenantWideGrant) {
+            Write-Warning ("app $AppId holds Calendars.ReadWrite tenant-wide in Entra ID (assignment $($assignment.id)): " +
+                'the Exchange scope limits nothing while it stays. Run again without -KeepTenantWideGrant to remove it.')
+            continue
+        }
+        $url = "$($grant.Url)/v1.0/servicePrincipals/$ServicePrincipalId/appRoleAssignments/$($assignment.id)"
+        Invoke-Change $AppId "remove the tenant-wide Calendars.ReadWrite app role assignment $($assignment.id) (Entra ID)" {
+            $null = az rest --method DELETE --url $url
+            if ($LASTEXITCODE -ne 0) { throw "az rest could not remove app role assignment $($assignment.id)" }
+        } "tenant-wide Calendars.ReadWrite grant removed in Entra ID (assignment $($assignment.id)); the Exchange scope now decides"
+    }
+}
+
 # 4. What Exchange says now (new assignments may take a while to show).
 if ($TestMailbox) {
     Test-ServicePrincipalAuthorization -Identity $AppId -Resource $TestMailbox |
@@ -175,7 +226,7 @@ if ($TestMailbox) {
 
 Write-Host ''
 Write-Host ('Remember: a Calendars.ReadWrite grant in Entra ID (admin consent) overrides this scope. The broker''s ' +
-    'template grants none unless CALENDAR_ACCESS=tenantWide.')
+    'template grants none unless CALENDAR_ACCESS=tenantWide, and this script removes one it finds.')
 if ($script:changes -gt 0) {
     Write-Host "$($script:changes) change(s) made. Exchange applies them once its permission cache refreshes (allow up to a couple of hours)."
 } elseif ($WhatIfPreference) {

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..certs import ensure_certs, server_ssl_context
+from ..certs import TRUST_BUNDLE_FILE, ensure_certs, server_ssl_context, trust_bundle
 from .directory import (
     ALICE_ID,
     BOB_ID,
@@ -109,9 +109,15 @@ class GraphEmulator:
         """The MSAL authority for a tenant (build MSAL apps with ``instance_discovery=False``)."""
         return f"{self.url}/{tenant_id}"
 
+    def trust_bundle(self, target: Path | str | None = None) -> Path:
+        """Write (default: into the emulator's workdir) and return a CA bundle trusting what the environment trusts
+        and this emulator's CA (``localdev.certs.trust_bundle``): the ``REQUESTS_CA_BUNDLE`` for a client of it."""
+        return trust_bundle(self.ca_bundle, target or self.workdir / TRUST_BUNDLE_FILE)
+
     def environment(self) -> dict[str, str]:
-        """Variables a client process needs: CA bundle and the App Service identity endpoint."""
-        return {"REQUESTS_CA_BUNDLE": str(self.ca_bundle), "IDENTITY_ENDPOINT": self.identity_endpoint,
+        """Variables a client process needs: a CA bundle trusting the environment's CAs and the emulator's, and the
+        App Service identity endpoint."""
+        return {"REQUESTS_CA_BUNDLE": str(self.trust_bundle()), "IDENTITY_ENDPOINT": self.identity_endpoint,
                 "IDENTITY_HEADER": self.identity_header}
 
     def app_settings(self) -> dict[str, str]:

@@ -2,24 +2,34 @@
 
 Record it and emit the final ``retries_exhausted`` result under the correlation id its sender knows, naming the last
 error; a request whose meeting was recorded after all (e.g. by a concurrent request) is told ``existing``.
+
+The correlation id: the request's own ``correlationId``; else, for the poison trigger (whose copy of the message has
+a new id), the original message id a queue attempt of the same request (same fingerprint) kept on the key's record
+(``attempts.note_attempt``, ``recording.failed``); else the message id. The status is the last error's (502/503/504,
+429 with its Retry-After when throttling was last; ``RetriesExhausted``), never 500: these failures were handled.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from ..errors import BrokerError, RetriesExhausted
+from ..cas import compare_and_set
+from ..errors import BrokerError, ConcurrentUpdate, RetriesExhausted
 from ..meeting_request import MeetingRequest
 from ..messages import payload_ids, result_message
 from ..records import MeetingRecord, Status
 from ..validation import validate_request
 from ..values import Clock
-from .common import Context, Deps, Outcome, from_table, log, record_error, record_key, refused, tenant_of
+from .attempts import queued_correlation
+from .common import Context, Deps, Outcome, from_table, log, record_key, refused, tenant_of
 
 
-def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None = None) -> Outcome:
+def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None = None,
+                    cause: BrokerError | None = None, poison: bool = False) -> Outcome:
     """The final outcome of an intake message whose retries ran out (``payload`` is its decoded JSON, None when it
-    could not be decoded). ``message_id`` is the id its sender knows when it gave no correlationId."""
+    could not be decoded). ``message_id`` is the message's id; ``poison``: it is the poison queue's copy, whose id
+    the sender never saw. ``cause``: the last attempt's error, when it was told (else the record's last error)."""
     request: MeetingRequest | None = None
     try:
         request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
@@ -33,17 +43,15 @@ def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count:
         except BrokerError as unreadable:  # storage down as well: the outcome is still told, just not recorded
             log.warning("retries exhausted; the record could not be read: %s", unreadable.code)
     correlation_id = ((request.correlation_id if request else None) or payload_ids(payload)["correlationId"]
-                      or message_id)
+                      or (queued_correlation(record, request) if poison else None) or message_id)
     context = Context(correlation_id, "queue", request, payload)
     if record is not None and record.has_meeting:
         return from_table(deps, context, record)  # it did succeed after all
-    last = record.last_error if record else None
-    reason = f"; last error: {last.get('code')}: {last.get('message')}" if last else ""
-    error = RetriesExhausted(f"the request failed on every attempt{reason}")
+    error = RetriesExhausted.after(cause if cause is not None else (record.last_error if record else None))
     stored = None
     if record is not None:
         try:
-            stored = record_error(deps, record, error, final=True)
+            stored = _record_exhaustion(deps, record, error)
         except BrokerError:
             stored = record
     log.error("retries exhausted correlation=%s dequeue_count=%s", correlation_id, dequeue_count)
@@ -51,10 +59,26 @@ def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count:
     return Outcome(failed.status, failed.result, record=stored, error=error)
 
 
+def _record_exhaustion(deps: Deps, record: MeetingRecord, error: RetriesExhausted) -> MeetingRecord:
+    """The row fails for good with ``error`` (its status and Retry-After kept for lookups to replay); a row that
+    holds a meeting or a tombstone is left as it is. Best effort, as ``common.record_error``."""
+    def note(current: MeetingRecord | None) -> MeetingRecord | None:
+        if current is None or current.cancelled or current.has_meeting:
+            return current
+        return dataclasses.replace(current, status=Status.FAILED, last_error=error.as_record_error(),
+                                   updated_at=deps.clock())
+
+    try:
+        written = compare_and_set(deps.repository, record.key, note, current=record)
+    except ConcurrentUpdate:
+        return record
+    return written.record if written is not None else record
+
+
 def unrecorded_exhaustion(payload: Any, *, message_id: str, cause: BrokerError, clock: Clock) -> Outcome:
     """The final outcome when the app cannot even load its settings: nothing can be recorded, but the result is still
     emitted (the output binding needs none of the app's own settings), so the request is not lost silently."""
-    error = RetriesExhausted(f"the request failed on every attempt; last error: {cause.code}: {cause.detail}")
+    error = RetriesExhausted.after(cause)
     correlation_id = payload_ids(payload)["correlationId"] or message_id
     return unrecorded_failure(payload, correlation_id=correlation_id, error=error, clock=clock, source="queue")
 

@@ -14,6 +14,7 @@ DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "satur
 WEEK_INDEXES = ("first", "second", "third", "fourth", "last")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 MAX_EVENT_BODY = 32_000
+MAX_LOCATION = 256
 MAX_REMINDER_MINUTES = 4 * 7 * 24 * 60
 
 
@@ -37,7 +38,7 @@ def check_event_members(check: Checker, payload: Mapping[str, Any]) -> dict[str,
             if content is None and "content" not in body:
                 check.add("body.content", "is required")
             members["body"] = {"contentType": body.get("contentType"), "content": content or ""}
-    location = check.string(payload, "location", "", max_len=256)
+    location = _check_location(check, payload)
     if location is not None:
         members["location"] = location
     if payload.get("recurrence") is not None:
@@ -51,6 +52,19 @@ def check_event_members(check: Checker, payload: Mapping[str, Any]) -> dict[str,
         else:
             members["reminderMinutesBeforeStart"] = reminder
     return members
+
+
+def _check_location(check: Checker, payload: Mapping[str, Any]) -> str | None:
+    """A name (string), or Graph's own location shape with only its ``displayName``: the same location either way
+    (one fingerprint). Graph's other location members (address, coordinates, ...) are refused, not dropped."""
+    value = payload.get("location")
+    if not isinstance(value, dict):
+        return check.string(payload, "location", "", max_len=MAX_LOCATION)
+    check.unknown(value, ("displayName",), "location.")
+    if "displayName" not in value:
+        check.add("location.displayName", "is required (or give the location as a string)")
+        return None
+    return check.string(value, "displayName", "location.", max_len=MAX_LOCATION, nullable=False)
 
 
 def _check_recurrence(check: Checker, value: Any) -> None:

@@ -289,3 +289,17 @@ def test_a_change_of_time_zone_alone_is_applied_or_refused(world):
 
     (event,) = events_with(world, external_id)
     assert changed.status_code == 400 or event["originalStartTimeZone"] == "Pacific Standard Time"
+
+
+def test_a_location_in_graphs_own_shape_is_taken_and_its_name_repeats_it(world):
+    people, external_id = guests(1), unique("located")
+    created = world.post(request_body(external_id, people, location={"displayName": "Room 9"}))
+    assert created.status_code == 201, created.text
+    (event,) = events_with(world, external_id)
+    assert event["location"]["displayName"] == "Room 9"
+    repeat = world.post(request_body(external_id, people, location="Room 9"))
+    assert (repeat.status_code, repeat.json()["id"]) == (200, created.json()["id"])
+    assert [result["status"] for result in world.results()] == ["created", "existing"], "nothing differed"
+    refused = world.post(request_body(unique("located"), people,
+                                      location={"displayName": "Room 9", "coordinates": {"latitude": 52.5}}))
+    assert refused.status_code == 400 and "location.coordinates" in refused.text

@@ -1,5 +1,6 @@
 """The README's main-job command, as a user runs it: ``./scripts/run`` in a clone with nothing beside it, one process
-that starts everything and stops it on Ctrl-C."""
+that starts everything and stops it on Ctrl-C; with the caller's CA variables as they are (a corporate machine sets
+REQUESTS_CA_BUNDLE), and once more with REQUESTS_CA_BUNDLE naming an unrelated CA."""
 from __future__ import annotations
 
 import json
@@ -12,16 +13,21 @@ from pathlib import Path
 import pytest
 import requests
 
+from localdev.certs import ensure_certs, environment_bundle
 from localdev.settings_file import LOCAL_SETTINGS
 from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.skipif(LOCAL_SETTINGS.exists(), reason="a local.settings.json may point the run at a real tenant")
-def test_the_run_command_serves_the_app_from_a_bare_clone_and_stops_cleanly_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("ca_variables", ["the callers", "an unrelated CA"])
+def test_the_run_command_serves_the_app_from_a_bare_clone_and_stops_cleanly_on_ctrl_c(tmp_path, ca_variables):
     clone = _bare_clone(tmp_path / "empty" / "teams-meeting-broker")
     state = tmp_path / "state"
+    # The caller's environment as it is, CA variables included; only the app's own settings are left out.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GRAPH_", "ALLOWED_", "MEETING", "AzureWebJobs", "REQUESTS_CA_BUNDLE", "VIRTUAL_ENV"))}
+           if not k.startswith(("GRAPH_", "ALLOWED_", "MEETING", "AzureWebJobs", "VIRTUAL_ENV"))}
+    if ca_variables == "an unrelated CA":
+        env["REQUESTS_CA_BUNDLE"] = str(ensure_certs(tmp_path / "corporate-ca").ca_cert)
     env["LOCALDEV_STATE_DIR"] = str(state)
     process = subprocess.Popen(["./scripts/run", "--port", "0"], cwd=clone, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -34,6 +40,11 @@ def test_the_run_command_serves_the_app_from_a_bare_clone_and_stops_cleanly_on_c
         assert any("Graph emulator: https://127.0.0.1:" in line for line in banner), "".join(banner)
         assert "Ctrl-C to stop" in banner[-1], "".join(banner)
         where = json.loads((state / "env.json").read_text())
+        # The app trusts what the caller trusts, then the emulator's CA: one bundle under the state folder.
+        bundle = Path(where["requestsCaBundle"])
+        assert bundle.parent == state
+        assert bundle.read_bytes().startswith(_pem(environment_bundle(env))), "the caller's CAs come first"
+        assert bundle.read_bytes().endswith(_pem(Path(where["caBundle"]))), "then the emulator's"
         http = requests.Session()
         http.trust_env = False
         body = {"organizerId": "alice@contoso.example", "externalId": "run-command-1"}
@@ -49,6 +60,14 @@ def test_the_run_command_serves_the_app_from_a_bare_clone_and_stops_cleanly_on_c
     assert "Stopping" in output
     assert not (state / "env.json").exists(), "the run removes what it wrote on exit"
     assert _processes_mentioning(str(state)) == [], "Azurite stopped with the run"
+
+
+def _pem(path: Path) -> bytes:
+    """The first certificate of a bundle, as the trust bundle writes it."""
+    text = path.read_bytes()
+    start = text.index(b"-----BEGIN CERTIFICATE-----")
+    end = text.index(b"-----END CERTIFICATE-----", start) + len(b"-----END CERTIFICATE-----")
+    return text[start:end].replace(b"\r\n", b"\n") + b"\n"
 
 
 def _bare_clone(target: Path) -> Path:

@@ -92,7 +92,7 @@ def test_the_hook_reads_outputs_main_bicep_provides(modules):
         text = script.read_text(encoding="utf-8")
         for name in ("AZURE_STORAGE_BLOB_ENDPOINT", "AZURE_DEPLOYMENT_CONTAINER_NAME"):
             assert name in outputs and name in text, (script.name, name)
-        assert "AZURE_PRINCIPAL_ID" in text
+        assert "AZURE_DEPLOYER_PRINCIPAL_ID" in text
         assert "azd auth token --output json --scope" in text
 
 
@@ -281,9 +281,10 @@ def test_someone_else_deploying_has_no_grant_to_probe_with_so_it_does_not_wait(b
 
 @needs_bash_and_curl
 def test_without_a_deployer_principal_it_does_not_probe(blob, fake_azd):
+    """Neither the environment nor the token (not a readable JWT here) names the deployer."""
     handler, url = blob
     result = _run(url, fake_azd, AZURE_PRINCIPAL_ID="")
-    assert result.returncode == 0 and handler.seen == [] and _calls(fake_azd) == []
+    assert result.returncode == 0 and handler.seen == []
     assert "run 'azd deploy' again" in result.stdout
 
 
@@ -322,3 +323,72 @@ def test_the_windows_script_waits_through_403s_like_the_bash_one(blob, fake_azd,
     assert result.returncode == 0, result.stderr
     assert len(handler.seen) == 2
     assert handler.seen[-1]["headers"]["Authorization"] == f"Bearer {FAKE_TOKEN}"
+
+
+def test_azd_itself_enforces_the_version_the_template_needs(config):
+    """azure.yaml `requiredVersions.azd` (a semver range): azd refuses to load the project outside it."""
+    assert config.get("requiredVersions", {}).get("azd") == ">= 1.17.0"
+    assert set(config["requiredVersions"]) <= {"azd", "bicep", "extensions"}
+
+
+# -- the hook with exactly the environment azd gives it -----------------------------------------------------------------
+def _azd_environment(modules, blob_url: str, deployer: str) -> dict[str, str]:
+    """What a hook gets from azd after `azd provision`: `azd env get-values` (the variables azd keeps: environment name,
+    location, subscription) plus every output of main.bicep. azd uses AZURE_PRINCIPAL_ID while it fills parameters but
+    does not keep it, so it is not here."""
+    values = {"AZURE_ENV_NAME": "broker-dev", "AZURE_LOCATION": "swedencentral",
+              "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000"}
+    for name in modules["main.bicep"].doc["outputs"]:
+        values[name] = f"value-of-{name.lower()}"
+    values.update(AZURE_STORAGE_BLOB_ENDPOINT=blob_url, AZURE_DEPLOYMENT_CONTAINER_NAME=CONTAINER,
+                  AZURE_DEPLOYER_PRINCIPAL_ID=deployer)
+    return values
+
+
+def _run_with(env: dict[str, str], fake_azd) -> subprocess.CompletedProcess:
+    bin_dir, _calls = fake_azd
+    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "STORAGE_ACCESS_POLL_SECONDS": "0",
+           "STORAGE_ACCESS_SETTLE_SECONDS": "0"}
+    return subprocess.run([str(HOOK_SCRIPT)], env=env, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+
+
+def test_main_bicep_tells_the_hook_whom_the_read_grant_is_for(modules):
+    outputs = modules["main.bicep"].doc["outputs"]
+    assert "AZURE_DEPLOYER_PRINCIPAL_ID" in outputs
+    assert "AZURE_PRINCIPAL_ID" not in outputs, "azd's own variable: an output of that name would shadow the signed-in user"
+    text = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    assert re.search(r"output AZURE_DEPLOYER_PRINCIPAL_ID string = empty\(principalId\) \? 'none' : principalId", text)
+    for script in (HOOK_SCRIPT, HOOK_SCRIPT_PS):
+        assert "AZURE_DEPLOYER_PRINCIPAL_ID" in script.read_text(encoding="utf-8"), script.name
+
+
+@needs_bash_and_curl
+def test_the_first_deploy_waits_with_exactly_the_environment_azd_gives_the_hook(blob, fake_azd, modules):
+    handler, url = blob
+    handler.statuses = [403, 403, 200]
+    token = _jwt({"oid": DEPLOYER, "aud": "https://storage.azure.com"})
+    env = _azd_environment(modules, url, DEPLOYER)
+    assert "AZURE_PRINCIPAL_ID" not in env
+    result = _run_with({**env, "FAKE_AZD_TOKEN": token}, fake_azd)
+    assert result.returncode == 0, result.stderr
+    assert len(handler.seen) == 3 and "effective after" in result.stdout
+    assert token not in result.stdout + result.stderr
+
+
+@needs_bash_and_curl
+def test_an_environment_provisioned_before_the_output_probes_as_the_signed_in_principal(blob, fake_azd, modules):
+    handler, url = blob
+    handler.statuses = [403, 200]
+    env = _azd_environment(modules, url, DEPLOYER)
+    del env["AZURE_DEPLOYER_PRINCIPAL_ID"]
+    result = _run_with({**env, "FAKE_AZD_TOKEN": _jwt({"oid": DEPLOYER})}, fake_azd)
+    assert result.returncode == 0, result.stderr
+    assert len(handler.seen) == 2 and "probing as the signed-in principal" in result.stdout
+
+
+@needs_bash_and_curl
+def test_a_template_without_a_deployer_grant_does_not_wait(blob, fake_azd, modules):
+    handler, url = blob
+    result = _run_with(_azd_environment(modules, url, "none"), fake_azd)
+    assert result.returncode == 0 and handler.seen == [] and _calls(fake_azd) == []
+    assert "run 'azd deploy' again" in result.stdout

@@ -70,3 +70,18 @@ def test_the_calendar_script_scopes_the_exchange_role_and_needs_no_entra_grant()
     assert "-CustomResourceScope $ScopeName" in text
     assert "New-ServicePrincipal -AppId $AppId -ObjectId $ServicePrincipalId" in text
     assert {"AppId", "ServicePrincipalId", "Group"} <= _parameters(SCRIPTS / "grant-calendar-scope.ps1")
+
+
+def test_the_calendar_script_removes_a_tenant_wide_grant_left_in_entra_id_with_whatif():
+    """Switching CALENDAR_ACCESS back to exchangeRbac leaves the tenant-wide app role assignment (a deployment never
+    deletes what the template no longer declares): the script finds and removes it, through ShouldProcess."""
+    text = (SCRIPTS / "grant-calendar-scope.ps1").read_text(encoding="utf-8")
+    bicep = (SCRIPTS.parent / "graph-app.bicep").read_text(encoding="utf-8")
+    role = re.search(r"var calendarsReadWrite = '([0-9a-f-]{36})'", bicep).group(1)
+    assert f"$CalendarsReadWriteRole = '{role}'" in text, "the same app role the template grants"
+    assert "/appRoleAssignments" in text and "az rest --method DELETE" in text
+    step = text[text.index("function Get-TenantWideCalendarGrant"):text.index("# 4. What Exchange says now")]
+    change = step.index('Invoke-Change $AppId "remove the tenant-wide')  # ShouldProcess: -WhatIf removes nothing
+    assert change < step.index("az rest --method DELETE"), "the DELETE runs only inside the Invoke-Change block"
+    assert step.count("az rest --method DELETE") == 1
+    assert "KeepTenantWideGrant" in _parameters(SCRIPTS / "grant-calendar-scope.ps1")

@@ -153,6 +153,12 @@ def test_a_keys_kind_is_fixed_by_its_first_request(deps):
     ({"recurrence": {"pattern": {"type": "daily"}, "range": {"type": "numbered", "startDate": "2026-12-07"}}},
      "recurrence.range.numberOfOccurrences"),
     ({"reminderMinutesBeforeStart": -5}, "reminderMinutesBeforeStart"),
+    ({"location": {"displayName": "Room 1", "address": {"city": "Berlin"}}}, "location.address"),
+    ({"location": {}}, "location.displayName"),
+    ({"location": {"displayName": 12}}, "location.displayName"),
+    ({"location": {"displayName": None}}, "location.displayName"),
+    ({"location": {"displayName": "R" * 257}}, "location.displayName"),
+    ({"location": ["Room 1"]}, "location"),
 ])
 def test_calendar_members_are_checked(members, field):
     body = {"organizerId": ALICE, "externalId": "x", "calendar": True} | members
@@ -187,3 +193,11 @@ def test_a_replaced_body_keeps_the_join_block_or_gets_a_link():
     assert plain["content"] == f"New\n\nJoin the meeting now: {url}"
     assert with_join_block({"contentType": "html", "content": f"<a href='{url}'>x</a>"}, current, url)["content"] == \
         f"<a href='{url}'>x</a>", "the caller kept the link itself"
+
+
+def test_a_location_in_graphs_own_shape_is_the_same_location_as_its_name():
+    base = {"organizerId": ALICE, "externalId": "x", "calendar": True}
+    named = validate_request(base | {"location": "Room 4"})
+    shaped = validate_request(base | {"location": {"displayName": "Room 4"}})
+    assert shaped.event_members["location"] == named.event_members["location"] == "Room 4"
+    assert shaped.fingerprint == named.fingerprint, "a repeat in the other shape is the same request"

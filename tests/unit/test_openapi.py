@@ -85,3 +85,31 @@ def test_changes_document_every_error_an_update_can_answer(path):
 def test_every_error_code_is_named_in_the_document():
     text = json.dumps(document())
     assert [cls.code for cls in _error_classes() if f"`{cls.code}`" not in text] == []
+
+
+def test_no_broker_error_answers_500_by_design():
+    """A 500 only ever means an unhandled bug: every handled failure has another status, whatever it replays."""
+    assert {cls.__name__: cls.status for cls in _error_classes() if cls.status >= 500 and cls.status != 503
+            and cls.status not in (502, 504)} == {}
+    for last in (None, {"code": "x", "status": 500}, {"code": "graph_unavailable", "status": 502},
+                 errors.ConcurrentUpdate("busy"), errors.GraphRejected("no")):
+        assert errors.RetriesExhausted.after(last).status != 500
+    for stored in ({}, {"status": 500, "code": "retries_exhausted"}, {"status": 500, "code": "configuration_error"}):
+        assert errors.RecordedFailure(stored, state="failed").status == 503
+    assert all("500" not in item[method]["responses"] for item in document()["paths"].values() for method in item)
+
+
+@pytest.mark.parametrize("last, status, retry_after", [
+    (errors.GraphUnavailable("down"), 502, None),
+    (errors.StorageUnavailable("down"), 503, None),
+    (errors.GraphThrottled("slow down", retry_after=17), 429, 17),
+    ({"code": "graph_throttled", "status": 429, "retryAfter": 9}, 429, 9),
+    ({"code": "graph_throttled", "status": 429}, 429, None),
+    (errors.ConcurrentUpdate("busy"), 503, None),   # not an upstream status: told as unavailable
+    (None, 503, None),                              # no attempt told its error (a crash, a timeout)
+])
+def test_retries_exhausted_replays_the_status_of_the_last_error(last, status, retry_after):
+    error = errors.RetriesExhausted.after(last)
+    assert (error.code, error.status, error.retry_after) == ("retries_exhausted", status, retry_after)
+    replayed = errors.RecordedFailure(error.as_record_error(), state="failed")
+    assert (replayed.code, replayed.status, replayed.retry_after) == ("retries_exhausted", status, retry_after)

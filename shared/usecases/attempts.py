@@ -1,0 +1,68 @@
+"""Use case: a queued create request is tried again; the key's record keeps the id its sender knows.
+
+When an attempt dies without the app telling its result (a timeout, a killed worker) on the last dequeue, the host
+moves the message to the poison queue under a **new** message id. A request without its own ``correlationId`` is
+known to its sender by the original message id only, so the record of its key keeps that id (``correlation_id``,
+``source`` "queue") and the poison trigger files the result under it (``exhaust.exhaust_request``).
+
+Cheap by design: nothing on a first attempt (the happy path costs no storage round trip); on a retry one read, and a
+write only when the record does not say this already (a handled failure records the id too, with
+``recording.failed``). Best effort: an attempt never fails because this could not be written.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..cas import Commit, compare_and_set
+from ..errors import BrokerError
+from ..meeting_request import MeetingRequest
+from ..records import MeetingKey, MeetingRecord
+from ..repository import AliasChanged
+from ..validation import validate_request
+from .common import Context, Deps, authorize, keyed, log
+from .recording import new_record
+
+SOURCE = "queue"
+
+
+def note_attempt(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int) -> MeetingRecord | None:
+    """On a retry (``dequeue_count`` > 1) of a create request that names no ``correlationId``, keep ``message_id``
+    as its record's correlation id; the record as stored, or None when nothing was (or could be) written."""
+    if dequeue_count <= 1 or not isinstance(payload, dict) or payload.get("action", "create") != "create":
+        return None
+    try:
+        request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
+        if request.correlation_id:
+            return None  # the poison copy carries it in its body
+        tenant = authorize(deps, request)
+        context = Context(message_id, SOURCE, request)
+        return keyed(deps, tenant, request.organizer_id, request.external_id,
+                     lambda key: _note(deps, context, request, key))
+    except (BrokerError, AliasChanged) as unwritten:  # the attempt itself will meet (and tell) the same problem
+        code = unwritten.code if isinstance(unwritten, BrokerError) else "alias_changed"
+        log.info("attempt %d of message %s: correlation not kept (%s)", dequeue_count, message_id, code)
+        return None
+
+
+def _note(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey) -> MeetingRecord | None:
+    def change(current: MeetingRecord | None) -> MeetingRecord | Commit | None:
+        if current is None:  # every earlier attempt died before writing: the key is pending from now on
+            fresh = dataclasses.replace(new_record(key, context, request, deps.clock()), first_attempt_at=None)
+            return Commit(fresh, alias=deps.organizers.placeholder(key))
+        if current.has_meeting or current.cancelled or current.fingerprint != request.fingerprint:
+            return current  # another request's record, or one that is settled: not this attempt's to claim
+        if (current.correlation_id, current.source) == (context.correlation_id, SOURCE):
+            return current  # said already (a handled failure recorded it): no write
+        return dataclasses.replace(current, correlation_id=context.correlation_id, source=SOURCE,
+                                   updated_at=deps.clock())
+
+    written = compare_and_set(deps.repository, key, change)
+    return written.record if written is not None else None
+
+
+def queued_correlation(record: MeetingRecord | None, request: MeetingRequest | None) -> str | None:
+    """The correlation id a queue attempt of this same request (same fingerprint) kept on the key's record."""
+    if record is None or request is None or record.source != SOURCE or not record.correlation_id:
+        return None
+    return record.correlation_id if record.fingerprint == request.fingerprint else None
