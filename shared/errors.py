@@ -36,6 +36,14 @@ class BrokerError(Exception):
         """The ``error`` member of a result message."""
         return {"code": self.code, "message": self.detail, "retryable": self.retryable}
 
+    def as_record_error(self) -> dict[str, Any]:
+        """How it is kept on a record (the result's error, status, Retry-After): a lookup replays all three, and an
+        exhaustion after it answers with them."""
+        kept: dict[str, Any] = {**self.as_result_error(), "status": self.status}
+        if self.retry_after is not None:
+            kept["retryAfter"] = self.retry_after
+        return kept
+
 
 class ValidationFailed(BrokerError):
     """Every broken rule, up to ``MAX_LISTED`` of them (a body can break thousands): ``errorCount`` tells how many."""
@@ -242,12 +250,6 @@ class RetriesExhausted(BrokerError):
         return cls(f"the request failed on every attempt; last error: {last.get('code')}: {last.get('message')}",
                    last_status=_int_or_none(last.get("status")), retry_after=_float_or_none(last.get("retryAfter")))
 
-    def as_record_error(self) -> dict[str, Any]:
-        """How it is kept on a record (the result's error, status, Retry-After): a lookup replays all three."""
-        kept: dict[str, Any] = {**self.as_result_error(), "status": self.status}
-        if self.retry_after is not None:
-            kept["retryAfter"] = self.retry_after
-        return kept
 
 
 class RecordedFailure(BrokerError):

@@ -203,11 +203,6 @@ def from_table(deps: Deps, context: Context, record: MeetingRecord) -> Outcome:
                    record=record, not_applied=record.settings_not_applied)
 
 
-def error_record(error: BrokerError) -> dict[str, Any]:
-    """How an error is kept on a record (and replayed by a lookup)."""
-    return {**error.as_result_error(), "status": error.status}
-
-
 def record_error(deps: Deps, record: MeetingRecord, error: BrokerError, *, final: bool) -> MeetingRecord:
     """Keep the last error on the row; a created row keeps its meeting whatever happens later. Best effort: the
     outcome is told either way."""
@@ -215,7 +210,7 @@ def record_error(deps: Deps, record: MeetingRecord, error: BrokerError, *, final
         if current is None or current.cancelled:
             return None
         status = current.status if current.has_meeting else (Status.FAILED if final else Status.PENDING)
-        return dataclasses.replace(current, status=status, last_error=error_record(error), updated_at=deps.clock())
+        return dataclasses.replace(current, status=status, last_error=error.as_record_error(), updated_at=deps.clock())
 
     try:
         written = compare_and_set(deps.repository, record.key, note, current=record)

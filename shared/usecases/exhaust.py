@@ -11,18 +11,16 @@ https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-que
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from ..cas import compare_and_set
-from ..errors import BrokerError, ConcurrentUpdate, RetriesExhausted
+from ..errors import BrokerError, RetriesExhausted
 from ..meeting_request import MeetingRequest
 from ..messages import payload_ids, result_message
 from ..records import MeetingRecord, Status
 from ..validation import validate_request
 from ..values import Clock
 from .attempts import queued_correlation
-from .common import Context, Deps, Outcome, from_table, log, record_key, refused, tenant_of
+from .common import Context, Deps, Outcome, from_table, log, record_error, record_key, refused, tenant_of
 
 
 def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None = None,
@@ -51,28 +49,12 @@ def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count:
     stored = None
     if record is not None:
         try:
-            stored = _record_exhaustion(deps, record, error)
+            stored = record_error(deps, record, error, final=True)
         except BrokerError:
             stored = record
     log.error("retries exhausted correlation=%s dequeue_count=%s", correlation_id, dequeue_count)
     failed = refused(deps, context, error)
     return Outcome(failed.status, failed.result, record=stored, error=error)
-
-
-def _record_exhaustion(deps: Deps, record: MeetingRecord, error: RetriesExhausted) -> MeetingRecord:
-    """The row fails for good with ``error`` (its status and Retry-After kept for lookups to replay); a row that
-    holds a meeting or a tombstone is left as it is. Best effort, as ``common.record_error``."""
-    def note(current: MeetingRecord | None) -> MeetingRecord | None:
-        if current is None or current.cancelled or current.has_meeting:
-            return current
-        return dataclasses.replace(current, status=Status.FAILED, last_error=error.as_record_error(),
-                                   updated_at=deps.clock())
-
-    try:
-        written = compare_and_set(deps.repository, record.key, note, current=record)
-    except ConcurrentUpdate:
-        return record
-    return written.record if written is not None else record
 
 
 def unrecorded_exhaustion(payload: Any, *, message_id: str, cause: BrokerError, clock: Clock) -> Outcome:

@@ -16,7 +16,7 @@ from ..quota import Ticket
 from ..records import Kind, MeetingKey, MeetingRecord, Status
 from ..repository import AliasChanged
 from ..values import organizer_object_id
-from .common import Context, Deps, Outcome, error_record, log, outcome
+from .common import Context, Deps, Outcome, log, outcome
 
 # What stops a meeting Graph made from being recorded; the meeting is removed again (``record_meeting``).
 UNRECORDABLE = (MeetingCancelled, OrganizerQuotaExceeded)
@@ -112,13 +112,13 @@ def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, k
 
     def note(row: MeetingRecord | None) -> MeetingRecord | Commit | None:
         if row and (row.has_meeting or row.cancelled):  # a meeting (or its tombstone) stays whatever happens later
-            return dataclasses.replace(row, last_error=error_record(error), updated_at=now)
+            return dataclasses.replace(row, last_error=error.as_record_error(), updated_at=now)
         base = row or new_record(key, context, request, now)
         if lease_owner is not None and base.lease_owner == lease_owner:  # let the next request create
             base = dataclasses.replace(base, lease_owner=None, lease_expires_at=None)
         noted = dataclasses.replace(
             base, status=status, fingerprint=request.fingerprint, correlation_id=context.correlation_id,
-            source=context.source, last_error=error_record(error), attempts=base.attempts + 1,
+            source=context.source, last_error=error.as_record_error(), attempts=base.attempts + 1,
             first_attempt_at=base.first_attempt_at or now, updated_at=now)
         return noted if row is not None else Commit(noted, alias=deps.organizers.placeholder(key))
 

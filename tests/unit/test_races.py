@@ -217,3 +217,19 @@ def test_a_key_whose_create_failed_for_good_is_answered_final_at_once(deps, grap
         assert (outcome.error.status, outcome.error.code, outcome.error.retryable) == \
             (409, "meeting_create_failed", False)
         assert "access_policy_missing" in outcome.error.detail
+
+
+# --- a recorded failure keeps its Retry-After: the poison trigger's exhaustion answers with it ----------------------
+
+def test_an_exhaustion_told_by_the_poison_trigger_keeps_the_last_throttles_retry_after(deps, graph):
+    from shared.errors import GraphThrottled
+    from shared.usecases import exhaust_request
+
+    payload = {"organizerId": ALICE_ID, "externalId": "throttled"}
+    graph.fail_next.append(GraphThrottled("slow down", retry_after=7))
+    attempt = create_meeting(deps, validate_request(payload, queue=True), source="queue", correlation_id="m-1",
+                             final=False)
+    assert attempt.error.code == "graph_throttled"  # recorded on the row, retried by the host
+    told = exhaust_request(deps, payload, message_id="poison-copy", poison=True)  # no cause: the record tells it
+    assert (told.error.code, told.error.status, told.error.retry_after) == ("retries_exhausted", 429, 7)
+    assert told.result["correlationId"] == "m-1"
