@@ -41,8 +41,6 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
     now = deps.clock()
     object_id = organizer_object_id(meeting) or key.organizer_key
     target = MeetingKey(key.tenant_id, object_id, key.external_id)
-    if not ticket.reserved and ticket.count is None and created and deps.quotas.limit:
-        ticket = dataclasses.replace(ticket, count=deps.quotas.view(key.tenant_id, object_id))  # now it is known
     for _ in range(3):
         alias = deps.organizers.learned(key.tenant_id, key.organizer_key, object_id) if target != key else None
         current = record if target == key else None  # under a new key, the insert tells whether a row is there

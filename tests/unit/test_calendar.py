@@ -2,6 +2,7 @@
 happens, changes that reach the attendees and keep the join block, and cancellations they receive once."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timezone
 
@@ -201,3 +202,20 @@ def test_a_location_in_graphs_own_shape_is_the_same_location_as_its_name():
     shaped = validate_request(base | {"location": {"displayName": "Room 4"}})
     assert shaped.event_members["location"] == named.event_members["location"] == "Room 4"
     assert shaped.fingerprint == named.fingerprint, "a repeat in the other shape is the same request"
+
+
+def test_an_event_made_after_its_key_was_buried_is_cancelled_and_the_tombstone_stays(deps, graph, repo):
+    real = graph.create_event
+
+    def buried_meanwhile(*args, **kwargs):  # a DELETE takes the key over (the lease expired) while Graph answers
+        made = real(*args, **kwargs)
+        (row,) = repo.rows.values()
+        repo.commit(dataclasses.replace(row, status=Status.CANCELLED, cancelled_at=row.updated_at), insert=False)
+        return made
+
+    graph.create_event = buried_meanwhile
+    late = ask(deps)
+    assert (late.error.status, late.error.code) == (409, "meeting_cancelled")
+    cancellations = sorted(who for kind, who, _ in graph.mailbox if kind == "cancellation")
+    assert cancellations == ["bob@contoso.example", "carol@contoso.example"], "the invitees learn it is off"
+    assert next(iter(repo.rows.values())).status == Status.CANCELLED
