@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared import bootstrap, http_api, worker
+from shared import bootstrap
+from shared.entrypoints import http as http_api
+from shared.entrypoints import queue as worker
 
 STORAGE = "AzureWebJobsStorage"
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from localdev.bytecode import compile_app
 from shared.usecases import create_meeting
-from shared.validation import validate_request
+from shared.domain.validation import validate_request
 
 from .compare_broker import Broker, StorageWait, cpu_delta
 from .compare_stats import ideal_rate, schedule

@@ -23,8 +23,8 @@ from localdev.emulator import (ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN, DEFAULT_CLI
 from localdev.processes import stop_process
 from localdev.world import LocalWorld
 from shared import bootstrap
-from shared.validation import validate_request
-from shared.values import utc_now
+from shared.domain.validation import validate_request
+from shared.domain.clock import utc_now
 
 from .compare_broker import Broker
 from .compare_venv import REPO_ROOT, SdkWorker, cpu_seconds

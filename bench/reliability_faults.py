@@ -22,7 +22,7 @@ from typing import Any
 import requests
 from azure.core.exceptions import AzureError
 
-from shared.graph import RetryPolicy
+from shared.adapters.graph.client import RetryPolicy
 
 from .reliability_faults_ledger import SECTION, record
 from .reliability_injection import GraphFaults, Outages

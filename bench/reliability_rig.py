@@ -30,7 +30,7 @@ from localdev.emulator import (
 )
 from localdev.world import LocalWorld, environment
 from shared import bootstrap
-from shared.graph import RetryPolicy
+from shared.adapters.graph.client import RetryPolicy
 
 from .reliability_results import Results
 

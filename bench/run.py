@@ -34,7 +34,7 @@ from localdev.emulator import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN
 from localdev.world import LocalWorld
 from shared import bootstrap
 from shared.usecases import create_meeting, update_meeting
-from shared.validation import validate_change, validate_request
+from shared.domain.validation import validate_change, validate_request
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ORGANIZERS = (ALICE_UPN, BOB_UPN)

@@ -16,20 +16,20 @@ from typing import Any, Callable, Mapping
 import requests
 from azure.core.exceptions import AzureError
 
-from .credentials import MsalTokenProvider
-from .errors import BrokerError, StorageUnavailable
-from .graph import GraphClient, RetryPolicy
-from .organizers import OrganizerDirectory
-from .ports import GraphPort, TenantResolver, TokenProvider
-from .quota import QuotaBook
-from .repository import MeetingRepository
-from .settings import Settings, load_settings
-from .network import Network
-from .storage import queue_client, table_client
-from .table_repository import TableMeetingRepository
-from .tenants import TenantDirectory
-from .usecases import Deps
-from .values import Clock, utc_now
+from shared.adapters.graph.credentials import MsalTokenProvider
+from shared.domain.errors import BrokerError, StorageUnavailable
+from shared.adapters.graph.client import GraphClient, RetryPolicy
+from shared.usecases.organizers import OrganizerDirectory
+from shared.ports import GraphPort, TenantResolver, TokenProvider
+from shared.usecases.quota import QuotaBook
+from shared.ports import MeetingRepository
+from shared.config.settings import Settings, load_settings
+from shared.adapters.network import Network
+from shared.adapters.storage import queue_client, table_client
+from shared.adapters.table.repository import TableMeetingRepository
+from shared.usecases.tenants import TenantDirectory
+from shared.usecases import Deps
+from shared.domain.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ import itertools
 import threading
 from typing import Any
 
-from shared.errors import BrokerError, MeetingGone
+from shared.domain.errors import BrokerError, MeetingGone
 from shared.ports import GraphAnswer, GraphPort
-from shared.values import format_datetime, normalize_organizer, parse_datetime
+from shared.domain.clock import format_datetime, parse_datetime
+from shared.domain.identifiers import normalize_organizer
 
 ALICE_ID = "11111111-1111-4111-8111-111111111111"
 BOB_ID = "22222222-2222-4222-8222-222222222222"

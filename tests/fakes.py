@@ -8,17 +8,18 @@ import threading
 from dataclasses import replace as with_changes
 from datetime import datetime, timezone
 
-from shared.errors import BrokerError, TenantNotAllowed
-from shared.organizers import OrganizerDirectory
-from shared.quota import QuotaBook
+from shared.domain.errors import BrokerError, TenantNotAllowed
+from shared.usecases.organizers import OrganizerDirectory
+from shared.usecases.quota import QuotaBook
 from shared.ports import MeetingsGraph, TenantResolver
-from shared.settings import Settings
+from shared.config.settings import Settings
 from shared.usecases import Deps
-from shared import keys
-from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, meeting_json
-from shared.repository import (MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, QuotaCounts,
+from shared.adapters.table import keys
+from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, meeting_json
+from shared.ports import (MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, QuotaCounts,
                                Written)
-from shared.values import Clock, is_guid, normalize_organizer
+from shared.domain.clock import Clock
+from shared.domain.identifiers import is_guid, normalize_organizer
 
 
 def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jsonschema
 
-from shared.openapi import document
+from shared.entrypoints.openapi import document
 
 
 def _resolve(node, doc):

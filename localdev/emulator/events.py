@@ -41,7 +41,7 @@ CALENDARS_READ_ROLE = "Calendars.Read"
 EVENT_ENDPOINTS = ("create_event", "list_events", "get_event", "update_event", "cancel_event", "delete_event")
 EVENT_WRITES = ("create_event", "update_event", "cancel_event", "delete_event")
 # The CLDR table of Windows zone names the app ships (data only: the emulator imports no app code).
-_WINDOWS_ZONES = Path(__file__).resolve().parents[2] / "shared" / "data" / "windows-time-zones.json"
+_WINDOWS_ZONES = Path(__file__).resolve().parents[2] / "shared" / "domain" / "data" / "windows-time-zones.json"
 _EPOCH = dt.datetime(1970, 1, 1)
 _WALL = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7})\d*)?)?$")
 _RULE = "_" * 80

@@ -8,13 +8,13 @@
 - ``find_meeting``, ``find_by_join_link``, ``organizer_quota`` (find.py): lookups, from the table only
 - ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
 """
-from .accept import accept_meeting
-from .common import Deps, Outcome
-from .create import create_meeting
-from .exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
-from .cancel import cancel_meeting
-from .find import find_by_join_link, find_meeting, organizer_quota
-from .update import update_meeting
+from shared.usecases.accept import accept_meeting
+from shared.usecases.common import Deps, Outcome
+from shared.usecases.create import create_meeting
+from shared.usecases.exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
+from shared.usecases.cancel import cancel_meeting
+from shared.usecases.find import find_by_join_link, find_meeting, organizer_quota
+from shared.usecases.update import update_meeting
 
 __all__ = ["Deps", "Outcome", "accept_meeting", "cancel_meeting", "create_meeting", "exhaust_request",
            "find_by_join_link", "find_meeting", "organizer_quota",

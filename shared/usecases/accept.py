@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..cas import Commit, compare_and_set
-from ..errors import BrokerError, PayloadTooLarge
-from ..jsontext import MAX_QUEUE_MESSAGE_BYTES, fits_queue, queue_message_size
-from ..meeting_request import MeetingRequest
-from ..messages import to_message
-from ..records import MeetingKey, MeetingRecord, Status
-from .common import Context, Deps, Outcome, authorize, cancelled, from_table, keyed, refused
-from .recording import new_record
+from shared.usecases.keyed_write import Commit, compare_and_set
+from shared.domain.errors import BrokerError, PayloadTooLarge
+from shared.domain.jsontext import MAX_QUEUE_MESSAGE_BYTES, fits_queue, queue_message_size
+from shared.domain.meeting_request import MeetingRequest
+from shared.domain.messages import to_message
+from shared.domain.records import MeetingKey, MeetingRecord, Status
+from shared.usecases.common import Context, Deps, Outcome, authorize, cancelled, from_table, keyed, refused
+from shared.usecases.record_outcome import new_record
 
 
 def accept_meeting(deps: Deps, request: MeetingRequest, *, correlation_id: str, source: str = "http") -> Outcome:
@@ -53,7 +53,7 @@ def _pending(deps: Deps, context: Context, request: MeetingRequest, current: Mee
     now = deps.clock()
     if current is None:
         fresh = dataclasses.replace(new_record(key, context, request, now), first_attempt_at=None)
-        return Commit(fresh, alias=deps.organizers.placeholder(key))  # see shared.organizers
+        return Commit(fresh, alias=deps.organizers.placeholder(key))  # see shared.usecases.organizers
     if current.has_meeting or current.cancelled:
         return current  # the meeting exists; the queue asks about the new details
     return dataclasses.replace(current, status=Status.PENDING, fingerprint=request.fingerprint,

@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..cas import Commit, compare_and_set
-from ..errors import BrokerError
-from ..meeting_request import MeetingRequest
-from ..records import MeetingKey, MeetingRecord
-from ..repository import AliasChanged
-from ..validation import validate_request
-from .common import Context, Deps, authorize, keyed, log
-from .recording import new_record
+from shared.usecases.keyed_write import Commit, compare_and_set
+from shared.domain.errors import BrokerError
+from shared.domain.meeting_request import MeetingRequest
+from shared.domain.records import MeetingKey, MeetingRecord
+from shared.ports import AliasChanged
+from shared.domain.validation import validate_request
+from shared.usecases.common import Context, Deps, authorize, keyed, log
+from shared.usecases.record_outcome import new_record
 
 SOURCE = "queue"
 

@@ -10,13 +10,13 @@ https://learn.microsoft.com/graph/api/user-post-events
 """
 from __future__ import annotations
 
-from ..calendar_events import EXTERNAL_ID_PROPERTY, event_body, join_url_of
-from ..errors import GraphUnavailable
-from ..meeting_changes import patch_for
-from ..meeting_request import MeetingChange, MeetingRequest
-from ..records import Kind, MeetingKey, MeetingRecord
-from .common import Context, Deps, Outcome, log
-from .leased import Made, create_leased
+from shared.domain.calendar_event import EXTERNAL_ID_PROPERTY, event_body, join_url_of
+from shared.domain.errors import GraphUnavailable
+from shared.domain.meeting_diff import patch_for
+from shared.domain.meeting_request import MeetingChange, MeetingRequest
+from shared.domain.records import Kind, MeetingKey, MeetingRecord
+from shared.usecases.common import Context, Deps, Outcome, log
+from shared.usecases.leased import Made, create_leased
 
 
 def create_calendar(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,

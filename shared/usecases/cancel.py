@@ -4,7 +4,7 @@ reusing; a later change that sets the lobby or chat again unlocks it.
 
 The tombstone (status ``cancelled``, ``cancelledAt``, the meeting's id and join URL kept) answers lookups with 410
 and new requests for the key with 409: a cancelled key stays cancelled. It always wins over a concurrent change. A lock
-or a delete claims the key like a change (``shared.cas.claim``): it waits for no change in flight, and none starts
+or a delete claims the key like a change (``shared.usecases.keyed_write.claim``): it waits for no change in flight, and none starts
 while it is under way (409 ``change_in_progress``).
 Graph's 404 on DELETE counts as done; a second DELETE answers 204 again with no Graph call. After a DELETE the join
 link keeps working for people who have it (Graph's known behaviour), so lock first when that matters.
@@ -16,12 +16,12 @@ import dataclasses
 import uuid
 from typing import Any
 
-from ..cas import claim, compare_and_set, release, unclaimed
-from ..errors import BrokerError, CalendarModeDisabled, MeetingNotFound
-from ..meeting_request import MeetingCancel
-from ..meeting_settings import differing
-from ..records import MeetingKey, MeetingRecord, Status
-from .common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log, outcome
+from shared.usecases.keyed_write import claim, compare_and_set, release, unclaimed
+from shared.domain.errors import BrokerError, CalendarModeDisabled, MeetingNotFound
+from shared.domain.meeting_request import MeetingCancel
+from shared.domain.meeting_options import differing
+from shared.domain.records import MeetingKey, MeetingRecord, Status
+from shared.usecases.common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log, outcome
 
 LOCKED_SETTINGS = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
                    "allowMeetingChat": "disabled"}

@@ -12,19 +12,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, TypeVar
 
-from ..calendar_events import event_summary
-from ..cas import Commit, compare_and_set, tombstone
-from ..errors import (BrokerError, ConcurrentUpdate, MeetingCreateFailed, MeetingNotFound, MeetingPending,
+from shared.domain.calendar_event import event_summary
+from shared.usecases.keyed_write import Commit, compare_and_set, tombstone
+from shared.domain.errors import (BrokerError, ConcurrentUpdate, MeetingCreateFailed, MeetingNotFound, MeetingPending,
                       OrganizerNotAllowed, TenantNotAllowed)
-from ..meeting_request import MeetingCancel, MeetingChange, MeetingRequest
-from ..messages import payload_ids, result_message, to_message
-from ..organizers import OrganizerDirectory
-from ..ports import GraphPort, TenantResolver
-from ..quota import QuotaBook
-from ..records import MeetingKey, MeetingRecord, Status
-from ..repository import AliasChanged, MeetingRepository
-from ..settings import Settings
-from ..values import Clock
+from shared.domain.meeting_request import MeetingCancel, MeetingChange, MeetingRequest
+from shared.domain.messages import payload_ids, result_message, to_message
+from shared.usecases.organizers import OrganizerDirectory
+from shared.ports import GraphPort, TenantResolver
+from shared.usecases.quota import QuotaBook
+from shared.domain.records import MeetingKey, MeetingRecord, Status
+from shared.ports import AliasChanged, MeetingRepository
+from shared.config.settings import Settings
+from shared.domain.clock import Clock
 
 log = logging.getLogger("shared.usecases")
 CALENDAR_MODE_OFF = ("calendar-backed meetings are off in this deployment: they need the application permission "

@@ -7,24 +7,24 @@ presenters, chat, recording, ...) follow in one PATCH of the members that differ
 plain create instead (``plain_create.py``). A repeat whose meeting is recorded is answered from the table without
 calling Graph; a repeat with other details is applied (``MEETING_CHANGES=apply``: one PATCH of the differences) or
 answered with the meeting as it is (``keep``). A cancelled key stays cancelled. The organizer's monthly quota is
-checked before Graph is called (``shared.quota``).
+checked before Graph is called (``shared.usecases.quota``).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BrokerError, CalendarModeDisabled, MeetingKindDiffers, PasscodeSettingImmutable
-from ..meeting_changes import not_applied
-from ..meeting_request import MeetingChange, MeetingRequest
-from ..meeting_settings import differing
-from ..records import Kind, MeetingKey, MeetingRecord, Status
-from ..values import organizer_object_id
-from .common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome,
+from shared.domain.errors import BrokerError, CalendarModeDisabled, MeetingKindDiffers, PasscodeSettingImmutable
+from shared.domain.meeting_diff import not_applied
+from shared.domain.meeting_request import MeetingChange, MeetingRequest
+from shared.domain.meeting_options import differing
+from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
+from shared.domain.identifiers import organizer_object_id
+from shared.usecases.common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome,
                      refused)
-from .calendar import create_calendar
-from .plain_create import create_plain
-from .recording import UNRECORDABLE, failed, record_meeting
-from .update import apply_change
+from shared.usecases.calendar import create_calendar
+from shared.usecases.plain_create import create_plain
+from shared.usecases.record_outcome import UNRECORDABLE, failed, record_meeting
+from shared.usecases.update import apply_change
 
 
 def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlation_id: str,

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import BrokerError, RetriesExhausted
-from ..meeting_request import MeetingRequest
-from ..messages import payload_ids, result_message
-from ..records import MeetingRecord, Status
-from ..validation import validate_request
-from ..values import Clock
-from .attempts import queued_correlation
-from .common import Context, Deps, Outcome, from_table, log, record_error, record_key, refused, tenant_of
+from shared.domain.errors import BrokerError, RetriesExhausted
+from shared.domain.meeting_request import MeetingRequest
+from shared.domain.messages import payload_ids, result_message
+from shared.domain.records import MeetingRecord, Status
+from shared.domain.validation import validate_request
+from shared.domain.clock import Clock
+from shared.usecases.attempts import queued_correlation
+from shared.usecases.common import Context, Deps, Outcome, from_table, log, record_error, record_key, refused, tenant_of
 
 
 def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None = None,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MeetingNotFound
-from ..quota import month_of, next_month_start
-from ..records import MeetingRecord
-from ..values import format_datetime
-from .common import Deps, allowed_organizer, allowed_tenant, record_key
+from shared.domain.errors import MeetingNotFound
+from shared.usecases.quota import month_of, next_month_start
+from shared.domain.records import MeetingRecord
+from shared.domain.clock import format_datetime
+from shared.usecases.common import Deps, allowed_organizer, allowed_tenant, record_key
 
 
 def find_meeting(deps: Deps, organizer_id: str, external_id: str, tenant_id: str | None = None) -> MeetingRecord:

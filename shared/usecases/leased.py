@@ -14,14 +14,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..calendar_events import asked
-from ..cas import LEASE, Commit, compare_and_set
-from ..errors import BrokerError, RequestInProgress
-from ..meeting_changes import not_applied
-from ..meeting_request import MeetingRequest
-from ..records import Kind, MeetingKey, MeetingRecord, Status
-from .common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
-from .recording import UNRECORDABLE, failed, new_record, record_meeting
+from shared.domain.calendar_event import asked
+from shared.usecases.keyed_write import LEASE, Commit, compare_and_set
+from shared.domain.errors import BrokerError, RequestInProgress
+from shared.domain.meeting_diff import not_applied
+from shared.domain.meeting_request import MeetingRequest
+from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
+from shared.usecases.common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
+from shared.usecases.record_outcome import UNRECORDABLE, failed, new_record, record_meeting
 
 # How long a concurrent request waits for the lease holder before answering request_in_progress.
 WAITS = (0.1, 0.2, 0.4, 0.8, 1.5, 2.0)

@@ -8,12 +8,12 @@ https://learn.microsoft.com/graph/api/application-post-onlinemeetings
 """
 from __future__ import annotations
 
-from ..errors import BrokerError
-from ..meeting_changes import not_applied
-from ..meeting_request import MeetingRequest
-from ..records import Kind, MeetingKey, MeetingRecord
-from .common import Context, Deps, Outcome, log
-from .leased import Made, create_leased
+from shared.domain.errors import BrokerError
+from shared.domain.meeting_diff import not_applied
+from shared.domain.meeting_request import MeetingRequest
+from shared.domain.records import Kind, MeetingKey, MeetingRecord
+from shared.usecases.common import Context, Deps, Outcome, log
+from shared.usecases.leased import Made, create_leased
 
 
 def create_plain(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,

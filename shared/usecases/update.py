@@ -6,7 +6,7 @@ record keeps Graph's answer. Nothing differs: no Graph call. An option Graph kep
 is reported in ``settingsNotApplied`` instead of failing. A locked meeting is unlocked by a change that sets its
 lobby or chat again; a cancelled one cannot change (its tombstone always wins over a concurrent change).
 
-Changes of one key are applied one at a time (``shared.cas.claim``): the request claims the row, on the version it
+Changes of one key are applied one at a time (``shared.usecases.keyed_write.claim``): the request claims the row, on the version it
 decided on (and only when that is the version ``If-Match`` names), before it calls Graph, and records Graph's answer
 in the write that releases the claim. A change that meets another in flight answers 409 ``change_in_progress``; so
 the record is always Graph's answer to the last change, and "nothing differs" is decided against it.
@@ -18,14 +18,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..calendar_events import asked, event_patch, join_url_of
-from ..cas import UNREAD, claim, compare_and_set, release, unclaimed
-from ..errors import (BrokerError, CalendarModeDisabled, FieldError, MeetingKindDiffers, MeetingNotFound,
+from shared.domain.calendar_event import asked, event_patch, join_url_of
+from shared.usecases.keyed_write import UNREAD, claim, compare_and_set, release, unclaimed
+from shared.domain.errors import (BrokerError, CalendarModeDisabled, FieldError, MeetingKindDiffers, MeetingNotFound,
                       PreconditionFailed, ValidationFailed)
-from ..meeting_changes import attendees_of, not_applied, patch_for
-from ..meeting_request import MeetingChange
-from ..records import MeetingKey, MeetingRecord, Status
-from .common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log,
+from shared.domain.meeting_diff import attendees_of, not_applied, patch_for
+from shared.domain.meeting_request import MeetingChange
+from shared.domain.records import MeetingKey, MeetingRecord, Status
+from shared.usecases.common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log,
                      outcome)
 
 UNLOCKING = ("lobbyBypassSettings", "allowMeetingChat")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from shared import bootstrap
-from shared.errors import GraphUnavailable
+from shared.domain.errors import GraphUnavailable
 
 ALICE = "alice@contoso.example"
 

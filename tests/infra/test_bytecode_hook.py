@@ -70,10 +70,10 @@ def test_the_hook_compiles_every_app_module_to_checked_hash_bytecode_and_drops_s
 
 def test_a_source_changed_after_compiling_is_run_from_the_source_not_the_old_bytecode(app):
     assert _run_hook(app).returncode == 0
-    values = app / "shared" / "values.py"
+    values = app / "shared" / "domain" / "clock.py"
     values.write_text(values.read_text(encoding="utf-8") + "\nCHANGED_AFTER_PACKAGING = True\n", encoding="utf-8")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(app)}
-    probe = subprocess.run([sys.executable, "-c", "import shared.values as v; print(v.CHANGED_AFTER_PACKAGING)"],
+    probe = subprocess.run([sys.executable, "-c", "import shared.domain.clock as v; print(v.CHANGED_AFTER_PACKAGING)"],
                            cwd=app, env=env, capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == "True", probe.stderr
 

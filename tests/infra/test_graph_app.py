@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import settings as code
+from shared.config import settings as code
 from tests.infra.template import render
 
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"

@@ -44,6 +44,6 @@ def test_runtime_requirements_carry_no_test_or_dev_tool():
 def test_the_data_files_the_code_reads_are_deployed():
     """shared/data holds the Windows time zone names (CLDR) that calendar-backed meetings translate."""
     files = set(deployed_files())
-    data = {path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "shared" / "data").iterdir()}
-    assert "shared/data/windows-time-zones.json" in data
+    data = {path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "shared" / "domain" / "data").iterdir()}
+    assert "shared/domain/data/windows-time-zones.json" in data
     assert data <= files

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.errors import AccessPolicyMissing, CalendarAccessDenied
-from shared.graph_answers import error_of
+from shared.domain.errors import AccessPolicyMissing, CalendarAccessDenied
+from shared.adapters.graph.answers import error_of
 from shared.usecases.common import CALENDAR_MODE_OFF
 
 REPO = Path(__file__).resolve().parents[2]

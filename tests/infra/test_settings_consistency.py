@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import settings as code
+from shared.config import settings as code
 from tests.infra.template import Unresolved, render
 
 # Read by the code, but never set in Azure: secrets (the app holds none there) and the URL overrides that exist

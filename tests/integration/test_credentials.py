@@ -15,10 +15,10 @@ from localdev.emulator import (
     DEFAULT_TENANT_ID,
 )
 from shared import bootstrap
-from shared.credentials import MsalTokenProvider
-from shared.errors import ConfigurationError, CredentialRejected, TenantNotAllowed, TokenUnavailable
-from shared.graph import GraphClient
-from shared.settings import load_settings
+from shared.adapters.graph.credentials import MsalTokenProvider
+from shared.domain.errors import ConfigurationError, CredentialRejected, TenantNotAllowed, TokenUnavailable
+from shared.adapters.graph.client import GraphClient
+from shared.config.settings import load_settings
 from tests.support import self_signed_certificate
 
 SECOND_TENANT = "0b7c2d9e-1111-4a2b-9c3d-4e5f60718293"

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from localdev.emulator import ALICE_ID, CAROL_ID, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
-from shared.errors import (
+from shared.domain.errors import (
     AccessPolicyMissing,
     GraphRejected,
     GraphThrottled,
@@ -18,8 +18,8 @@ from shared.errors import (
     MeetingGone,
     OrganizerNotFound,
 )
-from shared.graph import GraphClient, RetryPolicy
-from shared.graph_answers import parse_retry_after
+from shared.adapters.graph.client import GraphClient, RetryPolicy
+from shared.adapters.graph.answers import parse_retry_after
 
 
 class StaticToken:
@@ -165,7 +165,7 @@ def test_retry_after_is_read_as_seconds_fractions_or_an_http_date():
 
 
 def test_graphs_request_id_and_our_client_request_id_are_logged_and_the_token_is_not(client, emulator, caplog):
-    caplog.set_level(logging.INFO, logger="shared.graph")
+    caplog.set_level(logging.INFO, logger="shared.adapters.graph.client")
     answer = create(client)
     sent = emulator.state.requests[-1]["headers"]["client-request-id"]
     assert answer.request_id and f"request-id={answer.request_id}" in caplog.text
@@ -184,7 +184,7 @@ def test_a_plain_create_that_timed_out_is_not_retried_and_is_logged_as_possibly_
                                                                                           caplog):
     emulator.state.inject("graph", None, count=1, delay=1.5)
     before = len(emulator.state.calls("create_meeting"))
-    with caplog.at_level(logging.WARNING, logger="shared.graph"), pytest.raises(GraphUnavailable) as failure:
+    with caplog.at_level(logging.WARNING, logger="shared.adapters.graph.client"), pytest.raises(GraphUnavailable) as failure:
         plain_create(client)
     assert failure.value.retryable and sleeps == []
     assert len(emulator.state.calls("create_meeting")) == before + 1, "one POST: Graph may have created the meeting"

@@ -12,13 +12,14 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from localdev.azurite import ACCOUNT_KEY
-from shared import keys, storage
-from shared.errors import MeetingTooLarge, StorageUnavailable
-from shared.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
-from shared.repository import QUOTA_SHARDS, Alias, AliasChanged, QuotaChanged, QuotaCount
-from shared.table_repository import TableMeetingRepository
-from shared.values import normalize_organizer
-from shared.settings import StorageSettings
+from shared.adapters.table import keys
+from shared.adapters import storage
+from shared.domain.errors import MeetingTooLarge, StorageUnavailable
+from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
+from shared.ports import QUOTA_SHARDS, Alias, AliasChanged, QuotaChanged, QuotaCount
+from shared.adapters.table.repository import TableMeetingRepository
+from shared.domain.identifiers import normalize_organizer
+from shared.config.settings import StorageSettings
 from tests.fakes import InMemoryMeetingRepository
 
 TENANT = "contoso.onmicrosoft.com"
@@ -403,7 +404,7 @@ def test_a_missing_table_is_made_by_the_first_operation_that_finds_it_missing(ta
 
 def test_every_repository_operation_makes_a_missing_table():
     """The Azurite test above shows the mechanism on a few operations; none of the others may go without it."""
-    from shared.repository import MeetingRepository
+    from shared.ports import MeetingRepository
 
     operations = MeetingRepository.__abstractmethods__ - {"ensure_ready"}
     assert operations and not [name for name in operations

@@ -12,9 +12,9 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import ManagedIdentityCredential
 
 from localdev.azurite import ACCOUNT_KEY
-from shared import storage
-from shared.errors import ConfigurationError, StorageUnavailable
-from shared.settings import StorageSettings
+from shared.adapters import storage
+from shared.domain.errors import ConfigurationError, StorageUnavailable
+from shared.config.settings import StorageSettings
 
 USER_ASSIGNED_CLIENT_ID = "6e2b4c1a-0000-4000-8000-0000000000aa"
 IDENTITY_SETTINGS = StorageSettings(

@@ -5,8 +5,8 @@ import pytest
 import requests
 
 from localdev.emulator import DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID
-from shared.errors import TenantNotAllowed, TokenUnavailable
-from shared.tenants import TenantDirectory
+from shared.domain.errors import TenantNotAllowed, TokenUnavailable
+from shared.usecases.tenants import TenantDirectory
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from shared.calendar_events import EXTERNAL_ID_PROPERTY, time_zone, transaction_id, wall_time, with_join_block
-from shared.errors import GraphUnavailable, ValidationFailed
-from shared.meeting_request import MeetingCancel
-from shared.records import Kind, Status
-from shared.settings import load_settings
+from shared.domain.calendar_event import EXTERNAL_ID_PROPERTY, time_zone, transaction_id, wall_time, with_join_block
+from shared.domain.errors import GraphUnavailable, ValidationFailed
+from shared.domain.meeting_request import MeetingCancel
+from shared.domain.records import Kind, Status
+from shared.config.settings import load_settings
 from shared.usecases import cancel_meeting, create_meeting, update_meeting
-from shared.validation import validate_change, validate_request
+from shared.domain.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID
 from tests.fakes import InMemoryMeetingRepository, make_deps
 from tests.unit.test_usecases import ENV, TENANT, Clock

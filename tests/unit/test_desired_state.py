@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from shared.errors import GraphUnavailable, ValidationFailed
-from shared.meeting_request import MeetingChange
-from shared.records import Kind, Status
-from shared.settings import load_settings
+from shared.domain.errors import GraphUnavailable, ValidationFailed
+from shared.domain.meeting_request import MeetingChange
+from shared.domain.records import Kind, Status
+from shared.config.settings import load_settings
 from shared.usecases import create_meeting, update_meeting
-from shared.validation import validate_change, validate_request
+from shared.domain.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
 from tests.unit.test_usecases import ENV

@@ -10,7 +10,7 @@ from azure.functions.queue import QueueMessage
 
 import function_app
 from shared import bootstrap
-from shared.errors import AccessPolicyMissing, GraphUnavailable, StorageUnavailable
+from shared.domain.errors import AccessPolicyMissing, GraphUnavailable, StorageUnavailable
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.unit.harness import ENV, Out, call, post
 

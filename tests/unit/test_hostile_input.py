@@ -12,16 +12,16 @@ from azure.functions.queue import QueueMessage
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from shared import bootstrap
-from shared.errors import GraphThrottled, GraphUnavailable, StorageUnavailable
-from shared.graph_answers import parse_retry_after
-from shared.http_io import problem
-from shared.jsontext import MAX_DEPTH, fits_queue
-from shared.records import Status
-from shared.repository import Alias
-from shared.settings import load_settings
+from shared.domain.errors import GraphThrottled, GraphUnavailable, StorageUnavailable
+from shared.adapters.graph.answers import parse_retry_after
+from shared.entrypoints.http_io import problem
+from shared.domain.jsontext import MAX_DEPTH, fits_queue
+from shared.domain.records import Status
+from shared.ports import Alias
+from shared.config.settings import load_settings
 from shared.usecases import create_meeting
-from shared.validation import validate_request
-from shared.worker import MAX_DEQUEUE_COUNT
+from shared.domain.validation import validate_request
+from shared.entrypoints.queue import MAX_DEQUEUE_COUNT
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
 from tests.unit.harness import ENV, Out, call, post

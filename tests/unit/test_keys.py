@@ -7,7 +7,7 @@ import re
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-from shared import keys
+from shared.adapters.table import keys
 
 # Any text the Table service could be handed (no lone surrogates), biased towards the characters that matter.
 _interesting = st.sampled_from(list("/\\#?%|'\"% \t\n\x00\x1f\x7f\x80\x9f\xa0é€😀") + ["%%", "%2F", "%25"])

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.errors import MeetingGone
-from shared.meeting_request import MeetingCancel
-from shared.quota import Ticket
-from shared.records import Status
-from shared.settings import load_settings
+from shared.domain.errors import MeetingGone
+from shared.domain.meeting_request import MeetingCancel
+from shared.usecases.quota import Ticket
+from shared.domain.records import Status
+from shared.config.settings import load_settings
 from shared.usecases import (cancel_meeting, create_meeting, find_by_join_link, find_meeting, organizer_quota,
                              update_meeting)
-from shared.validation import validate_change, validate_request
+from shared.domain.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
 from tests.unit.test_usecases import ENV, TENANT

@@ -5,9 +5,9 @@ import requests
 
 from azure.core.credentials import AccessToken
 
-from shared.network import Network
-from shared.storage import table_client
-from shared.settings import StorageSettings
+from shared.adapters.network import Network
+from shared.adapters.storage import table_client
+from shared.config.settings import StorageSettings
 
 ENVIRON = {"HTTPS_PROXY": "http://proxy.corp.example:3128", "NO_PROXY": "graph.microsoft.com,.internal.example",
            "REQUESTS_CA_BUNDLE": "/etc/ssl/corp-ca.pem"}

@@ -6,8 +6,8 @@ import json
 import pytest
 from openapi_spec_validator import validate
 
-import shared.errors as errors
-from shared.openapi import document
+import shared.domain.errors as errors
+from shared.entrypoints.openapi import document
 
 
 def _error_classes():

@@ -1,4 +1,4 @@
-"""Overlapping requests against the write protocol (``shared.cas``), with fakes that let one request land inside
+"""Overlapping requests against the write protocol (``shared.usecases.keyed_write``), with fakes that let one request land inside
 another's Graph call: a tombstone always wins, ``If-Match`` is exclusive, changes of one key go one at a time, the
 monthly limit holds under any concurrency and however the organizer is named, and a key whose create failed for good
 is answered as such at once."""
@@ -10,13 +10,13 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from shared.cas import claim, compare_and_set
-from shared.errors import AccessPolicyMissing, ChangeInProgress, MeetingCancelled, PreconditionFailed
-from shared.meeting_request import MeetingCancel
-from shared.records import Status
-from shared.settings import load_settings
+from shared.usecases.keyed_write import claim, compare_and_set
+from shared.domain.errors import AccessPolicyMissing, ChangeInProgress, MeetingCancelled, PreconditionFailed
+from shared.domain.meeting_request import MeetingCancel
+from shared.domain.records import Status
+from shared.config.settings import load_settings
 from shared.usecases import cancel_meeting, create_meeting, update_meeting
-from shared.validation import validate_change, validate_request
+from shared.domain.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
 from tests.unit.test_usecases import ENV, Clock
@@ -222,7 +222,7 @@ def test_a_key_whose_create_failed_for_good_is_answered_final_at_once(deps, grap
 # --- a recorded failure keeps its Retry-After: the poison trigger's exhaustion answers with it ----------------------
 
 def test_an_exhaustion_told_by_the_poison_trigger_keeps_the_last_throttles_retry_after(deps, graph):
-    from shared.errors import GraphThrottled
+    from shared.domain.errors import GraphThrottled
     from shared.usecases import exhaust_request
 
     payload = {"organizerId": ALICE_ID, "externalId": "throttled"}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import load_settings
+from shared.config.settings import load_settings
 from shared.usecases import cancel_meeting, create_meeting, update_meeting
-from shared.meeting_request import MeetingCancel
-from shared.validation import validate_change, validate_request
+from shared.domain.meeting_request import MeetingCancel
+from shared.domain.validation import validate_change, validate_request
 from tests.fake_graph import ALICE_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
 from tests.unit.test_usecases import ENV, Clock

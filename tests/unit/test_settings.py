@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from shared.errors import ConfigurationError
-from shared.access import OrganizerAllowlist
-from shared.settings import load_settings
+from shared.domain.errors import ConfigurationError
+from shared.config.allowlists import OrganizerAllowlist
+from shared.config.settings import load_settings
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "11111111-2222-3333-4444-555555555555"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.errors import (
+from shared.domain.errors import (
     AccessPolicyMissing,
     ConcurrentUpdate,
     GraphThrottled,
@@ -15,10 +15,10 @@ from shared.errors import (
     OrganizerNotFound,
     StorageUnavailable,
 )
-from shared.records import MeetingKey, RecordModified, Status
-from shared.settings import load_settings
+from shared.domain.records import MeetingKey, RecordModified, Status
+from shared.config.settings import load_settings
 from shared.usecases import accept_meeting, create_meeting, exhaust_request, find_meeting
-from shared.validation import validate_request
+from shared.domain.validation import validate_request
 from tests.fake_graph import ALICE_ID, BOB_ID, FakeGraph
 from tests.fakes import InMemoryMeetingRepository, make_deps
 

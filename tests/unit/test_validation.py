@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import assume, example, given, settings, strategies as st
 
-from shared.messages import meeting_summary, result_message
-from shared.validation import validate_request
-from shared.values import format_datetime, parse_datetime
-from shared.errors import FieldError, ValidationFailed
+from shared.domain.messages import meeting_summary, result_message
+from shared.domain.validation import validate_request
+from shared.domain.clock import format_datetime, parse_datetime
+from shared.domain.errors import FieldError, ValidationFailed
 
 ORGANIZER_GUID = "1f35f2e6-9cab-44ad-8d5a-b74c14720000"
 TENANT_GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -1,7 +1,7 @@
 """The values every layer shares: one organizer spelling, where Graph names the organizer's object id."""
 from __future__ import annotations
 
-from shared.values import normalize_organizer, organizer_object_id
+from shared.domain.identifiers import normalize_organizer, organizer_object_id
 
 
 def test_organizer_guids_and_upns_have_one_spelling():

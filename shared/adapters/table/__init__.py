@@ -1,0 +1,1 @@
+"""Azure Table Storage: the meeting repository, its entities and keys."""

@@ -1,0 +1,1 @@
+"""Configuration: app settings, national clouds, allowlists."""

@@ -1,0 +1,1 @@
+"""The domain: requests, meeting options, records, errors and rules. Standard library only."""

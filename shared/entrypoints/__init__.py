@@ -1,0 +1,1 @@
+"""Entry points: the HTTP, queue and OpenAPI adapters the Functions triggers call."""

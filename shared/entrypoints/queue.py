@@ -1,0 +1,134 @@
+"""The queue adapter: one intake message in, at most one result message out.
+
+A permanent failure (invalid request, malformed JSON, no access policy, unknown organizer) produces a ``failed``
+result at once. A transient one raises, so the Functions host makes the message visible again and retries it; on the
+last attempt (``maxDequeueCount`` in host.json) the worker itself emits the final ``retries_exhausted`` result, under
+the correlation id the sender knows (the original message id when it gave none), instead of raising into the poison
+queue. The poison trigger remains the last line of defence (a crash, a timeout) and never raises; its copy of the
+message has a new id, so every retry keeps the original id on the key's record (``usecases.attempts``) for it.
+https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any, Callable
+
+from shared.bootstrap import Container
+from shared.domain.errors import BrokerError, MalformedJson, RetriesExhausted
+from shared.domain.jsontext import parse, parse_utf8
+from shared.domain.messages import payload_ids
+from shared.domain.records import Status
+from shared.usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
+                       unrecorded_failure, update_meeting)
+from shared.usecases.attempts import note_attempt
+from shared.usecases.common import Context, refused
+from shared.domain.validation import validate_cancel, validate_change, validate_request
+from shared.domain.clock import Clock
+
+log = logging.getLogger(__name__)
+
+# host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
+MAX_DEQUEUE_COUNT = 5
+
+
+def decode_message(body: bytes) -> Any:
+    """The JSON of an intake message. host.json reads messages as plain text (``messageEncoding: none``) so that no
+    message can fail decoding in the host and skip this code; base64-encoded JSON (the Functions default that many
+    producers use) is accepted too. The two cannot be confused: plain JSON text is never valid base64."""
+    what = "the message"
+    try:
+        return parse_utf8(body.strip(), what=what)
+    except MalformedJson as not_json:
+        try:
+            decoded = base64.b64decode(body.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise not_json from None
+        return parse(decoded, what=what)
+
+
+def process_request(body: bytes, *, message_id: str, dequeue_count: int,
+                    container_factory: Callable[[], Container], clock: Clock) -> str | None:
+    """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
+    last_attempt = dequeue_count >= MAX_DEQUEUE_COUNT
+    payload = None
+    try:
+        payload = decode_message(body)
+        container = container_factory()
+    except MalformedJson as error:
+        return _refused(container_factory, error, payload, message_id, clock)
+    except BrokerError as error:  # the app cannot work (settings): retried, and told on the last attempt
+        if not last_attempt:
+            raise
+        log.error("retries exhausted under %s, message %s", error.code, message_id)
+        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
+    deps = container.deps
+    # A retry keeps this message's id on the key's record, for the poison trigger should this attempt die untold.
+    note_attempt(deps, payload, message_id=message_id, dequeue_count=dequeue_count)
+    try:
+        outcome = _process(deps, payload, message_id)
+    except BrokerError as error:
+        log.warning("queue message %s refused: %s", message_id, error.code)
+        correlation_id = payload_ids(payload)["correlationId"] or message_id
+        return refused(deps, Context(correlation_id, "queue", payload=payload), error).message
+    if outcome.status == Status.DEFERRED:
+        assert outcome.retry_in is not None and outcome.intake is not None
+        # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
+        # this message then completes without a result: the copy will produce it.
+        container.requeue(outcome.intake, outcome.retry_in)
+        return None
+    if outcome.retryable_failure:
+        assert outcome.error is not None
+        if last_attempt:
+            return exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count,
+                                   cause=outcome.error).message
+        log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
+                    outcome.error.code)
+        raise outcome.error
+    return outcome.message
+
+
+def _process(deps: Deps, payload: Any, message_id: str) -> Outcome:
+    """The use case the message's ``action`` names (``create`` by default); a message that breaks its rules
+    raises ValidationFailed."""
+    action = payload.get("action") if isinstance(payload, dict) else None
+    if action == "update":
+        change = validate_change(payload, queue=True)
+        return update_meeting(deps, change, source="queue", correlation_id=change.correlation_id or message_id)
+    if action == "cancel":
+        cancel = validate_cancel(payload, queue=True)
+        return cancel_meeting(deps, cancel, source="queue", correlation_id=cancel.correlation_id or message_id)
+    request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
+    return create_meeting(deps, request, source="queue", correlation_id=request.correlation_id or message_id,
+                          final=False)
+
+
+def _refused(container_factory: Callable[[], Container], error: BrokerError, payload: Any, message_id: str,
+             clock: Clock) -> str | None:
+    """A message that is not JSON at all: told at once, even when the app's settings cannot load."""
+    log.warning("queue message %s refused: %s", message_id, error.code)
+    try:
+        deps = container_factory().deps
+    except BrokerError:
+        return unrecorded_failure(payload, correlation_id=message_id, error=error, clock=clock,
+                                  source="queue").message
+    return refused(deps, Context(message_id, "queue", payload=payload), error).message
+
+
+def process_poison(body: bytes, *, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
+                   clock: Clock) -> str | None:
+    """A message the host gave up on: emit its final result. Never raises, whatever the body."""
+    payload = None
+    try:
+        payload = decode_message(body)
+    except BrokerError:
+        pass
+    try:
+        container = container_factory()
+        return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count,
+                               poison=True).message
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: tell the outcome whatever went wrong
+        cause = exc if isinstance(exc, BrokerError) else RetriesExhausted(f"unexpected {type(exc).__name__}")
+        log.error("retries exhausted, message %s not recorded: %s", message_id, type(exc).__name__)
+        return unrecorded_exhaustion(payload, message_id=message_id, cause=cause, clock=clock).message
