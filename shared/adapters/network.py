@@ -1,12 +1,6 @@
-"""The process's network settings, read from the environment once.
-
-``requests`` re-reads the whole environment on every call of a session that trusts it (proxies, ``NO_PROXY``,
-``.netrc``, the CA bundle): about 2 ms a request with the few dozen variables of a shell, several with the hundreds of
-app settings a Functions worker receives as variables. The broker reads them once, at start: the CA bundle
-(``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, as ``requests`` does) and, for each host it will call, the proxy the
-environment names for it (``HTTPS_PROXY`` / ``HTTP_PROXY``, honouring ``NO_PROXY``), then hands them to ``requests``
-and to the storage SDKs' transports with the environment switched off.
-https://requests.readthedocs.io/en/latest/user/advanced/#proxies
+"""The process's network settings (CA bundle, proxies per host, ``NO_PROXY``), read from the environment once at
+start and handed to ``requests`` and the storage SDKs with the environment switched off: ``requests`` would re-read
+the whole environment on every call (milliseconds with a Functions worker's hundreds of app settings).
 """
 from __future__ import annotations
 

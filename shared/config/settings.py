@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import Enum
 from typing import Mapping
 from urllib.parse import urlsplit
 import re
@@ -95,9 +96,16 @@ SETTING_NAMES: tuple[str, ...] = (
 SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE"})
 
 CREDENTIAL_MODES = ("managed_identity_fic", "managed_identity", "certificate", "client_secret")
-# What a POST does for a key whose meeting exists when it asks for other details: apply them (PATCH), or keep the
-# meeting as it is (createOrGet's own semantics).
-MEETING_CHANGES = ("apply", "keep")
+
+
+class MeetingChanges(str, Enum):
+    """What a repeated POST with other details does to a recorded meeting (``MEETING_CHANGES``)."""
+
+    APPLY = "apply"  # one PATCH of the differences
+    KEEP = "keep"    # answered with the meeting as it is (createOrGet's own semantics)
+
+
+MEETING_CHANGES = tuple(choice.value for choice in MeetingChanges)
 API_VERSIONS = ("v1.0", "beta")
 # Calendar-backed meetings need Calendars.ReadWrite, so they are off unless turned on.
 CALENDAR_MODES = ("enabled", "disabled")
@@ -131,7 +139,7 @@ class Settings:
     allowed_tenants: frozenset[str]
     allowed_organizers: OrganizerAllowlist
     access_policy_grace: timedelta
-    meeting_changes: str = "apply"
+    meeting_changes: MeetingChanges = MeetingChanges.APPLY
     monthly_meeting_limit: int = 2000
     calendar_mode: bool = False
     client_secret: str | None = field(default=None, repr=False)
@@ -281,7 +289,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         allowed_tenants=frozenset(allowed_tenants),
         allowed_organizers=organizers,
         access_policy_grace=timedelta(minutes=grace_minutes),
-        meeting_changes=meeting_changes,
+        meeting_changes=MeetingChanges(meeting_changes),
         monthly_meeting_limit=monthly_limit,
         calendar_mode=calendar_mode == "enabled",
         client_secret=secret,

@@ -1,13 +1,7 @@
-"""Calendar-backed meetings: the Outlook event a request becomes, and how a change to it keeps the Teams join block.
-Standard library only (and the CLDR table of Windows time zone names in ``data/``).
-
-An event is created with ``isOnlineMeeting`` and ``onlineMeetingProvider: teamsForBusiness``, its times in the time
-zone the caller asked for (IANA or Windows name: that zone decides how a recurrence follows daylight saving), its
-attendees as required attendees, and two idempotency guards: a ``transactionId`` derived from (tenant, organizer,
-externalId), with which Graph ignores a repeated create, and a single-value extended property holding the
-externalId, by which the broker finds the event after an ambiguous failure instead of creating it again.
+"""Calendar-backed meetings: the Outlook event a request becomes (its times in the caller's IANA or Windows time zone,
+a ``transactionId`` and an extended property holding the externalId as idempotency guards), and how a change keeps
+the Teams join block. Standard library only (and CLDR's Windows time zone names in ``data/``).
 https://learn.microsoft.com/graph/api/user-post-events
-https://learn.microsoft.com/graph/api/resources/extended-properties-overview
 """
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The onlineMeeting options a caller may ask for (lobby, presenters, chat, recording, ...): their types, and how a
-meeting Graph returned differs from what was asked. Standard library only.
-
-Types and enum members are those of Graph v1.0's onlineMeeting (CSDL; ``tests/unit/test_meeting_settings.py`` keeps
-this table equal to the schema fragments in ``localdev/graph``). Graph's evolvable enums end in ``unknownFutureValue``,
-a sentinel no caller may send. createOrGet accepts none of these: they are applied with PATCH
-(https://learn.microsoft.com/graph/api/onlinemeeting-update).
+"""The onlineMeeting options a caller may ask for (lobby, presenters, chat, recording, ...): their Graph v1.0 types
+(``tests/unit/test_meeting_settings.py`` keeps them equal to the schema in ``localdev/graph``), and how a meeting
+differs from what was asked. createOrGet takes none of them: they are applied with PATCH. Standard library only.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from shared.domain.records import MeetingRecord, Status
 from shared.usecases import (Outcome, accept_meeting, cancel_meeting as cancel_use_case, create_meeting as create_or_get,
                        find_by_join_link, find_meeting, organizer_quota, unrecorded_failure,
                        update_meeting as change_meeting)
-from shared.usecases.common import Context, cancelled, refused
+from shared.usecases import Context, refused, tombstone
 from shared.domain.validation import validate_cancel, validate_change, validate_request
 from shared.domain.clock import Clock
 
@@ -181,7 +181,7 @@ def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResp
         return json_answer(_meeting_body(record.meeting, record.settings_not_applied,
                                          event=event_summary(record.event)), 200, headers)
     if record.cancelled:
-        return problem(cancelled(record, status=410), correlation_id=correlation_id)
+        return problem(tombstone(record, status=410), correlation_id=correlation_id)
     if record.status == Status.PENDING:
         return json_answer({"status": Status.PENDING, "correlationId": record.correlation_id}, 202,
                            {**headers, "Retry-After": "1"})

@@ -1,11 +1,5 @@
-"""The queue adapter: one intake message in, at most one result message out.
-
-A permanent failure (invalid request, malformed JSON, no access policy, unknown organizer) produces a ``failed``
-result at once. A transient one raises, so the Functions host makes the message visible again and retries it; on the
-last attempt (``maxDequeueCount`` in host.json) the worker itself emits the final ``retries_exhausted`` result, under
-the correlation id the sender knows (the original message id when it gave none), instead of raising into the poison
-queue. The poison trigger remains the last line of defence (a crash, a timeout) and never raises; its copy of the
-message has a new id, so every retry keeps the original id on the key's record (``usecases.attempts``) for it.
+"""The queue adapter: one intake message in, at most one result message out. A permanent failure is told at once; a
+transient one raises so the host retries, and the last attempt tells the final ``retries_exhausted`` result itself.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
@@ -23,7 +17,7 @@ from shared.domain.records import Status
 from shared.usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
                        unrecorded_failure, update_meeting)
 from shared.usecases.attempts import note_attempt
-from shared.usecases.common import Context, refused
+from shared.usecases import Context, refused
 from shared.domain.validation import validate_cancel, validate_change, validate_request
 from shared.domain.clock import Clock
 

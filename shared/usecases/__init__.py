@@ -1,7 +1,8 @@
 """The use cases, one module each. An adapter parses its input, calls one of these, and maps the ``Outcome``.
 
 - ``create_meeting`` (create.py): create or get a meeting, sync (HTTP) or from the intake queue; a passcode
-  choice by plain create under a lease (plain_create.py); both end in recording.py
+  choice by plain create under a lease (plain_create.py), a calendar-backed one (calendar.py); all end in
+  record_outcome.py
 - ``accept_meeting`` (accept.py): record an async request and hand back the intake message
 - ``update_meeting`` (update.py): change a recorded meeting (one PATCH of what differs)
 - ``cancel_meeting`` (cancel.py): delete (a tombstone stays) or lock a meeting
@@ -9,13 +10,14 @@
 - ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
 """
 from shared.usecases.accept import accept_meeting
-from shared.usecases.common import Deps, Outcome
+from shared.usecases.context import Context, Deps, Outcome, refused
+from shared.usecases.keyed_write import tombstone
 from shared.usecases.create import create_meeting
 from shared.usecases.exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
 from shared.usecases.cancel import cancel_meeting
 from shared.usecases.find import find_by_join_link, find_meeting, organizer_quota
 from shared.usecases.update import update_meeting
 
-__all__ = ["Deps", "Outcome", "accept_meeting", "cancel_meeting", "create_meeting", "exhaust_request",
+__all__ = ["Context", "Deps", "Outcome", "refused", "tombstone", "accept_meeting", "cancel_meeting", "create_meeting", "exhaust_request",
            "find_by_join_link", "find_meeting", "organizer_quota",
            "unrecorded_exhaustion", "unrecorded_failure", "update_meeting"]

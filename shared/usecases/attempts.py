@@ -1,26 +1,17 @@
-"""Use case: a queued create request is tried again; the key's record keeps the id its sender knows.
-
-When an attempt dies without the app telling its result (a timeout, a killed worker) on the last dequeue, the host
-moves the message to the poison queue under a **new** message id. A request without its own ``correlationId`` is
-known to its sender by the original message id only, so the record of its key keeps that id (``correlation_id``,
-``source`` "queue") and the poison trigger files the result under it (``exhaust.exhaust_request``).
-
-Cheap by design: nothing on a first attempt (the happy path costs no storage round trip); on a retry one read, and a
-write only when the record does not say this already (a handled failure records the id too, with
-``recording.failed``). Best effort: an attempt never fails because this could not be written.
+"""Use case: a queued create request is tried again; the key's record keeps the message id its sender knows, so that
+a poison copy (which has a new id) files its result under it. Nothing on a first attempt; best effort.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from shared.usecases.keyed_write import Commit, compare_and_set
 from shared.domain.errors import BrokerError
 from shared.domain.meeting_request import MeetingRequest
 from shared.domain.records import MeetingKey, MeetingRecord
-from shared.ports import AliasChanged
 from shared.domain.validation import validate_request
-from shared.usecases.common import Context, Deps, authorize, keyed, log
+from shared.usecases.context import Context, Deps, log
+from shared.usecases.guards import authorize
 from shared.usecases.record_outcome import new_record
 
 SOURCE = "queue"
@@ -37,19 +28,16 @@ def note_attempt(deps: Deps, payload: Any, *, message_id: str, dequeue_count: in
             return None  # the poison copy carries it in its body
         tenant = authorize(deps, request)
         context = Context(message_id, SOURCE, request)
-        return keyed(deps, tenant, request.organizer_id, request.external_id,
-                     lambda key: _note(deps, context, request, key))
-    except (BrokerError, AliasChanged) as unwritten:  # the attempt itself will meet (and tell) the same problem
-        code = unwritten.code if isinstance(unwritten, BrokerError) else "alias_changed"
-        log.info("attempt %d of message %s: correlation not kept (%s)", dequeue_count, message_id, code)
+        return _note(deps, context, request, deps.records.key(tenant, request.organizer_id, request.external_id))
+    except BrokerError as unwritten:  # the attempt itself will meet (and tell) the same problem
+        log.info("attempt %d of message %s: correlation not kept (%s)", dequeue_count, message_id, unwritten.code)
         return None
 
 
 def _note(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey) -> MeetingRecord | None:
-    def change(current: MeetingRecord | None) -> MeetingRecord | Commit | None:
+    def change(current: MeetingRecord | None, key: MeetingKey) -> MeetingRecord:
         if current is None:  # every earlier attempt died before writing: the key is pending from now on
-            fresh = dataclasses.replace(new_record(key, context, request, deps.clock()), first_attempt_at=None)
-            return Commit(fresh, alias=deps.organizers.placeholder(key))
+            return dataclasses.replace(new_record(key, context, request, deps.clock()), first_attempt_at=None)
         if current.has_meeting or current.cancelled or current.fingerprint != request.fingerprint:
             return current  # another request's record, or one that is settled: not this attempt's to claim
         if (current.correlation_id, current.source) == (context.correlation_id, SOURCE):
@@ -57,7 +45,7 @@ def _note(deps: Deps, context: Context, request: MeetingRequest, key: MeetingKey
         return dataclasses.replace(current, correlation_id=context.correlation_id, source=SOURCE,
                                    updated_at=deps.clock())
 
-    written = compare_and_set(deps.repository, key, change)
+    written = deps.records.write(key, change)
     return written.record if written is not None else None
 
 

@@ -1,12 +1,6 @@
-"""Use case, part of create: a calendar-backed meeting, an Outlook event in the organizer's calendar with its Teams
-meeting, so that invitations reach the attendees (Outlook sends them) and transcripts are possible.
-
-Creating an event is not idempotent, so three guards make one event per key: the record's lease (``leased.py``),
-the event's ``transactionId`` derived from the key (Graph ignores a repeated create with it), and a single-value
-extended property holding the externalId, by which a retry after a failure first finds the event an earlier attempt
-may have made instead of creating it again. The broker then reads the onlineMeeting behind the event (by its join
-URL), applies the options asked for in one PATCH of what differs (presenters included), and records both.
-https://learn.microsoft.com/graph/api/user-post-events
+"""Use case, part of create: a calendar-backed meeting, an Outlook event with its Teams meeting, so that Outlook
+sends the invitations. One event per key: the record's lease, the event's ``transactionId``, and an extended
+property by which a retry finds an event an earlier attempt made. https://learn.microsoft.com/graph/api/user-post-events
 """
 from __future__ import annotations
 
@@ -15,7 +9,7 @@ from shared.domain.errors import GraphUnavailable
 from shared.domain.meeting_diff import patch_for
 from shared.domain.meeting_request import MeetingChange, MeetingRequest
 from shared.domain.records import Kind, MeetingKey, MeetingRecord
-from shared.usecases.common import Context, Deps, Outcome, log
+from shared.usecases.context import Context, Deps, Outcome, log
 from shared.usecases.leased import Made, create_leased
 
 

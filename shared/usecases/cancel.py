@@ -1,14 +1,6 @@
 """Use case: end a meeting's life. ``delete`` removes it in Graph and keeps a tombstone; ``lock`` keeps it but lets
-nobody new in (lobby for the organizer only, no dial-in bypass, chat off), the way schools lock links students keep
-reusing; a later change that sets the lobby or chat again unlocks it.
-
-The tombstone (status ``cancelled``, ``cancelledAt``, the meeting's id and join URL kept) answers lookups with 410
-and new requests for the key with 409: a cancelled key stays cancelled. It always wins over a concurrent change. A lock
-or a delete claims the key like a change (``shared.usecases.keyed_write.claim``): it waits for no change in flight, and none starts
-while it is under way (409 ``change_in_progress``).
-Graph's 404 on DELETE counts as done; a second DELETE answers 204 again with no Graph call. After a DELETE the join
-link keeps working for people who have it (Graph's known behaviour), so lock first when that matters.
-https://learn.microsoft.com/graph/api/onlinemeeting-delete
+nobody new in (lobby for the organizer only, no dial-in bypass, chat off); a later change that sets the lobby or chat
+again unlocks it. https://learn.microsoft.com/graph/api/onlinemeeting-delete
 """
 from __future__ import annotations
 
@@ -16,12 +8,14 @@ import dataclasses
 import uuid
 from typing import Any
 
-from shared.usecases.keyed_write import claim, compare_and_set, release, unclaimed
-from shared.domain.errors import BrokerError, CalendarModeDisabled, MeetingNotFound
+from shared.usecases.keyed_write import tombstone, unclaimed
+from shared.domain.errors import BrokerError, MeetingNotFound
 from shared.domain.meeting_request import MeetingCancel
 from shared.domain.meeting_options import differing
 from shared.domain.records import MeetingKey, MeetingRecord, Status
-from shared.usecases.common import CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log, outcome
+from shared.usecases.context import Context, Deps, Outcome, log, outcome
+from shared.usecases.guards import calendar_mode, changeable
+from shared.usecases.shell import keyed_use_case
 
 LOCKED_SETTINGS = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
                    "allowMeetingChat": "disabled"}
@@ -30,13 +24,8 @@ LOCKED_SETTINGS = {"lobbyBypassSettings": {"scope": "organizer", "isDialInBypass
 def cancel_meeting(deps: Deps, cancel: MeetingCancel, *, source: str, correlation_id: str) -> Outcome:
     """``cancelled`` (deleted, or already a tombstone), ``locked``, or ``failed``."""
     context = Context(correlation_id, source, cancel)
-    try:
-        tenant = authorize(deps, cancel)
-        return keyed(deps, tenant, cancel.organizer_id, cancel.external_id,
-                     lambda key: _cancel(deps, context, tenant, key, cancel))
-    except BrokerError as error:
-        log.warning("cancel failed code=%s correlation=%s", error.code, correlation_id)
-        return outcome(deps, context, Status.FAILED, error=error)
+    return keyed_use_case(deps, context, lambda tenant, key: _cancel(deps, context, tenant, key, cancel),
+                          doing="cancel")
 
 
 def _cancel(deps: Deps, context: Context, tenant: str, key: MeetingKey, cancel: MeetingCancel) -> Outcome:
@@ -47,14 +36,13 @@ def _cancel(deps: Deps, context: Context, tenant: str, key: MeetingKey, cancel: 
         if row is not None and row.cancelled and cancel.mode == "delete":
             return False  # a second DELETE: done already, no Graph call
         record = changeable(row, cancel.organizer_id, doing="cancel" if cancel.mode == "delete" else "lock")
-        if record.kind.calendar and not deps.settings.calendar_mode:
-            raise CalendarModeDisabled(CALENDAR_MODE_OFF)
+        calendar_mode(deps, record.kind.calendar)
         if cancel.mode == "delete":
             return True
         patches.append(differing(LOCKED_SETTINGS, record.meeting or {}))
         return bool(patches[-1]) or record.status != Status.LOCKED
 
-    claimed = claim(deps.repository, key, check, owner=owner, now=now)
+    claimed = deps.records.claim(key, check, owner=owner, now=now)
     if claimed.lease_owner != owner:  # cancelled already, or locked already as asked
         status = Status.CANCELLED if claimed.cancelled else Status.LOCKED
         return outcome(deps, context, status, tenant=tenant, meeting=claimed.meeting, record=claimed)
@@ -69,21 +57,21 @@ def _cancel(deps: Deps, context: Context, tenant: str, key: MeetingKey, cancel: 
             gone_already = not deps.graph.delete(tenant, organizer, str(claimed.meeting_id),
                                                  correlation_id=context.correlation_id)
     except BrokerError:
-        release(deps.repository, key, owner)
+        deps.records.release(key, owner)
         raise
 
-    def bury(current: MeetingRecord | None) -> MeetingRecord | None:
+    def bury(current: MeetingRecord | None, _: MeetingKey) -> MeetingRecord | None:
         if current is None or current.cancelled:
             return current
         return dataclasses.replace(current, status=Status.CANCELLED, cancelled_at=deps.clock(), lease_owner=None,
                                    lease_expires_at=None, updated_at=deps.clock(),
                                    correlation_id=context.correlation_id, source=context.source)
 
-    written = compare_and_set(deps.repository, key, bury, current=claimed)
-    tombstone = written.record if written is not None else claimed
+    written = deps.records.write(key, bury, current=claimed)
+    buried = written.record if written is not None else claimed
     log.info("meeting cancelled%s correlation=%s externalId=%r", " (already gone in Graph)" if gone_already else "",
              context.correlation_id, key.external_id)
-    return outcome(deps, context, Status.CANCELLED, tenant=tenant, meeting=tombstone.meeting, record=tombstone)
+    return outcome(deps, context, Status.CANCELLED, tenant=tenant, meeting=buried.meeting, record=buried)
 
 
 def _lock(deps: Deps, context: Context, tenant: str, claimed: MeetingRecord, patch: dict[str, Any],
@@ -92,16 +80,16 @@ def _lock(deps: Deps, context: Context, tenant: str, claimed: MeetingRecord, pat
     meeting = deps.graph.update(tenant, organizer, str(claimed.meeting_id), patch,
                                 correlation_id=context.correlation_id) if patch else claimed.meeting
 
-    def lock(current: MeetingRecord | None) -> MeetingRecord:
+    def lock(current: MeetingRecord | None, _: MeetingKey) -> MeetingRecord:
         if current is None:
             raise MeetingNotFound("the meeting's record was removed while it was being locked")
         if current.cancelled:  # only after the claim expired: the tombstone wins
-            raise cancelled(current, status=410)
+            raise tombstone(current, status=410)
         return dataclasses.replace(unclaimed(current, owner), status=Status.LOCKED, meeting=meeting,
                                    updated_at=deps.clock(), correlation_id=context.correlation_id,
                                    source=context.source)
 
-    written = compare_and_set(deps.repository, claimed.key, lock, current=claimed)
+    written = deps.records.write(claimed.key, lock, current=claimed)
     assert written is not None
     log.info("meeting locked correlation=%s externalId=%r", context.correlation_id, claimed.key.external_id)
     return outcome(deps, context, Status.LOCKED, tenant=tenant, meeting=meeting, record=written.record)

@@ -1,29 +1,25 @@
-"""Use case: create a meeting, or get the one its (tenant, organizer, externalId) already has.
-
-createOrGet is idempotent by externalId, so no row is claimed before the call: concurrent requests for one key all
-get the same meeting from Graph and settle on one row through the conditional insert that records it (the first
-writes, the others find the same meeting there and write nothing). The options createOrGet does not take (lobby,
-presenters, chat, recording, ...) follow in one PATCH of the members that differ. A passcode choice goes through
-plain create instead (``plain_create.py``). A repeat whose meeting is recorded is answered from the table without
-calling Graph; a repeat with other details is applied (``MEETING_CHANGES=apply``: one PATCH of the differences) or
-answered with the meeting as it is (``keep``). A cancelled key stays cancelled. The organizer's monthly quota is
-checked before Graph is called (``shared.usecases.quota``).
+"""Use case: create a meeting, or get the one its (tenant, organizer, externalId) already has: createOrGet, then one
+PATCH of the options it does not take; a passcode choice by plain create (``plain_create.py``), a calendar-backed
+meeting by an Outlook event (``calendar.py``); a repeat from the table.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from shared.domain.errors import BrokerError, CalendarModeDisabled, MeetingKindDiffers, PasscodeSettingImmutable
-from shared.domain.meeting_diff import not_applied
-from shared.domain.meeting_request import MeetingChange, MeetingRequest
-from shared.domain.meeting_options import differing
-from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
+from shared.config.settings import MeetingChanges
+from shared.domain.errors import BrokerError, MeetingKindDiffers, PasscodeSettingImmutable
 from shared.domain.identifiers import organizer_object_id
-from shared.usecases.common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, from_table, keyed, log, outcome,
-                     refused)
+from shared.domain.meeting_diff import not_applied
+from shared.domain.meeting_options import differing
+from shared.domain.meeting_request import MeetingChange, MeetingRequest
+from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
 from shared.usecases.calendar import create_calendar
+from shared.usecases.context import Context, Deps, Outcome, from_table, log, outcome, refused
+from shared.usecases.guards import calendar_mode
+from shared.usecases.keyed_write import tombstone
 from shared.usecases.plain_create import create_plain
 from shared.usecases.record_outcome import UNRECORDABLE, failed, record_meeting
+from shared.usecases.shell import keyed_use_case
 from shared.usecases.update import apply_change
 
 
@@ -33,24 +29,20 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
     a retryable failure leaves the row pending (the adapter raises so the host retries), and a 403 within the
     access-policy grace window comes back ``deferred`` with a delayed intake copy."""
     context = Context(correlation_id, source, request)
-    try:
-        tenant = authorize(deps, request)
+
+    def checks(_: str) -> None:
         request.graph_body(deps.clock())  # every derived value is valid before anything is written
-        if request.calendar and not deps.settings.calendar_mode:
-            raise CalendarModeDisabled(CALENDAR_MODE_OFF)
-        return keyed(deps, tenant, request.organizer_id, request.external_id,
-                     lambda key: _create(deps, context, request, tenant, key, final=final))
-    except BrokerError as error:  # refused, or storage outages while reading or recording: told, not recorded
-        log.warning("create not recorded: %s correlation=%s externalId=%r", error.code, correlation_id,
-                    request.external_id)
-        return outcome(deps, context, Status.FAILED, error=error, quota=error.extra.get("quota"))
+        calendar_mode(deps, request.calendar)
+
+    return keyed_use_case(deps, context, lambda tenant, key: _create(deps, context, request, tenant, key, final=final),
+                          checks=checks, doing="create")
 
 
 def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey, *,
             final: bool) -> Outcome:
     record = None if deps.organizers.nothing_keyed_by(key) else deps.repository.get(key)
     if record is not None and record.cancelled:
-        return refused(deps, context, cancelled(record, status=409))
+        return refused(deps, context, tombstone(record, status=409))
     if record is not None and record.kind.calendar != request.calendar:
         return refused(deps, context, MeetingKindDiffers(
             f"this externalId's meeting is {'calendar-backed' if record.kind.calendar else 'a standalone meeting'}; a "
@@ -102,7 +94,7 @@ def _repeat(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
             "this externalId's meeting was created with isPasscodeRequired "
             f"{str(passcode).lower()}; a passcode setting can only be chosen when a meeting is created: use a new "
             "externalId"))
-    if deps.settings.meeting_changes == "keep":
+    if deps.settings.meeting_changes is MeetingChanges.KEEP:
         return from_table(deps, context, record)
     start, end = (request.times(request.start) if request.start else (None, None))
     change = MeetingChange(organizer_id=request.organizer_id, external_id=request.external_id,

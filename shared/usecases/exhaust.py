@@ -1,12 +1,5 @@
-"""Use case: a queued request failed on every attempt and the host moved it to the poison queue.
-
-Record it and emit the final ``retries_exhausted`` result under the correlation id its sender knows, naming the last
-error; a request whose meeting was recorded after all (e.g. by a concurrent request) is told ``existing``.
-
-The correlation id: the request's own ``correlationId``; else, for the poison trigger (whose copy of the message has
-a new id), the original message id a queue attempt of the same request (same fingerprint) kept on the key's record
-(``attempts.note_attempt``, ``recording.failed``); else the message id. The status is the last error's (502/503/504,
-429 with its Retry-After when throttling was last; ``RetriesExhausted``), never 500: these failures were handled.
+"""Use case: a queued request failed on every attempt: record it and emit the final ``retries_exhausted`` result under
+the correlation id its sender knows, with the status of the last error (never 500).
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
@@ -20,7 +13,9 @@ from shared.domain.records import MeetingRecord, Status
 from shared.domain.validation import validate_request
 from shared.domain.clock import Clock
 from shared.usecases.attempts import queued_correlation
-from shared.usecases.common import Context, Deps, Outcome, from_table, log, record_error, record_key, refused, tenant_of
+from shared.usecases.context import Context, Deps, Outcome, from_table, log, refused
+from shared.usecases.guards import tenant_of
+from shared.usecases.record_outcome import record_error
 
 
 def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None = None,
@@ -36,8 +31,8 @@ def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count:
     record: MeetingRecord | None = None
     if request is not None:
         try:
-            key = record_key(deps, tenant_of(deps, request.tenant_id), request.organizer_id, request.external_id)
-            record = deps.repository.get(key)
+            key = deps.records.key(tenant_of(deps, request.tenant_id), request.organizer_id, request.external_id)
+            record = deps.records.get(key)
         except BrokerError as unreadable:  # storage down as well: the outcome is still told, just not recorded
             log.warning("retries exhausted; the record could not be read: %s", unreadable.code)
     correlation_id = ((request.correlation_id if request else None) or payload_ids(payload)["correlationId"]

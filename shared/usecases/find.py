@@ -8,7 +8,8 @@ from shared.domain.errors import MeetingNotFound
 from shared.usecases.quota import month_of, next_month_start
 from shared.domain.records import MeetingRecord
 from shared.domain.clock import format_datetime
-from shared.usecases.common import Deps, allowed_organizer, allowed_tenant, record_key
+from shared.usecases.context import Deps
+from shared.usecases.guards import allowed_organizer, allowed_tenant
 
 
 def find_meeting(deps: Deps, organizer_id: str, external_id: str, tenant_id: str | None = None) -> MeetingRecord:
@@ -16,7 +17,7 @@ def find_meeting(deps: Deps, organizer_id: str, external_id: str, tenant_id: str
     and organizers outside the allowlists are refused as they are for a create."""
     tenant = allowed_tenant(deps, tenant_id)
     allowed_organizer(deps, organizer_id)
-    record = deps.repository.get(record_key(deps, tenant, organizer_id, external_id))
+    record = deps.records.get(deps.records.key(tenant, organizer_id, external_id))
     if record is None:
         raise MeetingNotFound(f"no meeting is recorded for organizer {organizer_id} and this externalId")
     return record

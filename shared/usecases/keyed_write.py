@@ -1,15 +1,9 @@
-"""Compare-and-set: the one way a record changes.
+"""The one way a record changes: compare-and-set on the row of a key, with the organizer alias protocol inside.
 
-Read the row, ask the caller what it should become, write that conditionally (insert when there is no row, replace
-on the ETag that was read otherwise), together with what must change with it (an alias, a counter); when another
-writer got there first, read again and ask again, a bounded number of times. The same shape as urllib3's single
-``Retry`` object instead of a retry loop at every call site.
-
-Two rules hold for every writer because they are enforced here, not in each use case:
-- a tombstone always wins: no change turns a cancelled row into anything else (``MeetingCancelled``, 409);
-- a row whose change claim another request holds (``claim``) is not changed by anyone else until it is released or
-  expires: the claimant calls Graph and writes Graph's answer, so the row follows Graph change by change.
-https://learn.microsoft.com/azure/storage/tables/table-storage-design-for-modification#optimistic-concurrency
+Read the row, ask the caller what it should become, write that conditionally (insert when there is no row, replace on
+the ETag that was read), with what must change with it (an alias, a counter); a lost race reads again and asks again.
+A tombstone always wins, and a row whose change claim another request holds is changed by nobody else
+(docs/architecture.md, "The record").
 """
 from __future__ import annotations
 
@@ -21,9 +15,11 @@ from typing import Callable, Final
 from shared.domain.errors import BrokerError, ChangeInProgress, ConcurrentUpdate, MeetingCancelled
 from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
 from shared.domain.clock import format_datetime
-from shared.ports import Alias, MeetingRepository, QuotaChanged, QuotaCount, Written
+from shared.ports import Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, Written
+from shared.usecases.organizers import OrganizerDirectory
 
 WRITE_ATTEMPTS = 5
+ALIAS_ATTEMPTS = 3  # re-keyings onto a UPN's learned object id before ConcurrentUpdate
 # How long a request holds a key while it calls Graph (a plain create, or a change): longer than the Graph adapter
 # spends on one operation with its retries in the common case; a holder that died is taken over after it.
 LEASE = timedelta(seconds=60)
@@ -49,6 +45,8 @@ class Commit:
 # Returning the row unchanged, or None, writes nothing. A change may raise a BrokerError to stop (e.g. the row is in
 # a state that forbids the change); it is asked again after every lost race, so it must read what it needs afresh.
 Change = Callable[[MeetingRecord | None], "MeetingRecord | Commit | None"]
+# The same, told the key it is asked about: after a re-keying (``Records.write``) that is another key than the first.
+KeyedChange = Callable[[MeetingRecord | None, MeetingKey], "MeetingRecord | Commit | None"]
 
 
 def compare_and_set(repository: MeetingRepository, key: MeetingKey, change: Change, *,
@@ -141,3 +139,65 @@ def release(repository: MeetingRepository, key: MeetingKey, owner: str) -> None:
         compare_and_set(repository, key, free)
     except BrokerError:
         pass
+
+
+class Records:
+    """The records of requests' keys, changed only through ``write``, which keeps the organizer alias protocol
+    (``shared.usecases.organizers``) so that no use case has to:
+
+    - a new row keyed by a UPN is inserted with the alias placeholder (the alias row says rows keyed by it exist);
+    - a write that ``learns`` a UPN's object id carries the alias;
+    - when the alias changed since it was read (``AliasChanged``: the object id was learned meanwhile, and rows keyed
+      by the UPN moved onto it), the UPN is read again, the key resolved again and the change asked again there.
+    """
+
+    def __init__(self, repository: MeetingRepository, organizers: OrganizerDirectory) -> None:
+        self.repository = repository
+        self.organizers = organizers
+
+    def key(self, tenant: str, organizer_id: str, external_id: str) -> MeetingKey:
+        """Rows live under the organizer's object id; a UPN is translated with what Graph told us before."""
+        return self.organizers.key(tenant, organizer_id, external_id)
+
+    def get(self, key: MeetingKey) -> MeetingRecord | None:
+        return self.repository.get(key)
+
+    def write(self, key: MeetingKey, change: KeyedChange, *, current: MeetingRecord | None | _Unread = UNREAD,
+              learns: str | None = None, on_quota_changed: Callable[[], None] | None = None) -> Written | None:
+        """``compare_and_set`` of ``change`` on the row of ``key`` under the alias protocol; ``learns``: the UPN whose
+        object id the written record names (``key`` is then keyed by that object id)."""
+        for _ in range(ALIAS_ATTEMPTS):
+            try:
+                alias = self.organizers.learned(key.tenant_id, learns, key.organizer_key) \
+                    if learns is not None and learns != key.organizer_key else None
+                written = compare_and_set(self.repository, key, self._aliased(key, change, alias), current=current,
+                                          on_quota_changed=on_quota_changed)
+            except AliasChanged:
+                for upn in {learns, key.organizer_key} - {None}:
+                    self.organizers.forget(key.tenant_id, str(upn))
+                key, current = self.key(key.tenant_id, key.organizer_key, key.external_id), UNREAD
+                continue
+            if written is not None:
+                self.organizers.remember(written.alias)
+            return written
+        raise ConcurrentUpdate(f"the organizer's alias kept changing for externalId {key.external_id!r}; retry")
+
+    def _aliased(self, key: MeetingKey, change: KeyedChange, alias: Alias | None) -> Change:
+        def aliased(row: MeetingRecord | None) -> MeetingRecord | Commit | None:
+            wanted = change(row, key)
+            if wanted is None or wanted is row:
+                return wanted
+            commit = wanted if isinstance(wanted, Commit) else Commit(wanted)
+            if alias is not None:
+                return dataclasses.replace(commit, alias=alias)
+            if row is None and commit.alias is None:
+                return dataclasses.replace(commit, alias=self.organizers.placeholder(key))
+            return commit
+        return aliased
+
+    def claim(self, key: MeetingKey, check: Callable[[MeetingRecord | None], bool], *, owner: str, now: datetime,
+              current: MeetingRecord | None | _Unread = UNREAD) -> MeetingRecord:
+        return claim(self.repository, key, check, owner=owner, now=now, current=current)
+
+    def release(self, key: MeetingKey, owner: str) -> None:
+        release(self.repository, key, owner)

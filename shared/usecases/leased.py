@@ -1,11 +1,5 @@
-"""Use case, part of create: a create Graph does not make idempotent by itself (plain create, an Outlook event),
-made idempotent by the record.
-
-The first request holds the key with a lease (owner + expiry in the row, written conditionally) while it calls
-Graph; concurrent requests for the key wait briefly for its outcome and answer it, or answer ``request_in_progress``
-(retryable); a lease whose holder died is taken over once it expires. After an ambiguous failure the retry may make
-the meeting again; the broker still returns one meeting per key, ever: the first recorded. A later creator finds it
-recorded, answers it, and discards its own (best effort, logged).
+"""Use case, part of create: a create Graph does not make idempotent by itself (plain create, an Outlook event), made
+idempotent by a lease in the record; the first meeting recorded for a key is the one it ever returns.
 """
 from __future__ import annotations
 
@@ -15,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from shared.domain.calendar_event import asked
-from shared.usecases.keyed_write import LEASE, Commit, compare_and_set
+from shared.usecases.keyed_write import LEASE, tombstone
 from shared.domain.errors import BrokerError, RequestInProgress
 from shared.domain.meeting_diff import not_applied
 from shared.domain.meeting_request import MeetingRequest
 from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
-from shared.usecases.common import Context, Deps, Outcome, cancelled, from_table, log, outcome, refused
+from shared.usecases.context import Context, Deps, Outcome, from_table, log, outcome, refused
 from shared.usecases.record_outcome import UNRECORDABLE, failed, new_record, record_meeting
 
 # How long a concurrent request waits for the lease holder before answering request_in_progress.
@@ -51,7 +45,7 @@ def create_leased(deps: Deps, context: Context, request: MeetingRequest, tenant:
     owner, now = uuid.uuid4().hex, deps.clock()
     found = [record is not None]
 
-    def lease(current: MeetingRecord | None) -> MeetingRecord | Commit:
+    def lease(current: MeetingRecord | None, key: MeetingKey) -> MeetingRecord:
         found[0] = current is not None
         if current is not None and (current.has_meeting or current.cancelled):
             return current
@@ -61,19 +55,17 @@ def create_leased(deps: Deps, context: Context, request: MeetingRequest, tenant:
         leased = dataclasses.replace(base, status=Status.PENDING, kind=kind, fingerprint=request.fingerprint,
                                      correlation_id=context.correlation_id, source=context.source,
                                      lease_owner=owner, lease_expires_at=now + LEASE, updated_at=now)
-        # A new row keyed by a UPN carries the alias placeholder; if the alias was learned meanwhile, the write
-        # fails (AliasChanged) and the request is re-keyed onto the object id, where the lease is decided.
-        return leased if current is not None else Commit(leased, alias=deps.organizers.placeholder(key))
+        return leased  # keyed by a UPN whose object id was learned meanwhile: the lease is decided there
 
     try:
-        written = compare_and_set(deps.repository, key, lease, current=record)
+        written = deps.records.write(key, lease, current=record)
     except _Held as held:
         return _wait_for_holder(deps, context, request, key, held.record)
     assert written is not None
-    leased = written.record
+    leased, key = written.record, written.record.key
     if leased.has_meeting or leased.cancelled:
         return from_table(deps, context, leased) if leased.has_meeting else refused(
-            deps, context, cancelled(leased, status=409))
+            deps, context, tombstone(leased, status=409))
     try:
         ticket = deps.quotas.admit(tenant, key.organizer_key, key.external_id)
     except BrokerError as error:  # at the limit: the lease is released with the failure recorded
@@ -107,7 +99,7 @@ def _wait_for_holder(deps: Deps, context: Context, request: MeetingRequest, key:
     is resolved again each time: a holder that learns the organizer's object id moves the row there."""
     for wait in WAITS:
         deps.sleep(wait)
-        current = deps.repository.get(deps.organizers.key(key.tenant_id, request.organizer_id, key.external_id))
+        current = deps.records.get(deps.records.key(key.tenant_id, request.organizer_id, key.external_id))
         if current is not None and current.has_meeting:
             return from_table(deps, context, current)
         if current is None or current.lease_owner != held.lease_owner:

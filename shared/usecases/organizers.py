@@ -1,16 +1,6 @@
-"""Who an organizer is in the table: rows live under the organizer's object id.
-
-A caller may name the organizer by UPN. Graph's answer tells the object id, which the table remembers as an alias
-(UPN -> object id) and this process caches: a user's object id never changes, so the cache needs no expiry, only a
-bound. Until the alias is known, a request named by UPN can only be keyed by the UPN. No such row is ever orphaned,
-because the alias row itself says whether rows keyed by the UPN exist, and changes in the same atomic write as they do:
-
-- a row keyed by a UPN is inserted together with a placeholder alias (no object id), written on the version of the
-  alias that was read: it fails (``AliasChanged``) if the alias was learned meanwhile, and the writer re-keys;
-- the learner writes the alias on the version it read: with no alias row, together with its first record under the
-  object id; over a placeholder, together with moving every row keyed by the UPN onto the object id (rows that hold
-  a plain-create lease keep it, so the lease is decided there). A row keyed by the UPN added meanwhile changed the
-  placeholder, so the write fails and the learner looks again.
+"""Who an organizer is in the table: rows live under the organizer's object id, and a UPN is translated through the
+alias the table keeps (UPN -> object id), cached in the process. The alias protocol: docs/architecture.md, "The
+record".
 """
 from __future__ import annotations
 
@@ -19,13 +9,13 @@ import logging
 import threading
 from collections import OrderedDict
 
-from shared.usecases.keyed_write import WRITE_ATTEMPTS
 from shared.domain.errors import ConcurrentUpdate
 from shared.domain.records import MeetingKey, RecordExists, RecordModified
 from shared.ports import MAX_MOVES, Alias, AliasChanged, MeetingRepository
 from shared.domain.identifiers import normalize_organizer
 
 log = logging.getLogger(__name__)
+LEARN_ATTEMPTS = 5  # reads and writes of one alias before ConcurrentUpdate
 
 
 class OrganizerDirectory:
@@ -87,7 +77,7 @@ class OrganizerDirectory:
             known = self._aliases.get((tenant, upn))
         if known is not None and known.object_id == object_id:
             return None
-        for _ in range(WRITE_ATTEMPTS):
+        for _ in range(LEARN_ATTEMPTS):
             read = self._last_read(tenant, upn)
             if read is not None and read.object_id == object_id:
                 self._remember(read)

@@ -1,10 +1,5 @@
-"""Use case, part of create: a meeting with a passcode choice, made by plain create (v1.0 Create onlineMeeting),
-under the record's lease (``leased.py``): one Graph create per key however many requests arrive at once.
-
-Plain create is not idempotent (every call makes a meeting). After an ambiguous failure (a timeout once the request
-was sent) the retry creates again, so Graph may hold an orphaned meeting (logged by the Graph adapter with its
-client-request-id); the broker still returns one meeting per key, ever, and deletes a duplicate it finds it made.
-https://learn.microsoft.com/graph/api/application-post-onlinemeetings
+"""Use case, part of create: a meeting with a passcode choice, made by plain create (v1.0 Create onlineMeeting) under
+the record's lease (``leased.py``). https://learn.microsoft.com/graph/api/application-post-onlinemeetings
 """
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ from shared.domain.errors import BrokerError
 from shared.domain.meeting_diff import not_applied
 from shared.domain.meeting_request import MeetingRequest
 from shared.domain.records import Kind, MeetingKey, MeetingRecord
-from shared.usecases.common import Context, Deps, Outcome, log
+from shared.usecases.context import Context, Deps, Outcome, log
 from shared.usecases.leased import Made, create_leased
 
 

@@ -1,13 +1,6 @@
-"""The organizer's monthly quota: Graph allows each organizer about 2,000 meetings a month, so the broker counts the
-meetings it creates per (tenant, organizer, UTC month) and refuses a create at the limit before calling Graph.
-
-The limit holds for every value, under any concurrency and across instances: a create takes its place before it
-calls Graph, with a conditional write of one of ``QUOTA_SHARDS`` counter rows, and gives it back when Graph created
-nothing. Each shard holds at most its share of the limit (the shares add up to the limit), so no two creates can take
-the last place in two shards at once, while concurrent creates for one organizer rarely write the same row. A create
-for an organizer named by a UPN whose object id is not known yet cannot take a place before Graph names the object
-id: its place is taken in the same atomic write that records its meeting, and a meeting that finds no place left is
-deleted again and refused. A repeat, or createOrGet answering with an existing meeting, counts nothing.
+"""The organizer's monthly quota (Graph allows about 2,000 meetings an organizer a month): a create takes its place in
+one of ``QUOTA_SHARDS`` counter rows before it calls Graph, and gives it back when Graph created nothing
+(docs/architecture.md, "The record").
 """
 from __future__ import annotations
 

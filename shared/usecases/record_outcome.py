@@ -8,15 +8,15 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.usecases.keyed_write import Commit, compare_and_set
-from shared.domain.errors import AccessPolicyMissing, BrokerError, MeetingCancelled, OrganizerQuotaExceeded
+from shared.domain.errors import (AccessPolicyMissing, BrokerError, ConcurrentUpdate, MeetingCancelled,
+                                  OrganizerQuotaExceeded)
+from shared.domain.identifiers import organizer_object_id
 from shared.domain.meeting_request import MeetingRequest
 from shared.domain.messages import to_message
-from shared.usecases.quota import Ticket
 from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
-from shared.ports import AliasChanged
-from shared.domain.identifiers import organizer_object_id
-from shared.usecases.common import Context, Deps, Outcome, log, outcome
+from shared.usecases.context import Context, Deps, Outcome, log, outcome
+from shared.usecases.keyed_write import Commit
+from shared.usecases.quota import Ticket
 
 # What stops a meeting Graph made from being recorded; the meeting is removed again (``record_meeting``).
 UNRECORDABLE = (MeetingCancelled, OrganizerQuotaExceeded)
@@ -41,45 +41,38 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
     now = deps.clock()
     object_id = organizer_object_id(meeting) or key.organizer_key
     target = MeetingKey(key.tenant_id, object_id, key.external_id)
-    for _ in range(3):
-        alias = deps.organizers.learned(key.tenant_id, key.organizer_key, object_id) if target != key else None
-        current = record if target == key else None  # under a new key, the insert tells whether a row is there
 
-        def store(row: MeetingRecord | None) -> MeetingRecord | Commit:
-            if row and row.has_meeting and (row.meeting_id == meeting.get("id") or kind != Kind.CREATE_OR_GET):
-                return row  # a concurrent request already recorded this key's meeting: nothing to change
-            base = row or new_record(target, context, request, now)
-            stored = dataclasses.replace(
-                base, status=Status.CREATED, kind=kind, fingerprint=request.fingerprint,
-                organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
-                meeting=meeting, event=event if event is not None else base.event,
-                event_asked=event_asked if event is not None else base.event_asked, last_error=None,
-                settings_not_applied=not_applied, attempts=base.attempts + 1,
-                first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
-                updated_at=now)
-            counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, target.external_id,
-                                          created=created)
-            return Commit(stored, alias=alias, quota=counted)
+    def store(row: MeetingRecord | None, target: MeetingKey) -> MeetingRecord | Commit:
+        if row and row.has_meeting and (row.meeting_id == meeting.get("id") or kind != Kind.CREATE_OR_GET):
+            return row  # a concurrent request already recorded this key's meeting: nothing to change
+        base = row or new_record(target, context, request, now)
+        stored = dataclasses.replace(
+            base, status=Status.CREATED, kind=kind, fingerprint=request.fingerprint,
+            organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
+            meeting=meeting, event=event if event is not None else base.event,
+            event_asked=event_asked if event is not None else base.event_asked, last_error=None,
+            settings_not_applied=not_applied, attempts=base.attempts + 1,
+            first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
+            updated_at=now)
+        counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, target.external_id,
+                                      created=created)
+        return Commit(stored, quota=counted)
 
-        try:
-            written = compare_and_set(deps.repository, target, store, current=current,
-                                      on_quota_changed=lambda: deps.quotas.refresh(target.tenant_id, object_id))
-        except AliasChanged:  # a row keyed by the UPN appeared (or someone learned the alias): look again
-            deps.organizers.forget(key.tenant_id, key.organizer_key)
-            continue
-        except UNRECORDABLE as error:
-            log.warning("the meeting Graph answered cannot be recorded (%s); removing it correlation=%s externalId=%r",
-                        error.code, context.correlation_id, key.external_id)
-            _undo(deps, context, key.tenant_id, object_id, meeting, event)
-            deps.quotas.give_back(ticket)
-            raise
-        assert written is not None
-        deps.organizers.remember(written.alias)
-        deps.quotas.written(written.quota)
-        if not created:
-            deps.quotas.give_back(ticket)  # a reserved place for a meeting that existed already
-        return written.record
-    raise AliasChanged("the organizer's alias kept changing")
+    try:  # under a new key, the insert tells whether a row is there
+        written = deps.records.write(target, store, current=record if target == key else None,
+                                     learns=key.organizer_key,
+                                     on_quota_changed=lambda: deps.quotas.refresh(target.tenant_id, object_id))
+    except UNRECORDABLE as error:
+        log.warning("the meeting Graph answered cannot be recorded (%s); removing it correlation=%s externalId=%r",
+                    error.code, context.correlation_id, key.external_id)
+        _undo(deps, context, key.tenant_id, object_id, meeting, event)
+        deps.quotas.give_back(ticket)
+        raise
+    assert written is not None
+    deps.quotas.written(written.quota)
+    if not created:
+        deps.quotas.give_back(ticket)  # a reserved place for a meeting that existed already
+    return written.record
 
 
 def _undo(deps: Deps, context: Context, tenant: str, organizer: str, meeting: dict[str, Any],
@@ -98,8 +91,7 @@ def _undo(deps: Deps, context: Context, tenant: str, organizer: str, meeting: di
 def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey,
            record: MeetingRecord | None, error: BrokerError, *, final: bool, lease_owner: str | None = None) -> Outcome:
     """Record the error on the row (releasing this request's lease) and tell the outcome: failed, pending for the
-    queue's retry, or deferred within the access-policy grace window. A new row keyed by a UPN is written with the
-    alias placeholder (``shared.usecases.organizers``); AliasChanged then tells the caller to re-key."""
+    queue's retry, or deferred within the access-policy grace window."""
     now = deps.clock()
     attempts = (record.attempts if record else 0) + 1
     first_attempt = (record.first_attempt_at if record else None) or now
@@ -108,32 +100,22 @@ def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, k
     final_failure = (final or not error.retryable) and delay is None
     status = Status.FAILED if final_failure else Status.PENDING
 
-    def note(row: MeetingRecord | None) -> MeetingRecord | Commit | None:
+    def note(row: MeetingRecord | None, key: MeetingKey) -> MeetingRecord | None:
         if row and (row.has_meeting or row.cancelled):  # a meeting (or its tombstone) stays whatever happens later
             return dataclasses.replace(row, last_error=error.as_record_error(), updated_at=now)
         base = row or new_record(key, context, request, now)
         if lease_owner is not None and base.lease_owner == lease_owner:  # let the next request create
             base = dataclasses.replace(base, lease_owner=None, lease_expires_at=None)
-        noted = dataclasses.replace(
+        return dataclasses.replace(
             base, status=status, fingerprint=request.fingerprint, correlation_id=context.correlation_id,
             source=context.source, last_error=error.as_record_error(), attempts=base.attempts + 1,
             first_attempt_at=base.first_attempt_at or now, updated_at=now)
-        return noted if row is not None else Commit(noted, alias=deps.organizers.placeholder(key))
 
-    for _ in range(3):
-        try:
-            written = compare_and_set(deps.repository, key, note, current=record)
-            break
-        except AliasChanged:  # the UPN's object id was learned meanwhile: the failure is recorded there
-            deps.organizers.forget(key.tenant_id, key.organizer_key)
-            key = deps.organizers.key(key.tenant_id, request.organizer_id, key.external_id)
-            record = deps.repository.get(key)
-    else:
-        raise AliasChanged("the organizer's alias kept changing")
+    written = deps.records.write(key, note, current=record)
     assert written is not None
     if delay is not None:
         log.warning("no access policy yet for organizer %s; trying again in %s (grace window) correlation=%s",
-                    key.organizer_key, delay, context.correlation_id)
+                    written.record.key.organizer_key, delay, context.correlation_id)
         intake = to_message(request.as_payload(tenant_id=tenant, correlation_id=context.correlation_id))
         return Outcome(Status.DEFERRED, None, record=written.record, error=error, retry_in=delay, intake=intake)
     log.warning("create failed code=%s retryable=%s final=%s correlation=%s externalId=%r", error.code,
@@ -160,3 +142,19 @@ def _policy_delay(deps: Deps, error: BrokerError, first_attempt: datetime, attem
         return None
     growing = _POLICY_FIRST_DELAY * (2 ** max(0, attempts - 1))
     return max(min(growing, _POLICY_MAX_DELAY, remaining), timedelta(seconds=1))
+
+
+def record_error(deps: Deps, record: MeetingRecord, error: BrokerError, *, final: bool) -> MeetingRecord:
+    """Keep the last error on the row; a created row keeps its meeting whatever happens later. Best effort: the
+    outcome is told either way."""
+    def note(current: MeetingRecord | None, _: MeetingKey) -> MeetingRecord | None:
+        if current is None or current.cancelled:
+            return None
+        status = current.status if current.has_meeting else (Status.FAILED if final else Status.PENDING)
+        return dataclasses.replace(current, status=status, last_error=error.as_record_error(), updated_at=deps.clock())
+
+    try:
+        written = deps.records.write(record.key, note, current=record)
+    except ConcurrentUpdate:
+        return record
+    return written.record if written is not None else record

@@ -1,15 +1,6 @@
 """Use case: change a recorded meeting to what the caller wants (PATCH /meetings/..., an intake ``update``, and a
-repeated POST with other details when ``MEETING_CHANGES=apply``).
-
-The stored meeting is compared with the change; only the members that differ are sent to Graph in one PATCH, and the
-record keeps Graph's answer. Nothing differs: no Graph call. An option Graph kept its own value for (tenant policy)
-is reported in ``settingsNotApplied`` instead of failing. A locked meeting is unlocked by a change that sets its
-lobby or chat again; a cancelled one cannot change (its tombstone always wins over a concurrent change).
-
-Changes of one key are applied one at a time (``shared.usecases.keyed_write.claim``): the request claims the row, on the version it
-decided on (and only when that is the version ``If-Match`` names), before it calls Graph, and records Graph's answer
-in the write that releases the claim. A change that meets another in flight answers 409 ``change_in_progress``; so
-the record is always Graph's answer to the last change, and "nothing differs" is decided against it.
+repeated POST with other details when ``MEETING_CHANGES=apply``): one PATCH of the members that differ, under the
+key's change claim, and the record keeps Graph's answer.
 """
 from __future__ import annotations
 
@@ -19,14 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.domain.calendar_event import asked, event_patch, join_url_of
-from shared.usecases.keyed_write import UNREAD, claim, compare_and_set, release, unclaimed
-from shared.domain.errors import (BrokerError, CalendarModeDisabled, FieldError, MeetingKindDiffers, MeetingNotFound,
-                      PreconditionFailed, ValidationFailed)
+from shared.usecases.keyed_write import UNREAD, tombstone, unclaimed
+from shared.domain.errors import (BrokerError, FieldError, MeetingKindDiffers, MeetingNotFound, PreconditionFailed,
+                                  ValidationFailed)
 from shared.domain.meeting_diff import attendees_of, not_applied, patch_for
 from shared.domain.meeting_request import MeetingChange
 from shared.domain.records import MeetingKey, MeetingRecord, Status
-from shared.usecases.common import (CALENDAR_MODE_OFF, Context, Deps, Outcome, authorize, cancelled, changeable, keyed, log,
-                     outcome)
+from shared.usecases.context import Context, Deps, Outcome, log, outcome
+from shared.usecases.guards import calendar_mode, changeable
+from shared.usecases.shell import keyed_use_case
 
 UNLOCKING = ("lobbyBypassSettings", "allowMeetingChat")
 
@@ -35,13 +27,8 @@ def update_meeting(deps: Deps, change: MeetingChange, *, source: str, correlatio
                    if_match: str | None = None) -> Outcome:
     """``updated`` (Graph changed), ``existing`` (nothing to change), or ``failed``."""
     context = Context(correlation_id, source, change)
-    try:
-        tenant = authorize(deps, change)
-        return keyed(deps, tenant, change.organizer_id, change.external_id,
-                     lambda key: apply_change(deps, context, tenant, key, change, if_match=if_match))
-    except BrokerError as error:
-        log.warning("update failed code=%s correlation=%s", error.code, correlation_id)
-        return outcome(deps, context, Status.FAILED, error=error)
+    return keyed_use_case(deps, context, lambda tenant, key: apply_change(deps, context, tenant, key, change,
+                                                                          if_match=if_match), doing="update")
 
 
 @dataclass(frozen=True)
@@ -94,16 +81,15 @@ def apply_change(deps: Deps, context: Context, tenant: str, key: MeetingKey, cha
         if change.event_members and not record.kind.calendar:
             raise MeetingKindDiffers(f"{', '.join(change.event_members)} belong to a calendar-backed meeting; this "
                                      "externalId's meeting is a standalone one")
-        if record.kind.calendar and not deps.settings.calendar_mode:
-            raise CalendarModeDisabled(CALENDAR_MODE_OFF)
+        calendar_mode(deps, record.kind.calendar)
         if if_match is not None and if_match != record.etag:
             raise PreconditionFailed("the meeting's record changed since the ETag in If-Match was read: read it "
                                      "again and repeat the change if it still applies")
         plans.append(_plan(record, change))
         return plans[-1].needed
 
-    claimed = claim(deps.repository, key, check, owner=owner, now=now,
-                    current=current if current is not None else UNREAD)
+    claimed = deps.records.claim(key, check, owner=owner, now=now,
+                                 current=current if current is not None else UNREAD)
     plan = plans[-1]
     if claimed.lease_owner != owner:  # nothing differs from Graph's last answer: no call, nothing written
         return outcome(deps, context, Status.EXISTING, tenant=tenant, meeting=claimed.meeting, record=claimed,
@@ -111,15 +97,15 @@ def apply_change(deps: Deps, context: Context, tenant: str, key: MeetingKey, cha
     try:
         event, updated = _send(deps, context, tenant, claimed, plan)
     except BrokerError:
-        release(deps.repository, key, owner)
+        deps.records.release(key, owner)
         raise
     kept = not_applied(updated, change.settings)
 
-    def store(row: MeetingRecord | None) -> MeetingRecord:
+    def store(row: MeetingRecord | None, _: MeetingKey) -> MeetingRecord:
         if row is None:
             raise MeetingNotFound("the meeting's record was removed while it was being changed")
         if row.cancelled:  # only after the claim expired: the tombstone wins, the meeting is not brought back
-            raise cancelled(row, status=410)
+            raise tombstone(row, status=410)
         event_asked = asked(change.event_members, row.event_asked) if event is not claimed.event \
             else row.event_asked
         return dataclasses.replace(unclaimed(row, owner), meeting=updated, event=event, event_asked=event_asked,
@@ -129,7 +115,7 @@ def apply_change(deps: Deps, context: Context, tenant: str, key: MeetingKey, cha
                                    correlation_id=context.correlation_id, source=context.source,
                                    updated_at=deps.clock())
 
-    written = compare_and_set(deps.repository, key, store, current=claimed)
+    written = deps.records.write(key, store, current=claimed)
     assert written is not None
     log.info("meeting updated members=%s correlation=%s", ",".join(sorted({**plan.patch, **plan.event_changes})),
              context.correlation_id)

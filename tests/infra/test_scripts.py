@@ -10,7 +10,7 @@ import requests
 
 from shared.domain.errors import AccessPolicyMissing, CalendarAccessDenied
 from shared.adapters.graph.answers import error_of
-from shared.usecases.common import CALENDAR_MODE_OFF
+from shared.usecases.guards import CALENDAR_MODE_OFF
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "infra" / "scripts"
