@@ -58,10 +58,8 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         log.error("retries exhausted under %s, message %s", error.code, message_id)
         return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
     deps = container.deps
-    # A retry keeps this message's id on the key's record, for the poison trigger should this attempt die untold.
-    note_attempt(deps, payload, message_id=message_id, dequeue_count=dequeue_count)
     try:
-        outcome = _process(deps, payload, message_id)
+        outcome = _process(deps, payload, message_id, dequeue_count)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
@@ -83,7 +81,7 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
     return outcome.message
 
 
-def _process(deps: Deps, payload: Any, message_id: str) -> Outcome:
+def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> Outcome:
     """The use case the message's ``action`` names (``create`` by default); a message that breaks its rules
     raises ValidationFailed."""
     action = payload.get("action") if isinstance(payload, dict) else None
@@ -94,6 +92,8 @@ def _process(deps: Deps, payload: Any, message_id: str) -> Outcome:
         cancel = validate_cancel(payload, queue=True)
         return cancel_meeting(deps, cancel, source="queue", correlation_id=cancel.correlation_id or message_id)
     request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
+    # A retry keeps this message's id on the key's record, for the poison trigger should this attempt die untold.
+    note_attempt(deps, request, message_id=message_id, dequeue_count=dequeue_count)
     return create_meeting(deps, request, source="queue", correlation_id=request.correlation_id or message_id,
                           final=False)
 

@@ -4,12 +4,10 @@ a poison copy (which has a new id) files its result under it. Nothing on a first
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from shared.domain.errors import BrokerError
 from shared.domain.meeting_request import MeetingRequest
 from shared.domain.records import MeetingKey, MeetingRecord
-from shared.domain.validation import validate_request
 from shared.usecases.context import Context, Deps, log
 from shared.usecases.guards import authorize
 from shared.usecases.record_outcome import new_record
@@ -17,15 +15,13 @@ from shared.usecases.record_outcome import new_record
 SOURCE = "queue"
 
 
-def note_attempt(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int) -> MeetingRecord | None:
+def note_attempt(deps: Deps, request: MeetingRequest, *, message_id: str,
+                 dequeue_count: int) -> MeetingRecord | None:
     """On a retry (``dequeue_count`` > 1) of a create request that names no ``correlationId``, keep ``message_id``
     as its record's correlation id; the record as stored, or None when nothing was (or could be) written."""
-    if dequeue_count <= 1 or not isinstance(payload, dict) or payload.get("action", "create") != "create":
+    if dequeue_count <= 1 or request.correlation_id:  # a first attempt; or the poison copy carries the id itself
         return None
     try:
-        request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
-        if request.correlation_id:
-            return None  # the poison copy carries it in its body
         tenant = authorize(deps, request)
         context = Context(message_id, SOURCE, request)
         return _note(deps, context, request, deps.records.key(tenant, request.organizer_id, request.external_id))
