@@ -129,11 +129,11 @@ class MeetingRepository(ABC):
         """What the table knows of ``upn``; None when nothing."""
 
     @abstractmethod
-    def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
+    def record_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
         """The record whose meeting has this join URL (matched after normalising its encoding)."""
 
     @abstractmethod
-    def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
+    def record_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
         """The record whose meeting has this join meeting id."""
 
     @abstractmethod
@@ -187,8 +187,8 @@ class MeetingsGraph(Protocol):
         """``DELETE /users/{organizer}/onlineMeetings/{id}``; False when Graph no longer had it."""
         ...
 
-    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
-                         correlation_id: str) -> dict[str, Any] | None:
+    def meeting_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                            correlation_id: str) -> dict[str, Any] | None:
         """``GET /users/{organizer}/onlineMeetings?$filter=JoinWebUrl eq '...'``: the onlineMeeting behind a link."""
         ...
 

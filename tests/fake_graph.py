@@ -88,8 +88,8 @@ class FakeGraph(GraphPort):
             self._step("delete", meeting_id)
             return self.meetings.pop(meeting_id, None) is not None
 
-    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
-                         correlation_id: str) -> dict[str, Any] | None:
+    def meeting_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                            correlation_id: str) -> dict[str, Any] | None:
         with self._lock:
             self._step("findByJoinUrl")
             found = [m for m in self.meetings.values() if m["joinWebUrl"] == join_web_url]

@@ -170,16 +170,16 @@ class InMemoryMeetingRepository(MeetingRepository):
         return self.aliases.get((tenant_id, normalize_organizer(upn)))
 
     @_atomic
-    def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
-        self._call("find_by_join_url")
+    def record_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
+        self._call("record_by_join_url")
         record = self._indexed(tenant_id, keys.join_url_row_key(join_web_url))
         matches = record is not None and record.join_web_url and (
             keys.normalize_join_url(record.join_web_url) == keys.normalize_join_url(join_web_url))
         return record if matches else None
 
     @_atomic
-    def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
-        self._call("find_by_join_meeting_id")
+    def record_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
+        self._call("record_by_join_meeting_id")
         record = self._indexed(tenant_id, keys.join_id_row_key(join_meeting_id))
         wanted = join_meeting_id.replace(" ", "")
         return record if record is not None and (record.join_meeting_id or "").replace(" ", "") == wanted else None

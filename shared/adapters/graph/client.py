@@ -106,8 +106,8 @@ class GraphClient:
             raise
         return True
 
-    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
-                         correlation_id: str) -> dict[str, Any] | None:
+    def meeting_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                            correlation_id: str) -> dict[str, Any] | None:
         # The URL goes inside the filter's quotes URL-encoded, as Graph's "get onlineMeeting" page shows.
         path = f"{_meetings(organizer_id)}?$filter=JoinWebUrl%20eq%20'{quote(join_web_url, safe='')}'"
         found = self._send(_Call("findByJoinUrl", "GET", path, tenant_id, organizer_id, correlation_id, True,
