@@ -24,7 +24,7 @@ from shared.domain.errors import BrokerError, GraphUnavailable
 from shared.domain.calendar_event import carries_property
 from shared.adapters.graph.answers import (json_object, error_of, event_of, event_of_value, meeting_of, meeting_of_value,
                             parse_retry_after)
-from shared.ports import GraphAnswer, TokenProvider
+from shared.ports import GraphAnswer, GraphPort, TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +60,8 @@ class _Call:
     calendar: bool = False               # an events call: a 403 is a mailbox outside the app's Exchange scope
 
 
-class GraphClient:
-    """The ``MeetingsGraph`` port over HTTPS with a pooled ``requests.Session``."""
+class GraphClient(GraphPort):
+    """The Graph port over HTTPS with a pooled ``requests.Session``."""
 
     def __init__(self, session: requests.Session, tokens: TokenProvider, *, base_url: str, api_version: str,
                  app_id: str | None, policy: RetryPolicy = RetryPolicy(),

@@ -24,6 +24,7 @@ import requests
 
 from shared.domain.errors import ConfigurationError, CredentialRejected, TenantNotAllowed, TokenUnavailable
 from shared.config.settings import Settings
+from shared.ports import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _raise_for(result: dict[str, Any], what: str) -> None:
     raise TokenUnavailable(detail)
 
 
-class MsalTokenProvider:
+class MsalTokenProvider(TokenProvider):
     """Tokens for Graph per tenant; thread-safe; never logs token or secret values."""
 
     def __init__(self, settings: Settings, *, http_client: requests.Session,
