@@ -7,6 +7,8 @@ import itertools
 import threading
 from typing import Any
 
+import requests
+
 from shared.domain.errors import BrokerError, MeetingGone
 from shared.ports import GraphAnswer, GraphPort
 from shared.domain.clock import format_datetime, parse_datetime
@@ -196,3 +198,12 @@ class FakeGraph(GraphPort):
 
 def _object_id(organizer_id: str) -> str:
     return USERS.get(normalize_organizer(organizer_id), normalize_organizer(organizer_id))
+
+
+def error_answer(status: int) -> requests.Response:
+    """A Graph error answer as ``requests`` hands it over, for the adapter's reading of errors."""
+    response = requests.Response()
+    response.status_code = status
+    response._content = b'{"error": {"code": "Forbidden", "message": "denied"}}'
+    response.headers["request-id"] = "r-1"
+    return response
