@@ -1,5 +1,5 @@
-"""A hand-written fake of the Graph port with the documented semantics of createOrGet, plain create, PATCH and
-DELETE (the emulator in localdev/ is the HTTP-level stand-in; this one runs in process for unit tests)."""
+"""A hand-written fake of the Graph port, in process for unit tests: the documented semantics of createOrGet, plain
+create, PATCH, DELETE and calendar events (the emulator in localdev/ is the HTTP-level stand-in)."""
 from __future__ import annotations
 
 import copy
