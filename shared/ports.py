@@ -1,15 +1,15 @@
 """The ports the use cases depend on: Microsoft Graph, Microsoft Entra, tokens, and the store of meeting records.
 
-Adapters implement them (``shared.adapters``); tests use the fakes in ``tests/`` and the local emulator. What travels
-with a record in one atomic write (index rows, a UPN alias, a shard of the organizer's monthly counter) is part of the
-store's port: ``MeetingRepository.commit``.
+Adapters (``shared.adapters``) and the fakes in ``tests/`` subclass them; every method is abstract, so a class that
+lacks one cannot be instantiated. What travels with a record in one atomic write (index rows, a UPN alias, a shard
+of the organizer's monthly counter) is part of the store's port: ``MeetingRepository.commit``.
 """
 from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable
 
 from shared.domain.records import MeetingKey, MeetingRecord
 
@@ -129,11 +129,11 @@ class MeetingRepository(ABC):
         """What the table knows of ``upn``; None when nothing."""
 
     @abstractmethod
-    def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
+    def record_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
         """The record whose meeting has this join URL (matched after normalising its encoding)."""
 
     @abstractmethod
-    def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
+    def record_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
         """The record whose meeting has this join meeting id."""
 
     @abstractmethod
@@ -145,16 +145,18 @@ class MeetingRepository(ABC):
         """Write one shard alone (inserted when its etag is None, else only if unchanged); QuotaChanged."""
 
 
-class TokenProvider(Protocol):
+class TokenProvider(ABC):
+    @abstractmethod
     def token(self, tenant_id: str) -> str:
         """An app-only access token for Microsoft Graph in this tenant (cached by MSAL)."""
-        ...
 
 
-class TenantResolver(Protocol):
+class TenantResolver(ABC):
+    """Tenant names to tenant ids (``shared.usecases.tenants.TenantDirectory``)."""
+
+    @abstractmethod
     def resolve(self, name: str) -> str:
         """The tenant id (GUID) of a tenant named by its GUID or a verified domain."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -164,61 +166,61 @@ class GraphAnswer:
     request_id: str | None
 
 
-class MeetingsGraph(Protocol):
+class MeetingsGraph(ABC):
     """Graph's onlineMeetings for one organizer, as the use cases need them. Failures raise BrokerError subclasses
     (AccessPolicyMissing, OrganizerNotFound, GraphThrottled, GraphUnavailable, ...)."""
 
+    @abstractmethod
     def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
                       accept_language: str | None = None) -> GraphAnswer:
         """``POST /users/{organizer}/onlineMeetings/createOrGet``: 201 created or 200 existing."""
-        ...
 
+    @abstractmethod
     def create(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
                accept_language: str | None = None) -> GraphAnswer:
         """``POST /users/{organizer}/onlineMeetings``: a new meeting on every call (not idempotent)."""
-        ...
 
+    @abstractmethod
     def update(self, tenant_id: str, organizer_id: str, meeting_id: str, patch: dict[str, Any], *,
                correlation_id: str) -> dict[str, Any]:
         """``PATCH /users/{organizer}/onlineMeetings/{id}``: the whole meeting after the change."""
-        ...
 
+    @abstractmethod
     def delete(self, tenant_id: str, organizer_id: str, meeting_id: str, *, correlation_id: str) -> bool:
         """``DELETE /users/{organizer}/onlineMeetings/{id}``; False when Graph no longer had it."""
-        ...
 
-    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
-                         correlation_id: str) -> dict[str, Any] | None:
+    @abstractmethod
+    def meeting_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                            correlation_id: str) -> dict[str, Any] | None:
         """``GET /users/{organizer}/onlineMeetings?$filter=JoinWebUrl eq '...'``: the onlineMeeting behind a link."""
-        ...
 
 
-class CalendarGraph(Protocol):
+class CalendarGraph(ABC):
     """Graph's calendar events of one organizer (application permission Calendars.ReadWrite). A 403 raises
     CalendarAccessDenied (the mailbox is outside the app's Exchange scope)."""
 
+    @abstractmethod
     def create_event(self, tenant_id: str, organizer_id: str, event: dict[str, Any], *,
                      correlation_id: str) -> dict[str, Any]:
         """``POST /users/{organizer}/events``: not idempotent, but Graph ignores a repeat with the same
         transactionId."""
-        ...
 
+    @abstractmethod
     def find_event(self, tenant_id: str, organizer_id: str, property_id: str, value: str, *,
                    correlation_id: str) -> dict[str, Any] | None:
         """The event carrying a single-value extended property with this value, if any."""
-        ...
 
+    @abstractmethod
     def update_event(self, tenant_id: str, organizer_id: str, event_id: str, patch: dict[str, Any], *,
                      correlation_id: str) -> dict[str, Any]:
         """``PATCH /users/{organizer}/events/{id}``: Outlook sends the attendees the update."""
-        ...
 
+    @abstractmethod
     def cancel_event(self, tenant_id: str, organizer_id: str, event_id: str, comment: str | None, *,
                      correlation_id: str) -> bool:
         """``POST /users/{organizer}/events/{id}/cancel``: the attendees receive the cancellation. False when
         Graph no longer had the event."""
-        ...
 
 
-class GraphPort(MeetingsGraph, CalendarGraph, Protocol):
+class GraphPort(MeetingsGraph, CalendarGraph):
     """Everything the use cases ask of Graph (``shared.adapters.graph.client.GraphClient``)."""

@@ -1,11 +1,13 @@
-"""A hand-written fake of the Graph port with the documented semantics of createOrGet, plain create, PATCH and
-DELETE (the emulator in localdev/ is the HTTP-level stand-in; this one runs in process for unit tests)."""
+"""A hand-written fake of the Graph port, in process for unit tests: the documented semantics of createOrGet, plain
+create, PATCH, DELETE and calendar events (the emulator in localdev/ is the HTTP-level stand-in)."""
 from __future__ import annotations
 
 import copy
 import itertools
 import threading
 from typing import Any
+
+import requests
 
 from shared.domain.errors import BrokerError, MeetingGone
 from shared.ports import GraphAnswer, GraphPort
@@ -88,8 +90,8 @@ class FakeGraph(GraphPort):
             self._step("delete", meeting_id)
             return self.meetings.pop(meeting_id, None) is not None
 
-    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
-                         correlation_id: str) -> dict[str, Any] | None:
+    def meeting_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                            correlation_id: str) -> dict[str, Any] | None:
         with self._lock:
             self._step("findByJoinUrl")
             found = [m for m in self.meetings.values() if m["joinWebUrl"] == join_web_url]
@@ -196,3 +198,12 @@ class FakeGraph(GraphPort):
 
 def _object_id(organizer_id: str) -> str:
     return USERS.get(normalize_organizer(organizer_id), normalize_organizer(organizer_id))
+
+
+def error_answer(status: int) -> requests.Response:
+    """A Graph error answer as ``requests`` hands it over, for the adapter's reading of errors."""
+    response = requests.Response()
+    response.status_code = status
+    response._content = b'{"error": {"code": "Forbidden", "message": "denied"}}'
+    response.headers["request-id"] = "r-1"
+    return response

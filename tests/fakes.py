@@ -7,11 +7,12 @@ import itertools
 import threading
 from dataclasses import replace as with_changes
 from datetime import datetime, timezone
+from typing import Any, Callable, TypeVar, cast
 
 from shared.domain.errors import BrokerError, TenantNotAllowed
 from shared.usecases.organizers import OrganizerDirectory
 from shared.usecases.quota import QuotaBook
-from shared.ports import MeetingsGraph, TenantResolver
+from shared.ports import GraphPort, TenantResolver, TokenProvider
 from shared.config.settings import Settings
 from shared.usecases import Deps
 from shared.adapters.table import keys
@@ -22,25 +23,31 @@ from shared.domain.clock import Clock
 from shared.domain.identifiers import is_guid, normalize_organizer
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
 def _stored(record: MeetingRecord, etag: str) -> MeetingRecord:
     """The record as the table would hand it back: UTC datetimes, its own copy of the JSON, the new ETag."""
     for document in (record.meeting, record.event):
         if document is not None:
             meeting_json(document)  # the port's size limit: MeetingTooLarge, as the table adapter raises
 
-    def utc(value: datetime | None) -> datetime | None:
-        return value.astimezone(timezone.utc) if value is not None else None
+    def utc(value: datetime) -> datetime:
+        return value.astimezone(timezone.utc)
+
+    def utc_or_none(value: datetime | None) -> datetime | None:
+        return utc(value) if value is not None else None
 
     return with_changes(
         record,
         meeting=copy.deepcopy(record.meeting),
         event=copy.deepcopy(record.event),
         last_error=copy.deepcopy(record.last_error),
-        first_attempt_at=utc(record.first_attempt_at),
+        first_attempt_at=utc_or_none(record.first_attempt_at),
         created_at=utc(record.created_at),
         updated_at=utc(record.updated_at),
-        lease_expires_at=utc(record.lease_expires_at),
-        cancelled_at=utc(record.cancelled_at),
+        lease_expires_at=utc_or_none(record.lease_expires_at),
+        cancelled_at=utc_or_none(record.cancelled_at),
         indexed=tuple(_index_names(record)),
         etag=etag,
     )
@@ -55,13 +62,13 @@ def _index_names(record: MeetingRecord) -> list[str]:
     return names
 
 
-def _atomic(method):
+def _atomic(method: _Method) -> _Method:
     """One call at a time, as the table serves one request (one transaction) at a time."""
     @functools.wraps(method)
-    def locked(self, *args, **kwargs):
+    def locked(self: "InMemoryMeetingRepository", *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             return method(self, *args, **kwargs)
-    return locked
+    return cast(_Method, locked)
 
 
 class InMemoryMeetingRepository(MeetingRepository):
@@ -118,11 +125,9 @@ class InMemoryMeetingRepository(MeetingRepository):
             raise RecordExists(self._copy(current))
         if not insert and (current is None or current.etag != record.etag):
             raise RecordModified("the row changed or vanished since it was read (ETag mismatch)")
-        alias_key = (alias.tenant_id, normalize_organizer(alias.upn)) if alias is not None else None
-        if alias is not None and _stale(self.aliases.get(alias_key), alias.etag):
+        if alias is not None and _stale(self.aliases.get(_alias_key(alias)), alias.etag):
             raise AliasChanged("written with the record, it changed since it was read")
-        counter_key = (quota.tenant_id, quota.organizer_key, quota.month, quota.shard) if quota is not None else None
-        if quota is not None and _stale(self.counters.get(counter_key), quota.etag):
+        if quota is not None and _stale(self.counters.get(_counter_key(quota)), quota.etag):
             raise QuotaChanged("written with the record, it changed since it was read")
         stored = _stored(record, self._next_etag())  # all checks passed: every part is written
         self.rows[record.key] = stored
@@ -130,17 +135,16 @@ class InMemoryMeetingRepository(MeetingRepository):
             self.index[(record.key.tenant_id, name)] = record.key
         written_alias = written_quota = None
         if alias is not None:
-            written_alias = self.aliases[alias_key] = with_changes(alias, etag=self._next_etag())
+            written_alias = self.aliases[_alias_key(alias)] = with_changes(alias, etag=self._next_etag())
         if quota is not None:
-            written_quota = self.counters[counter_key] = with_changes(quota, etag=self._next_etag())
+            written_quota = self.counters[_counter_key(quota)] = with_changes(quota, etag=self._next_etag())
         return Written(self._copy(stored), written_alias, written_quota)
 
     @_atomic
     def learn_alias(self, alias: Alias, moves: list[tuple[MeetingRecord, MeetingRecord | None]]) -> Alias:
         self._call("learn_alias")
         assert len(moves) <= MAX_MOVES
-        alias_key = (alias.tenant_id, normalize_organizer(alias.upn))
-        if _stale(self.aliases.get(alias_key), alias.etag):
+        if _stale(self.aliases.get(_alias_key(alias)), alias.etag):
             raise AliasChanged("the alias changed since it was read")
         for row, replacement in moves:
             current = self.rows.get(row.key)
@@ -155,7 +159,7 @@ class InMemoryMeetingRepository(MeetingRepository):
                 self.rows[replacement.key] = stored
                 for name in stored.indexed:
                     self.index[(replacement.key.tenant_id, name)] = replacement.key
-        written = self.aliases[alias_key] = with_changes(alias, etag=self._next_etag())
+        written = self.aliases[_alias_key(alias)] = with_changes(alias, etag=self._next_etag())
         return written
 
     @_atomic
@@ -170,16 +174,16 @@ class InMemoryMeetingRepository(MeetingRepository):
         return self.aliases.get((tenant_id, normalize_organizer(upn)))
 
     @_atomic
-    def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
-        self._call("find_by_join_url")
+    def record_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
+        self._call("record_by_join_url")
         record = self._indexed(tenant_id, keys.join_url_row_key(join_web_url))
         matches = record is not None and record.join_web_url and (
             keys.normalize_join_url(record.join_web_url) == keys.normalize_join_url(join_web_url))
         return record if matches else None
 
     @_atomic
-    def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
-        self._call("find_by_join_meeting_id")
+    def record_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
+        self._call("record_by_join_meeting_id")
         record = self._indexed(tenant_id, keys.join_id_row_key(join_meeting_id))
         wanted = join_meeting_id.replace(" ", "")
         return record if record is not None and (record.join_meeting_id or "").replace(" ", "") == wanted else None
@@ -199,16 +203,33 @@ class InMemoryMeetingRepository(MeetingRepository):
     @_atomic
     def put_quota(self, count: QuotaCount) -> QuotaCount:
         self._call("put_quota")
-        counter_key = (count.tenant_id, count.organizer_key, count.month, count.shard)
-        if _stale(self.counters.get(counter_key), count.etag):
+        if _stale(self.counters.get(_counter_key(count)), count.etag):
             raise QuotaChanged("the counter changed since it was read")
-        written = self.counters[counter_key] = with_changes(count, etag=self._next_etag())
+        written = self.counters[_counter_key(count)] = with_changes(count, etag=self._next_etag())
         return written
+
+
+def _alias_key(alias: Alias) -> tuple[str, str]:
+    return alias.tenant_id, normalize_organizer(alias.upn)
+
+
+def _counter_key(count: QuotaCount) -> tuple[str, str, str, int]:
+    return count.tenant_id, count.organizer_key, count.month, count.shard
 
 
 def _stale(current: Alias | QuotaCount | None, etag: str | None) -> bool:
     """A conditional write of an extra row loses: inserting one that exists, or replacing another version."""
     return (current is not None) if etag is None else (current is None or current.etag != etag)
+
+
+class StaticToken(TokenProvider):
+    """The same access token for every tenant."""
+
+    def __init__(self, token: str = "not-a-token") -> None:
+        self.value = token
+
+    def token(self, tenant_id: str) -> str:
+        return self.value
 
 
 class StaticTenants(TenantResolver):
@@ -228,7 +249,7 @@ class StaticTenants(TenantResolver):
         return self.domains[name]
 
 
-def make_deps(settings: Settings, repository: MeetingRepository, graph: MeetingsGraph, clock: Clock, *,
+def make_deps(settings: Settings, repository: MeetingRepository, graph: GraphPort, clock: Clock, *,
               tenants: TenantResolver | None = None, sleeps: list[float] | None = None) -> Deps:
     """The use cases' dependencies over fakes, wired as bootstrap wires the real ones; waits are recorded in
     ``sleeps`` instead of slept."""

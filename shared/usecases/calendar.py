@@ -32,7 +32,7 @@ def create_calendar(deps: Deps, context: Context, request: MeetingRequest, tenan
                 members=request.event_members, tenant_id=tenant, organizer_key=key.organizer_key,
                 external_id=request.external_id), correlation_id=context.correlation_id)
         join_url = join_url_of(event)
-        meeting = deps.graph.find_by_join_url(tenant, organizer, join_url, correlation_id=context.correlation_id) \
+        meeting = deps.graph.meeting_by_join_url(tenant, organizer, join_url, correlation_id=context.correlation_id) \
             if join_url else None
         if meeting is None:  # the event exists; a retry finds it by its extended property and looks again
             raise GraphUnavailable("the event was created but its Teams meeting cannot be read yet")

@@ -29,9 +29,9 @@ def find_by_join_link(deps: Deps, *, join_web_url: str | None = None, join_meeti
     meeting of an organizer outside ALLOWED_ORGANIZERS is not told about."""
     tenant = allowed_tenant(deps, tenant_id)
     if join_web_url is not None:
-        record = deps.repository.find_by_join_url(tenant, join_web_url)
+        record = deps.repository.record_by_join_url(tenant, join_web_url)
     else:
-        record = deps.repository.find_by_join_meeting_id(tenant, join_meeting_id or "")
+        record = deps.repository.record_by_join_meeting_id(tenant, join_meeting_id or "")
     if record is None:
         raise MeetingNotFound("no meeting recorded by this broker has this join link")
     allowed_organizer(deps, record.organizer_id)

@@ -17,6 +17,7 @@ import requests
 
 from shared.domain.errors import TenantNotAllowed, TokenUnavailable
 from shared.domain.identifiers import is_guid
+from shared.ports import TenantResolver
 
 log = logging.getLogger(__name__)
 UNKNOWN_TTL_SECONDS = 600.0  # a domain may be verified later: an unknown name is asked about again after this
@@ -24,7 +25,7 @@ UNKNOWN_TTL_SECONDS = 600.0  # a domain may be verified later: an unknown name i
 _GUID_IN_PATH = re.compile(r"/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:/|$)", re.ASCII)
 
 
-class TenantDirectory:
+class TenantDirectory(TenantResolver):
     """Resolves tenant names with a bounded cache; thread-safe."""
 
     def __init__(self, session: requests.Session, authority_host: str, *, timeout: float = 10.0,

@@ -132,7 +132,7 @@ def _send(deps: Deps, context: Context, tenant: str, record: MeetingRecord,
     if plan.event_changes and record.event is not None:
         event = deps.graph.update_event(tenant, organizer, str(record.event["id"]), plan.event_changes,
                                         correlation_id=context.correlation_id)
-        meeting = deps.graph.find_by_join_url(tenant, organizer, str(join_url_of(event) or record.join_web_url),
+        meeting = deps.graph.meeting_by_join_url(tenant, organizer, str(join_url_of(event) or record.join_web_url),
                                               correlation_id=context.correlation_id) or meeting
         patch = patch_for(meeting, plan.meeting_change)
     updated = deps.graph.update(tenant, organizer, str(record.meeting_id), patch,

@@ -6,22 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-import requests
 
 from shared.domain.errors import AccessPolicyMissing, CalendarAccessDenied
 from shared.adapters.graph.answers import error_of
+from shared.adapters.graph.operations import CREATE_EVENT, CREATE_OR_GET
 from shared.usecases.guards import CALENDAR_MODE_OFF
+from tests.fake_graph import error_answer
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "infra" / "scripts"
-
-
-def _answer(status: int) -> requests.Response:
-    response = requests.Response()
-    response.status_code = status
-    response._content = b'{"error": {"code": "Forbidden", "message": "denied"}}'
-    response.headers["request-id"] = "r-1"
-    return response
 
 
 def _parameters(script: Path) -> set[str]:
@@ -38,15 +31,16 @@ def _named(text: str) -> list[tuple[Path, set[str]]]:
     return found
 
 
-@pytest.mark.parametrize("calendar, error_class", [(True, CalendarAccessDenied), (False, AccessPolicyMissing)])
-def test_a_403_names_a_script_that_exists_with_parameters_it_takes(calendar, error_class):
-    error = error_of(_answer(403), app_id="11111111-2222-3333-4444-555555555555", tenant_id="t", organizer_id="o",
-                     doing="create events", calendar=calendar)
+@pytest.mark.parametrize("operation, error_class", [(CREATE_EVENT, CalendarAccessDenied),
+                                                     (CREATE_OR_GET, AccessPolicyMissing)])
+def test_a_403_names_a_script_that_exists_with_parameters_it_takes(operation, error_class):
+    error = error_of(error_answer(403), operation, app_id="11111111-2222-3333-4444-555555555555", tenant_id="t",
+                     organizer_id="o")
     assert isinstance(error, error_class)
     for script, given in _named(error.detail):
         assert script.is_file(), script
         assert given <= _parameters(script), (script.name, given - _parameters(script))
-    if calendar:
+    if error_class is CalendarAccessDenied:
         assert _named(error.detail), "the calendar 403 names the scoping script"
 
 

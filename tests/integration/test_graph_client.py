@@ -20,14 +20,7 @@ from shared.domain.errors import (
 )
 from shared.adapters.graph.client import GraphClient, RetryPolicy
 from shared.adapters.graph.answers import parse_retry_after
-
-
-class StaticToken:
-    def __init__(self, token: str) -> None:
-        self.value = token
-
-    def token(self, tenant_id: str) -> str:
-        return self.value
+from tests.fakes import StaticToken
 
 
 @pytest.fixture

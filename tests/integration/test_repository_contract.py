@@ -278,12 +278,12 @@ def test_a_record_is_found_by_its_join_url_in_any_encoding_and_by_its_join_meeti
     stored = repository.insert(make_record("order-1"))
     url = meeting_json()["joinWebUrl"]
     for spelling in (url, url.replace("%3a", "%3A"), unquote(url), quote(url, safe="")):
-        assert repository.find_by_join_url(TENANT, spelling) == stored
-    assert repository.find_by_join_meeting_id(TENANT, "123456789012") == stored
-    assert repository.find_by_join_meeting_id(TENANT, "123 456 789 012") == stored
-    assert repository.find_by_join_url(TENANT, url.replace("abc", "xyz")) is None
-    assert repository.find_by_join_meeting_id(TENANT, "999") is None
-    assert repository.find_by_join_url("fabrikam.com", url) is None, "tenants are kept apart"
+        assert repository.record_by_join_url(TENANT, spelling) == stored
+    assert repository.record_by_join_meeting_id(TENANT, "123456789012") == stored
+    assert repository.record_by_join_meeting_id(TENANT, "123 456 789 012") == stored
+    assert repository.record_by_join_url(TENANT, url.replace("abc", "xyz")) is None
+    assert repository.record_by_join_meeting_id(TENANT, "999") is None
+    assert repository.record_by_join_url("fabrikam.com", url) is None, "tenants are kept apart"
 
 
 def test_an_index_row_follows_its_meeting_when_the_meeting_changes(repository):
@@ -291,9 +291,9 @@ def test_an_index_row_follows_its_meeting_when_the_meeting_changes(repository):
     other = {**meeting_json(), "joinWebUrl": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_new%40thread.v2/0",
              "joinMeetingIdSettings": {"joinMeetingId": "555000111222", "isPasscodeRequired": False}}
     changed = repository.replace(with_changes(first, meeting=other))
-    assert repository.find_by_join_url(TENANT, other["joinWebUrl"]) == changed
-    assert repository.find_by_join_meeting_id(TENANT, "555000111222") == changed
-    assert repository.find_by_join_url(TENANT, meeting_json()["joinWebUrl"]) is None, "the old link finds nothing"
+    assert repository.record_by_join_url(TENANT, other["joinWebUrl"]) == changed
+    assert repository.record_by_join_meeting_id(TENANT, "555000111222") == changed
+    assert repository.record_by_join_url(TENANT, meeting_json()["joinWebUrl"]) is None, "the old link finds nothing"
 
 
 def test_learning_an_alias_moves_rows_keyed_by_the_upn_in_the_same_write(repository):
@@ -351,7 +351,7 @@ def test_the_fake_raises_its_outage_from_every_call_while_set():
         repo.ensure_ready, repo.ping, lambda: repo.get(make_record().key), lambda: repo.insert(make_record()),
         lambda: repo.replace(make_record(etag="x")), lambda: repo.get_alias(TENANT, "a@b.c"),
         lambda: repo.learn_alias(Alias(TENANT, "a@b.c", "oid"), []), lambda: repo.rows_of(TENANT, "a@b.c"),
-        lambda: repo.find_by_join_url(TENANT, "https://x"), lambda: repo.find_by_join_meeting_id(TENANT, "1"),
+        lambda: repo.record_by_join_url(TENANT, "https://x"), lambda: repo.record_by_join_meeting_id(TENANT, "1"),
         lambda: repo.get_quota(TENANT, "oid", "2026-12"), lambda: repo.put_quota(QuotaCount(TENANT, "o", "m", 1)),
     ]
     for call in calls:
@@ -398,7 +398,7 @@ def test_a_missing_table_is_made_by_the_first_operation_that_finds_it_missing(ta
     assert repo.insert(make_record()).etag
     assert repo.get(make_record().key) is not None
     table_client.delete_table()  # deleted by hand while the app runs
-    assert repo.find_by_join_meeting_id(TENANT, "1") is None
+    assert repo.record_by_join_meeting_id(TENANT, "1") is None
     assert repo.insert(make_record()).etag
 
 
@@ -439,7 +439,7 @@ def test_a_dead_endpoint_raises_storage_unavailable_naming_the_operation_but_not
         "alias read": lambda: repo.get_alias(TENANT, "ada@contoso.com"),
         "alias write": lambda: repo.learn_alias(Alias(TENANT, "ada@contoso.com", "oid"), []),
         "query": lambda: repo.rows_of(TENANT, "ada@contoso.com"),
-        "index read": lambda: repo.find_by_join_meeting_id(TENANT, "1"),
+        "index read": lambda: repo.record_by_join_meeting_id(TENANT, "1"),
         "counter read": lambda: repo.get_quota(TENANT, "oid", "2026-12"),
         "counter write": lambda: repo.put_quota(QuotaCount(TENANT, "oid", "2026-12", 1)),
     }

@@ -1,1 +1,1 @@
-"""Microsoft Graph: app-only tokens, the onlineMeetings and calendar client, its answers read."""
+"""Microsoft Graph: app-only tokens, the onlineMeetings and calendar client with its operations, its answers read."""

@@ -1,9 +1,7 @@
-"""Reading Microsoft Graph's answers: onlineMeeting bodies, error bodies mapped to the broker's errors, Retry-After.
+"""Reading Microsoft Graph's answers: onlineMeeting and event bodies, errors mapped to the broker's, Retry-After.
 
 Error body: ``{"error": {"code", "message", "innerError": {"date", "request-id", "client-request-id"}}}``; the code
-may be empty and the body may not be JSON at all, so errors map by status. A 403 from an onlineMeetings call is a
-missing application access policy, whatever its text:
-https://learn.microsoft.com/graph/cloud-communication-online-meeting-application-access-policy
+may be empty and the body may not be JSON at all, so errors map by status (a 403 by the operation's meaning of it).
 """
 from __future__ import annotations
 
@@ -13,10 +11,9 @@ from typing import Any
 
 import requests
 
+from shared.adapters.graph.operations import Operation, Refusal
 from shared.domain.errors import (
-    AccessPolicyMissing,
     BrokerError,
-    CalendarAccessDenied,
     GraphRejected,
     GraphThrottled,
     GraphUnauthorized,
@@ -25,8 +22,6 @@ from shared.domain.errors import (
     OrganizerNotFound,
 )
 from shared.domain.identifiers import organizer_object_id
-
-POLICY_DELAY_MINUTES = 30
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -87,34 +82,18 @@ def event_of_value(event: Any, status: int = 200) -> dict[str, Any]:
     return event
 
 
-def error_of(response: requests.Response, *, app_id: str, tenant_id: str, organizer_id: str, doing: str,
-             meeting_id: str | None = None, calendar: bool = False) -> BrokerError:
-    """The broker's error for a failed Graph answer. ``doing``: what the app tried, for the 403 text ("create
-    meetings", "change meetings"); ``meeting_id``: set for calls on one meeting, where 404 means it is gone."""
+def error_of(response: requests.Response, operation: Operation, *, app_id: str, tenant_id: str,
+             organizer_id: str) -> BrokerError:
+    """The broker's error for a failed answer to ``operation``, which says what its 403 means and whether a 404 is
+    an item gone or an organizer unknown."""
     status = response.status_code
     code, message = _graph_error(response)
     where = f"(Graph status {status}, code {code or '-'}, request-id {response.headers.get('request-id') or '-'})"
     if status == 401:
         return GraphUnauthorized(f"Microsoft Graph did not accept the app's token for tenant {tenant_id} {where}")
-    if status == 403 and calendar:
-        return CalendarAccessDenied(
-            f"App {app_id} may not {doing} in the mailbox of organizer {organizer_id} in tenant {tenant_id}: the "
-            f"app needs the application permission Calendars.ReadWrite, scoped by Exchange Online RBAC for "
-            f"Applications to a group the organizer's mailbox is a direct member of (infra/scripts/"
-            f"grant-calendar-scope.ps1 -AppId \"{app_id}\" -ServicePrincipalId <GRAPH_SERVICE_PRINCIPAL_ID> -Group "
-            f"<organizers group>), or granted tenant-wide (CALENDAR_ACCESS=tenantWide). A new grant or membership "
-            f"applies once Exchange refreshes its permission cache (allow up to a couple of hours). {where}",
-            extra={"appId": app_id, "organizerId": organizer_id})
     if status == 403:
-        return AccessPolicyMissing(
-            f"App {app_id} is not allowed to {doing} for organizer {organizer_id} in tenant {tenant_id}: a Teams "
-            f"administrator must grant an application access policy that names this app to the organizer (or "
-            f"globally), for example: New-CsApplicationAccessPolicy -Identity Meetings-Broker -AppIds \"{app_id}\"; "
-            f"Grant-CsApplicationAccessPolicy -PolicyName Meetings-Broker -Identity \"{organizer_id}\". A new grant "
-            f"takes up to {POLICY_DELAY_MINUTES} minutes to apply. {where}",
-            extra={"appId": app_id, "organizerId": organizer_id},
-        )
-    if status == 404 and meeting_id is not None:
+        return operation.forbidden(Refusal(app_id, tenant_id, organizer_id, operation.doing, where))
+    if status == 404 and operation.on_one_item:
         return MeetingGone(f"the meeting no longer exists in Microsoft Graph (deleted outside the broker?) {where}")
     if status == 404:
         return OrganizerNotFound(f"Organizer {organizer_id} was not found in tenant {tenant_id} {where}")

@@ -1,12 +1,8 @@
-"""The Microsoft Graph adapter: onlineMeetings of one organizer, with bounded in-process retries.
+"""The Microsoft Graph adapter (``GraphPort``): onlineMeetings and calendar events, with bounded in-process retries.
 
-Which calls may be retried, and why: createOrGet is idempotent by construction (the meeting is identified by
-(tenant, organizer, externalId), so a repeat returns the meeting the first call created:
-https://learn.microsoft.com/graph/api/application-post-onlinemeetings-createorget); PATCH and DELETE are idempotent.
-Those are retried on throttling (429), 503/504 and timeouts, honouring Retry-After up to a cap
-(https://learn.microsoft.com/graph/throttling); longer waits and every other failure belong to the caller or the
-queue. A plain create (POST /onlineMeetings) is not idempotent: it is retried only where Graph certainly did not act
-(429, or no connection made); after a timeout it may have created a meeting, which is logged as possibly orphaned.
+An idempotent operation is retried on 429, 503/504 and timeouts, honouring Retry-After up to a cap; one that is not
+(a plain create) only where Graph certainly did not act (429, no connection made), and a timeout after sending is
+logged as a possibly orphaned meeting. Longer waits and every other failure go to the caller or the queue.
 """
 from __future__ import annotations
 
@@ -20,11 +16,14 @@ from urllib.parse import quote
 
 import requests
 
-from shared.domain.errors import BrokerError, GraphUnavailable
+from shared.adapters.graph.answers import (error_of, event_of, event_of_value, json_object, meeting_of,
+                                           meeting_of_value, parse_retry_after)
+from shared.adapters.graph.operations import (CANCEL_EVENT, CREATE_EVENT, CREATE_MEETING, CREATE_OR_GET,
+                                              DELETE_MEETING, FIND_EVENTS, MEETINGS_BY_JOIN_URL, UPDATE_EVENT,
+                                              UPDATE_MEETING, Operation)
 from shared.domain.calendar_event import carries_property
-from shared.adapters.graph.answers import (json_object, error_of, event_of, event_of_value, meeting_of, meeting_of_value,
-                            parse_retry_after)
-from shared.ports import GraphAnswer, TokenProvider
+from shared.domain.errors import BrokerError, GraphUnavailable
+from shared.ports import GraphAnswer, GraphPort, TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +43,20 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class _Call:
-    """One Graph operation: what it is called in logs, how it goes out, what it may be retried on."""
+    """One call of an operation: for whom, on which item, with what."""
 
-    name: str
-    method: str
-    path: str
+    operation: Operation
     tenant_id: str
     organizer_id: str
     correlation_id: str
-    idempotent: bool
-    doing: str                           # for the 403 text: "create meetings", "change meetings"
+    item_id: str | None = None          # the meeting or event of an operation on one item
+    query: str = ""
     body: dict[str, Any] | None = None
     accept_language: str | None = None
-    meeting_id: str | None = None
-    calendar: bool = False               # an events call: a 403 is a mailbox outside the app's Exchange scope
 
 
-class GraphClient:
-    """The ``MeetingsGraph`` port over HTTPS with a pooled ``requests.Session``."""
+class GraphClient(GraphPort):
+    """The Graph port over HTTPS with a pooled ``requests.Session``."""
 
     def __init__(self, session: requests.Session, tokens: TokenProvider, *, base_url: str, api_version: str,
                  app_id: str | None, policy: RetryPolicy = RetryPolicy(),
@@ -78,56 +73,45 @@ class GraphClient:
 
     def create_or_get(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
                       accept_language: str | None = None) -> GraphAnswer:
-        response = self._send(_Call("createOrGet", "POST", f"{_meetings(organizer_id)}/createOrGet", tenant_id,
-                                    organizer_id, correlation_id, True, "create meetings", body, accept_language))
+        response = self._send(_Call(CREATE_OR_GET, tenant_id, organizer_id, correlation_id, body=body,
+                                    accept_language=accept_language))
         return GraphAnswer(meeting_of(response), response.status_code == 201, response.headers.get("request-id"))
 
     def create(self, tenant_id: str, organizer_id: str, body: dict[str, Any], *, correlation_id: str,
                accept_language: str | None = None) -> GraphAnswer:
-        response = self._send(_Call("create", "POST", _meetings(organizer_id), tenant_id, organizer_id,
-                                    correlation_id, False, "create meetings", body, accept_language))
+        response = self._send(_Call(CREATE_MEETING, tenant_id, organizer_id, correlation_id, body=body,
+                                    accept_language=accept_language))
         return GraphAnswer(meeting_of(response), True, response.headers.get("request-id"))
 
     def update(self, tenant_id: str, organizer_id: str, meeting_id: str, patch: dict[str, Any], *,
                correlation_id: str) -> dict[str, Any]:
-        response = self._send(_Call("update", "PATCH", f"{_meetings(organizer_id)}/{quote(meeting_id, safe='')}",
-                                    tenant_id, organizer_id, correlation_id, True, "change meetings", patch,
-                                    meeting_id=meeting_id))
-        return meeting_of(response)
+        return meeting_of(self._send(_Call(UPDATE_MEETING, tenant_id, organizer_id, correlation_id, meeting_id,
+                                           body=patch)))
 
     def delete(self, tenant_id: str, organizer_id: str, meeting_id: str, *, correlation_id: str) -> bool:
         """Delete the meeting; False when Graph no longer had it (already gone counts as done)."""
-        try:
-            self._send(_Call("delete", "DELETE", f"{_meetings(organizer_id)}/{quote(meeting_id, safe='')}",
-                             tenant_id, organizer_id, correlation_id, True, "delete meetings", meeting_id=meeting_id))
-        except BrokerError as error:
-            if error.code == "meeting_gone":
-                return False
-            raise
-        return True
+        return self._done_unless_gone(_Call(DELETE_MEETING, tenant_id, organizer_id, correlation_id, meeting_id))
 
-    def find_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
-                         correlation_id: str) -> dict[str, Any] | None:
+    def meeting_by_join_url(self, tenant_id: str, organizer_id: str, join_web_url: str, *,
+                            correlation_id: str) -> dict[str, Any] | None:
         # The URL goes inside the filter's quotes URL-encoded, as Graph's "get onlineMeeting" page shows.
-        path = f"{_meetings(organizer_id)}?$filter=JoinWebUrl%20eq%20'{quote(join_web_url, safe='')}'"
-        found = self._send(_Call("findByJoinUrl", "GET", path, tenant_id, organizer_id, correlation_id, True,
-                                 "read meetings"))
+        query = f"?$filter=JoinWebUrl%20eq%20'{quote(join_web_url, safe='')}'"
+        found = self._send(_Call(MEETINGS_BY_JOIN_URL, tenant_id, organizer_id, correlation_id, query=query))
         value = json_object(found).get("value")
         return meeting_of_value(value[0]) if isinstance(value, list) and value else None
 
     def create_event(self, tenant_id: str, organizer_id: str, event: dict[str, Any], *,
                      correlation_id: str) -> dict[str, Any]:
-        return event_of(self._send(_Call("createEvent", "POST", _events(organizer_id), tenant_id, organizer_id,
-                                         correlation_id, False, "create events", event, calendar=True)))
+        return event_of(self._send(_Call(CREATE_EVENT, tenant_id, organizer_id, correlation_id, body=event)))
 
     def find_event(self, tenant_id: str, organizer_id: str, property_id: str, value: str, *,
                    correlation_id: str) -> dict[str, Any] | None:
         condition = (f"singleValueExtendedProperties/Any(ep: ep/id eq '{_odata(property_id)}' and ep/value eq "
                      f"'{_odata(value)}')")
-        path = f"{_events(organizer_id)}?$filter={quote(condition, safe='')}&$top=50&$expand=" + quote(
+        query = f"?$filter={quote(condition, safe='')}&$top=50&$expand=" + quote(
             f"singleValueExtendedProperties($filter=id eq '{_odata(property_id)}')", safe="")
-        found = json_object(self._send(_Call("findEvent", "GET", path, tenant_id, organizer_id, correlation_id,
-                                              True, "read events", calendar=True))).get("value")
+        found = json_object(self._send(_Call(FIND_EVENTS, tenant_id, organizer_id, correlation_id,
+                                             query=query))).get("value")
         # Graph matches the value case-insensitively: only an exact match is this key's event.
         exact = [event for event in found if carries_property(event, property_id, value)] \
             if isinstance(found, list) else []
@@ -135,16 +119,18 @@ class GraphClient:
 
     def update_event(self, tenant_id: str, organizer_id: str, event_id: str, patch: dict[str, Any], *,
                      correlation_id: str) -> dict[str, Any]:
-        return event_of(self._send(_Call("updateEvent", "PATCH", f"{_events(organizer_id)}/{quote(event_id, safe='')}",
-                                         tenant_id, organizer_id, correlation_id, True, "change events", patch,
-                                         meeting_id=event_id, calendar=True)))
+        return event_of(self._send(_Call(UPDATE_EVENT, tenant_id, organizer_id, correlation_id, event_id,
+                                         body=patch)))
 
     def cancel_event(self, tenant_id: str, organizer_id: str, event_id: str, comment: str | None, *,
                      correlation_id: str) -> bool:
+        return self._done_unless_gone(_Call(CANCEL_EVENT, tenant_id, organizer_id, correlation_id, event_id,
+                                            body={"comment": comment} if comment else {}))
+
+    def _done_unless_gone(self, call: _Call) -> bool:
+        """A call on one item; False when Graph no longer had the item."""
         try:
-            self._send(_Call("cancelEvent", "POST", f"{_events(organizer_id)}/{quote(event_id, safe='')}/cancel",
-                             tenant_id, organizer_id, correlation_id, True, "cancel events",
-                             {"comment": comment} if comment else {}, meeting_id=event_id, calendar=True))
+            self._send(call)
         except BrokerError as error:
             if error.code == "meeting_gone":
                 return False
@@ -153,7 +139,8 @@ class GraphClient:
 
     def _send(self, call: _Call) -> requests.Response:
         """The call with bounded retries; a success answer (2xx), or the broker error for the last failure."""
-        policy, url = self._policy, self._base + call.path
+        operation, policy = call.operation, self._policy
+        url = self._base + operation.path(call.organizer_id, call.item_id) + call.query
         last_error: BrokerError | None = None
         for attempt in range(1, policy.max_attempts + 1):
             client_request_id = str(uuid.uuid4())
@@ -168,29 +155,28 @@ class GraphClient:
                 headers["Accept-Language"] = call.accept_language  # localizes joinInformation
             started = time.monotonic()
             try:
-                response = self._session.request(call.method, url, json=call.body, headers=headers,
+                response = self._session.request(operation.method, url, json=call.body, headers=headers,
                                                  timeout=(policy.connect_timeout, policy.read_timeout))
             except (requests.Timeout, requests.ConnectionError) as exc:
                 sent = not isinstance(exc, requests.ConnectTimeout)
                 log.warning("Graph %s attempt %d failed in transport (%s) correlation=%s client-request-id=%s%s",
-                            call.name, attempt, type(exc).__name__, call.correlation_id, client_request_id,
-                            "" if call.idempotent or not sent else
+                            operation.name, attempt, type(exc).__name__, call.correlation_id, client_request_id,
+                            "" if operation.idempotent or not sent else
                             ": the meeting may have been created (possibly orphaned); a retry creates again")
                 last_error = GraphUnavailable(f"Microsoft Graph did not answer in time ({type(exc).__name__})")
-                if sent and not call.idempotent:
+                if sent and not operation.idempotent:
                     raise last_error from None
                 delay = self._backoff(attempt)
             else:
                 request_id = response.headers.get("request-id")
                 log.info("Graph %s status=%d attempt=%d ms=%d correlation=%s request-id=%s client-request-id=%s",
-                         call.name, response.status_code, attempt, (time.monotonic() - started) * 1000,
+                         operation.name, response.status_code, attempt, (time.monotonic() - started) * 1000,
                          call.correlation_id, request_id, client_request_id)
                 if 200 <= response.status_code < 300:
                     return response
-                last_error = error_of(response, app_id=self._app_id, tenant_id=call.tenant_id,
-                                      organizer_id=call.organizer_id, doing=call.doing, meeting_id=call.meeting_id,
-                                      calendar=call.calendar)
-                retry_on = RETRY_STATUSES if call.idempotent else NOT_ACTED  # a 5xx may have acted on a create
+                last_error = error_of(response, operation, app_id=self._app_id, tenant_id=call.tenant_id,
+                                      organizer_id=call.organizer_id)
+                retry_on = RETRY_STATUSES if operation.idempotent else NOT_ACTED  # a 5xx may have acted on a create
                 if response.status_code not in retry_on:
                     raise last_error
                 retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
@@ -205,14 +191,6 @@ class GraphClient:
 
     def _backoff(self, attempt: int) -> float:
         return self._policy.backoff_base * (2 ** (attempt - 1)) * (0.5 + self._jitter())
-
-
-def _meetings(organizer_id: str) -> str:
-    return f"/users/{quote(organizer_id, safe='@')}/onlineMeetings"
-
-
-def _events(organizer_id: str) -> str:
-    return f"/users/{quote(organizer_id, safe='@')}/events"
 
 
 def _odata(value: str) -> str:

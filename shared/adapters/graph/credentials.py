@@ -1,14 +1,9 @@
-"""App-only tokens for Microsoft Graph, through MSAL, in four credential modes.
+"""App-only tokens for Microsoft Graph through MSAL (the ``TokenProvider`` port), in four credential modes.
 
-One MSAL application (and so one token cache) per tenant, built on first use and reused: MSAL serves a cached token
-until it nears expiry, so the token endpoint is called about once an hour per process, not once per meeting.
-
-- ``managed_identity_fic``: the app registration trusts a user-assigned managed identity as a federated identity
-  credential; the identity's token for ``api://AzureADTokenExchange`` is the client assertion. No secret exists.
-  https://learn.microsoft.com/entra/workload-id/workload-identity-federation-config-app-trust-managed-identity
-- ``managed_identity``: the identity itself holds the Graph app role (single tenant).
-- ``certificate``: a PEM private key and certificate; MSAL derives the thumbprint from the certificate.
-- ``client_secret``: local development only.
+One MSAL application, so one token cache, per tenant: the token endpoint is called about once an hour per process.
+Modes: ``managed_identity_fic`` (a user-assigned managed identity is the app registration's federated identity
+credential; no secret exists), ``managed_identity`` (the identity holds the Graph app role; single tenant),
+``certificate`` (a PEM private key and certificate), ``client_secret`` (local development only).
 """
 from __future__ import annotations
 
@@ -24,6 +19,7 @@ import requests
 
 from shared.domain.errors import ConfigurationError, CredentialRejected, TenantNotAllowed, TokenUnavailable
 from shared.config.settings import Settings
+from shared.ports import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +78,7 @@ def _raise_for(result: dict[str, Any], what: str) -> None:
     raise TokenUnavailable(detail)
 
 
-class MsalTokenProvider:
+class MsalTokenProvider(TokenProvider):
     """Tokens for Graph per tenant; thread-safe; never logs token or secret values."""
 
     def __init__(self, settings: Settings, *, http_client: requests.Session,

@@ -206,14 +206,14 @@ class TableMeetingRepository(MeetingRepository):
             return alias_from(entity) if entity is not None else None
 
     @_creating_table
-    def find_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
+    def record_by_join_url(self, tenant_id: str, join_web_url: str) -> MeetingRecord | None:
         record = self._by_index(tenant_id, keys.join_url_row_key(join_web_url))
         if record is None or not record.join_web_url:
             return None
         return record if keys.normalize_join_url(record.join_web_url) == keys.normalize_join_url(join_web_url) else None
 
     @_creating_table
-    def find_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
+    def record_by_join_meeting_id(self, tenant_id: str, join_meeting_id: str) -> MeetingRecord | None:
         record = self._by_index(tenant_id, keys.join_id_row_key(join_meeting_id))
         wanted = join_meeting_id.replace(" ", "")
         return record if record is not None and (record.join_meeting_id or "").replace(" ", "") == wanted else None
