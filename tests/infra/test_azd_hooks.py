@@ -100,7 +100,7 @@ def test_the_hooks_share_their_messages_settings_and_azd_token_from_one_file():
                                    (".ps1", ". (Join-Path $PSScriptRoot 'common.ps1')", "Get-AzdToken")):
         common = (INFRA / "hooks" / f"common{suffix}").read_text(encoding="utf-8")
         assert "auth', 'token', '--output', 'json', '--scope'" in common or "auth token --output json --scope" in common
-        for name in ("wait-for-storage-access",):
+        for name in ("wait-for-storage-access", "grant-app-roles"):
             text = (INFRA / "hooks" / f"{name}{suffix}").read_text(encoding="utf-8")
             assert source in text and helper in text, f"{name}{suffix}"
             assert "auth token" not in text.replace("`azd auth token`", ""), f"{name}{suffix} calls azd itself"
@@ -120,6 +120,7 @@ def _tunables_ps(text: str) -> dict[str, str]:
         "STORAGE_ACCESS_POLL_SECONDS": "15",
         "STORAGE_ACCESS_SETTLE_SECONDS": "30",
     }),
+    ("grant-app-roles", {"APP_ROLE_GRANT_WAIT_SECONDS": "600"}),
 ])
 def test_both_hook_scripts_take_the_same_settings_with_the_same_bounded_defaults(name, expected):
     bash = _tunables_bash((INFRA / "hooks" / f"{name}.sh").read_text(encoding="utf-8"))
