@@ -1,10 +1,15 @@
 // The Entra ID side of the broker: the app registration the function acts as towards Microsoft Graph, its service
-// principal, the federated identity credential that makes the user-assigned identity its only credential (no secret,
-// no certificate), and the OnlineMeetings.ReadWrite.All application permission, granted (admin consent) by the
-// app-role assignment below. The Teams application access policy is still a separate PowerShell step:
-// infra/scripts/grant-access-policy.ps1. Calendars.ReadWrite (calendar-backed meetings) is granted here only when
-// asked for tenant-wide: the scoped way is Exchange Online RBAC for Applications (infra/scripts/grant-calendar-scope.ps1),
-// which needs the Entra ID grant to be absent, because Exchange grants the union of both.
+// principal, and the federated identity credential that makes the user-assigned identity its only credential (no secret,
+// no certificate). The app declares the OnlineMeetings.ReadWrite.All application permission; the grant itself (the
+// app-role assignment, i.e. the admin consent) is made by the azd postprovision hook infra/hooks/grant-app-roles.*, from
+// the outputs below, once the new service principal can be read: Entra ID is eventually consistent, and an
+// appRoleAssignedTo in the same deployment as a new service principal fails intermittently when it reaches a replica
+// that does not know the principal yet ("Not a valid reference update", microsoftgraph/msgraph-bicep-types#193); a
+// deployment can neither wait for that nor retry it. The Teams application access policy is still a separate PowerShell
+// step: infra/scripts/grant-access-policy.ps1. Calendars.ReadWrite (calendar-backed meetings) is declared and granted
+// only when asked for tenant-wide: the scoped way is Exchange Online RBAC for Applications
+// (infra/scripts/grant-calendar-scope.ps1), which needs the Entra ID grant to be absent, because Exchange grants the
+// union of both.
 // Kept in its own file: checkov cannot parse `extension`. Microsoft Graph Bicep deploys in the global cloud only.
 // Pattern: microsoftgraph/msgraph-bicep-types quickstart-templates/msi-as-a-fic-secretless.
 extension microsoftGraphV1
@@ -29,7 +34,7 @@ param graphCloud string = 'global'
 @description('Principal (object) id of the user-assigned identity the function app runs as.')
 param managedIdentityPrincipalId string
 
-@description('Grant Calendars.ReadWrite (application) in Entra ID: the app may then write every mailbox\'s calendar. Leave false to scope it with Exchange Online RBAC for Applications instead.')
+@description('Declare (and have the postprovision hook grant) Calendars.ReadWrite (application) in Entra ID: the app may then write every mailbox\'s calendar. Leave false to scope it with Exchange Online RBAC for Applications instead.')
 param grantCalendarsTenantWide bool = false
 
 // Audience of the identity token the app exchanges (shared/settings.py CLOUDS[...].token_exchange_audience).
@@ -84,25 +89,32 @@ resource servicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: app.appId
 }
 
+// Microsoft Graph's own service principal in this tenant: the resource whose app roles the hook assigns.
 resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: microsoftGraphAppId
 }
 
-// Admin consent for OnlineMeetings.ReadWrite.All in this tenant. Creating meetings for a user still needs the Teams
-// application access policy (Grant-CsApplicationAccessPolicy).
-resource onlineMeetingsGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
-  appRoleId: onlineMeetingsReadWriteAll
-  principalId: servicePrincipal.id
-  resourceId: microsoftGraph.id
-}
+// The app roles (application permissions) of Microsoft Graph to grant, as name=id pairs: exactly those declared in
+// requiredResourceAccess above. OnlineMeetings.ReadWrite.All always; Calendars.ReadWrite only tenant-wide
+// (CALENDAR_ACCESS=tenantWide), for calendar-backed meetings in every mailbox. The hook never removes one:
+// grant-calendar-scope.ps1 removes a Calendars.ReadWrite grant left from tenantWide.
+var onlineMeetingsRole = 'OnlineMeetings.ReadWrite.All=${onlineMeetingsReadWriteAll}'
+var calendarsRole = 'Calendars.ReadWrite=${calendarsReadWrite}'
 
-// Calendar-backed meetings, tenant-wide (CALENDAR_ACCESS=tenantWide): every mailbox's calendar.
-resource calendarsGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantCalendarsTenantWide) {
-  appRoleId: calendarsReadWrite
-  principalId: servicePrincipal.id
-  resourceId: microsoftGraph.id
+// Microsoft Graph of the cloud this deployment runs in, where the extension has just written the app: the hook grants
+// there. Today that is the global service (see above); the table follows the cloud anyway, with the Azure CLI's values
+// (`az cloud show --query endpoints.microsoftGraphResourceId`, what the scripts in infra/scripts use), and any other
+// cloud name falls back to the global service.
+var microsoftGraphEndpoints = {
+  AzureCloud: 'https://graph.microsoft.com'
+  AzureUSGovernment: 'https://graph.microsoft.us'
+  AzureChinaCloud: 'https://microsoftgraph.chinacloudapi.cn'
 }
+var cloud = environment().name
 
 output appId string = app.appId
 output servicePrincipalId string = servicePrincipal.id
 output tokenExchangeAudience string = tokenExchangeAudiences[graphCloud]
+output microsoftGraphServicePrincipalId string = microsoftGraph.id
+output appRoles string = grantCalendarsTenantWide ? '${onlineMeetingsRole},${calendarsRole}' : onlineMeetingsRole
+output microsoftGraphEndpoint string = contains(microsoftGraphEndpoints, cloud) ? microsoftGraphEndpoints[cloud] : microsoftGraphEndpoints.AzureCloud

@@ -1,8 +1,10 @@
 // Teams Meeting Broker: everything `azd up` provisions, in one subscription-scoped deployment.
 //
 // Azure resources live in small modules of raw resources under app/ (checked offline by checkov).
-// The Entra ID side (app registration, its federated credential trusting the user-assigned identity, and the
-// OnlineMeetings.ReadWrite.All grant) lives in graph-app.bicep, which declares `extension microsoftGraphV1`.
+// The Entra ID side (app registration, its federated credential trusting the user-assigned identity, its service
+// principal) lives in graph-app.bicep, which declares `extension microsoftGraphV1`. The OnlineMeetings.ReadWrite.All
+// grant is made by the postprovision hook (infra/hooks/grant-app-roles.*) from outputs below, once the new
+// service principal can be read (see graph-app.bicep for why not in this deployment).
 // No secret is created anywhere: storage is reached with the identity, Graph with the identity as a federated credential.
 targetScope = 'subscription'
 
@@ -284,6 +286,12 @@ output AZURE_DEPLOYER_PRINCIPAL_ID string = empty(principalId) ? 'none' : princi
 output GRAPH_CLIENT_ID string = graphApp.outputs.appId
 output GRAPH_CLOUD string = graphCloud
 output GRAPH_SERVICE_PRINCIPAL_ID string = graphApp.outputs.servicePrincipalId
+// Read by the postprovision hook (infra/hooks/grant-app-roles.*): the Microsoft Graph app roles to grant to
+// GRAPH_SERVICE_PRINCIPAL_ID (name=id pairs, comma-separated), the object id of Microsoft Graph's service principal that
+// defines them, and the Graph endpoint of the cloud the app registration was written to.
+output GRAPH_APP_ROLES string = graphApp.outputs.appRoles
+output MICROSOFT_GRAPH_SERVICE_PRINCIPAL_ID string = graphApp.outputs.microsoftGraphServicePrincipalId
+output MICROSOFT_GRAPH_ENDPOINT string = graphApp.outputs.microsoftGraphEndpoint
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

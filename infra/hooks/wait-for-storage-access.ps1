@@ -33,18 +33,8 @@ $ErrorActionPreference = 'Stop'
 $StorageScope = 'https://storage.azure.com/.default'
 $StorageApiVersion = '2021-12-02'
 
-function Write-Step([string] $Message) { Write-Host "wait-for-storage-access: $Message" }
-function Stop-Hook([string] $Message) {
-    [Console]::Error.WriteLine("wait-for-storage-access: ERROR: $Message")
-    exit 1
-}
-
-function Get-WholeSeconds([string] $Name, [string] $Default) {
-    $value = [Environment]::GetEnvironmentVariable($Name)
-    if ([string]::IsNullOrEmpty($value)) { $value = $Default }
-    if ($value -notmatch '^[0-9]+$') { Stop-Hook "$Name must be a whole number of seconds, not '$value'" }
-    return [int] $value
-}
+$HookName = 'wait-for-storage-access'
+. (Join-Path $PSScriptRoot 'common.ps1')  # Write-Step, Stop-Hook, Get-WholeSeconds, Get-AzdToken
 
 $endpoint = "$env:AZURE_STORAGE_BLOB_ENDPOINT"
 $container = "$env:AZURE_DEPLOYMENT_CONTAINER_NAME"
@@ -65,23 +55,7 @@ if ($principal -eq 'none') {
     exit 0
 }
 
-function Get-StorageToken {
-    $json = azd auth token --output json --scope $StorageScope
-    if ($LASTEXITCODE -ne 0) {
-        Stop-Hook "azd could not get a token for Azure Storage; sign in with 'azd auth login' and run 'azd deploy' again."
-    }
-    $token = $null
-    try {
-        $field = ($json | Out-String | ConvertFrom-Json).PSObject.Properties['token']
-        if ($field) { $token = "$($field.Value)" }
-    } catch {
-        $token = $null
-    }
-    if ([string]::IsNullOrEmpty($token)) {
-        Stop-Hook "'azd auth token' answered without a token; sign in with 'azd auth login'."
-    }
-    return $token
-}
+function Get-StorageToken { return Get-AzdToken $StorageScope 'Azure Storage' 'azd deploy' '' }
 
 # The oid claim of an access token (a JWT), empty when it cannot be read.
 function Get-TokenObjectId([string] $Token) {

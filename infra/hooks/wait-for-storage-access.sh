@@ -25,13 +25,9 @@ set -euo pipefail
 readonly STORAGE_SCOPE="https://storage.azure.com/.default"
 readonly STORAGE_API_VERSION="2021-12-02"
 
-say() { printf 'wait-for-storage-access: %s\n' "$*"; }
-fail() { printf 'wait-for-storage-access: ERROR: %s\n' "$*" >&2; exit 1; }
-
-whole_seconds() {  # name value: the value, or fail when it is not a whole number of seconds
-    [[ "$2" =~ ^[0-9]+$ ]] || fail "$1 must be a whole number of seconds, not '$2'"
-    printf '%s' "$2"
-}
+HOOK=wait-for-storage-access
+# shellcheck source=infra/hooks/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # say, fail, whole_seconds, azd_token
 
 endpoint="${AZURE_STORAGE_BLOB_ENDPOINT:-}"
 container="${AZURE_DEPLOYMENT_CONTAINER_NAME:-}"
@@ -51,14 +47,7 @@ if [[ "$principal" == "none" ]]; then
     exit 0
 fi
 
-storage_token() {
-    local json token
-    json="$(azd auth token --output json --scope "$STORAGE_SCOPE")" \
-        || fail "azd could not get a token for Azure Storage; sign in with 'azd auth login' and run 'azd deploy' again."
-    token="$(printf '%s\n' "$json" | sed -n 's/.*"token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)"
-    [[ -n "$token" ]] || fail "'azd auth token' answered without a token; sign in with 'azd auth login'."
-    printf '%s' "$token"
-}
+storage_token() { azd_token "$STORAGE_SCOPE" "Azure Storage" "azd deploy"; }
 
 token_object_id() {  # the oid claim of an access token (a JWT), empty when it cannot be read
     local payload

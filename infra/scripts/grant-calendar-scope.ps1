@@ -17,8 +17,9 @@
       4. with -TestMailbox, shows what Exchange says the app may do in that mailbox (Test-ServicePrincipalAuthorization);
       5. looks in Entra ID (Azure CLI: az rest, signed in with az login as someone who may remove app role assignments,
          e.g. a Privileged Role Administrator) for a tenant-wide Calendars.ReadWrite app role assignment of the app and
-         removes it: switching CALENDAR_ACCESS from tenantWide back to exchangeRbac leaves it in place (a deployment
-         never deletes what the template no longer declares), and while it exists the scope limits nothing.
+         removes it: switching CALENDAR_ACCESS from tenantWide back to exchangeRbac leaves it in place (azd's
+         postprovision hook, infra/hooks/grant-app-roles.*, only adds grants), and while it exists the scope limits
+         nothing.
          -KeepTenantWideGrant only reports it; without the Azure CLI the script says what to check by hand.
 
     It is idempotent: a second run with the same arguments changes nothing and says so. Every change is printed; -WhatIf
@@ -226,7 +227,7 @@ if ($TestMailbox) {
 
 Write-Host ''
 Write-Host ('Remember: a Calendars.ReadWrite grant in Entra ID (admin consent) overrides this scope. The broker''s ' +
-    'template grants none unless CALENDAR_ACCESS=tenantWide, and this script removes one it finds.')
+    'azd provision grants none unless CALENDAR_ACCESS=tenantWide, and this script removes one it finds.')
 if ($script:changes -gt 0) {
     Write-Host "$($script:changes) change(s) made. Exchange applies them once its permission cache refreshes (allow up to a couple of hours)."
 } elseif ($WhatIfPreference) {

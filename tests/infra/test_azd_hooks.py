@@ -11,19 +11,17 @@ The behaviour tests run the bash hook against a stand-in for Blob Storage on 127
 """
 from __future__ import annotations
 
-import base64
 import http.server
-import json
 import os
 import re
-import shutil
 import subprocess
-import threading
-from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.infra.stand_ins import (
+    FAKE_TOKEN, azd_environment, calls_of, jwt, needs_bash_and_curl, needs_pwsh, serve,
+)
 from tests.infra.template import INFRA, REPO_ROOT
 
 AZURE_YAML = REPO_ROOT / "azure.yaml"
@@ -93,38 +91,46 @@ def test_the_hook_reads_outputs_main_bicep_provides(modules):
         for name in ("AZURE_STORAGE_BLOB_ENDPOINT", "AZURE_DEPLOYMENT_CONTAINER_NAME"):
             assert name in outputs and name in text, (script.name, name)
         assert "AZURE_DEPLOYER_PRINCIPAL_ID" in text
-        assert "azd auth token --output json --scope" in text
+        assert re.search(r"azd_token|Get-AzdToken", text), script.name
+
+
+def test_the_hooks_share_their_messages_settings_and_azd_token_from_one_file():
+    """infra/hooks/common.sh (sourced) and common.ps1 (dot-sourced): `azd auth token` in one place a language."""
+    for suffix, source, helper in ((".sh", 'source "$(dirname "${BASH_SOURCE[0]}")/common.sh"', "azd_token"),
+                                   (".ps1", ". (Join-Path $PSScriptRoot 'common.ps1')", "Get-AzdToken")):
+        common = (INFRA / "hooks" / f"common{suffix}").read_text(encoding="utf-8")
+        assert "auth', 'token', '--output', 'json', '--scope'" in common or "auth token --output json --scope" in common
+        for name in ("wait-for-storage-access", "grant-app-roles"):
+            text = (INFRA / "hooks" / f"{name}{suffix}").read_text(encoding="utf-8")
+            assert source in text and helper in text, f"{name}{suffix}"
+            assert "auth token" not in text.replace("`azd auth token`", ""), f"{name}{suffix} calls azd itself"
 
 
 def _tunables_bash(text: str) -> dict[str, str]:
-    return dict(re.findall(r"\$\{(STORAGE_ACCESS_\w+):-(\d+)\}", text))
+    return dict(re.findall(r"\$\{([A-Z_]+_SECONDS):-(\d+)\}", text))
 
 
 def _tunables_ps(text: str) -> dict[str, str]:
-    return dict(re.findall(r"Get-WholeSeconds '(STORAGE_ACCESS_\w+)' '(\d+)'", text))
+    return dict(re.findall(r"Get-WholeSeconds '([A-Z_]+_SECONDS)' '(\d+)'", text))
 
 
-def test_both_hook_scripts_take_the_same_settings_with_the_same_bounded_defaults():
-    bash = _tunables_bash(HOOK_SCRIPT.read_text(encoding="utf-8"))
-    ps = _tunables_ps(HOOK_SCRIPT_PS.read_text(encoding="utf-8"))
-    assert bash == ps == {
+@pytest.mark.parametrize("name, expected", [
+    ("wait-for-storage-access", {
         "STORAGE_ACCESS_WAIT_SECONDS": "600",
         "STORAGE_ACCESS_POLL_SECONDS": "15",
         "STORAGE_ACCESS_SETTLE_SECONDS": "30",
-    }
+    }),
+    ("grant-app-roles", {"APP_ROLE_GRANT_WAIT_SECONDS": "600"}),
+])
+def test_both_hook_scripts_take_the_same_settings_with_the_same_bounded_defaults(name, expected):
+    bash = _tunables_bash((INFRA / "hooks" / f"{name}.sh").read_text(encoding="utf-8"))
+    ps = _tunables_ps((INFRA / "hooks" / f"{name}.ps1").read_text(encoding="utf-8"))
+    assert bash == ps == expected
 
 
 # -- behaviour of the bash hook ---------------------------------------------------------------------------------------
-FAKE_TOKEN = "eyFAKE.storage.token-0123456789"
 CONTAINER = "app-package-test"
 DEPLOYER = "11111111-1111-1111-1111-111111111111"
-
-
-def _jwt(claims: dict) -> str:
-    """A token shaped like Entra ID's (header.payload.signature, base64url without padding); only the payload matters."""
-    def part(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).decode().rstrip("=")
-    return ".".join((part(b'{"typ":"JWT","alg":"none"}'), part(json.dumps(claims).encode()), part(b"signature")))
 
 
 class _Blob(http.server.BaseHTTPRequestHandler):
@@ -147,34 +153,8 @@ class _Blob(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def blob():
     handler = type("Blob", (_Blob,), {"statuses": [200], "seen": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield handler, f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def fake_azd(tmp_path):
-    """An `azd` that answers `azd auth token` like the real one (multi-line JSON) and counts its calls."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "azd-calls"
-    azd = bin_dir / "azd"
-    azd.write_text(
-        "#!/usr/bin/env bash\n"
-        f"echo \"$*\" >> '{calls}'\n"
-        "if [[ -n \"${FAKE_AZD_FAIL:-}\" ]]; then echo 'ERROR: not logged in, run `azd auth login`' >&2; exit 1; fi\n"
-        "printf '{\\n  \"token\": \"%s\",\\n  \"expiresOn\": \"2030-01-01T00:00:00Z\"\\n}\\n' "
-        f"\"${{FAKE_AZD_TOKEN:-{FAKE_TOKEN}}}\"\n",
-        encoding="utf-8",
-    )
-    azd.chmod(0o755)
-    return bin_dir, calls
+    with serve(handler) as url:
+        yield handler, f"{url}/"
 
 
 def _run(blob_url: str, fake_azd, **env_overrides) -> subprocess.CompletedProcess:
@@ -193,11 +173,7 @@ def _run(blob_url: str, fake_azd, **env_overrides) -> subprocess.CompletedProces
 
 
 def _calls(fake_azd) -> list[str]:
-    path = fake_azd[1]
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-
-
-needs_bash_and_curl = pytest.mark.skipif(not (shutil.which("bash") and shutil.which("curl")), reason="needs bash and curl")
+    return calls_of(fake_azd[1])
 
 
 @needs_bash_and_curl
@@ -263,7 +239,7 @@ def test_an_unreachable_account_is_retried_until_the_bound(fake_azd):
 @needs_bash_and_curl
 def test_it_probes_when_signed_in_as_the_principal_that_provisioned(blob, fake_azd):
     handler, url = blob
-    token = _jwt({"oid": DEPLOYER.upper(), "aud": "https://storage.azure.com"})
+    token = jwt({"oid": DEPLOYER.upper(), "aud": "https://storage.azure.com"})
     result = _run(url, fake_azd, FAKE_AZD_TOKEN=token)
     assert result.returncode == 0, result.stderr
     assert handler.seen[-1]["headers"]["Authorization"] == f"Bearer {token}"
@@ -273,7 +249,7 @@ def test_it_probes_when_signed_in_as_the_principal_that_provisioned(blob, fake_a
 def test_someone_else_deploying_has_no_grant_to_probe_with_so_it_does_not_wait(blob, fake_azd):
     handler, url = blob
     handler.statuses = [403]
-    result = _run(url, fake_azd, FAKE_AZD_TOKEN=_jwt({"oid": "22222222-2222-2222-2222-222222222222"}))
+    result = _run(url, fake_azd, FAKE_AZD_TOKEN=jwt({"oid": "22222222-2222-2222-2222-222222222222"}))
     assert result.returncode == 0, result.stderr
     assert handler.seen == []
     assert "not as the principal that provisioned" in result.stdout
@@ -310,7 +286,7 @@ def test_a_bad_setting_is_refused(blob, fake_azd):
     assert result.returncode == 1 and "whole number of seconds" in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("pwsh") is None, reason="PowerShell 7 (pwsh) is not installed here")
+@needs_pwsh
 def test_the_windows_script_waits_through_403s_like_the_bash_one(blob, fake_azd, tmp_path):
     handler, url = blob
     handler.statuses = [403, 200]
@@ -333,16 +309,8 @@ def test_azd_itself_enforces_the_version_the_template_needs(config):
 
 # -- the hook with exactly the environment azd gives it -----------------------------------------------------------------
 def _azd_environment(modules, blob_url: str, deployer: str) -> dict[str, str]:
-    """What a hook gets from azd after `azd provision`: `azd env get-values` (the variables azd keeps: environment name,
-    location, subscription) plus every output of main.bicep. azd uses AZURE_PRINCIPAL_ID while it fills parameters but
-    does not keep it, so it is not here."""
-    values = {"AZURE_ENV_NAME": "broker-dev", "AZURE_LOCATION": "swedencentral",
-              "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000000"}
-    for name in modules["main.bicep"].doc["outputs"]:
-        values[name] = f"value-of-{name.lower()}"
-    values.update(AZURE_STORAGE_BLOB_ENDPOINT=blob_url, AZURE_DEPLOYMENT_CONTAINER_NAME=CONTAINER,
-                  AZURE_DEPLOYER_PRINCIPAL_ID=deployer)
-    return values
+    return azd_environment(modules, AZURE_STORAGE_BLOB_ENDPOINT=blob_url, AZURE_DEPLOYMENT_CONTAINER_NAME=CONTAINER,
+                           AZURE_DEPLOYER_PRINCIPAL_ID=deployer)
 
 
 def _run_with(env: dict[str, str], fake_azd) -> subprocess.CompletedProcess:
@@ -366,7 +334,7 @@ def test_main_bicep_tells_the_hook_whom_the_read_grant_is_for(modules):
 def test_the_first_deploy_waits_with_exactly_the_environment_azd_gives_the_hook(blob, fake_azd, modules):
     handler, url = blob
     handler.statuses = [403, 403, 200]
-    token = _jwt({"oid": DEPLOYER, "aud": "https://storage.azure.com"})
+    token = jwt({"oid": DEPLOYER, "aud": "https://storage.azure.com"})
     env = _azd_environment(modules, url, DEPLOYER)
     assert "AZURE_PRINCIPAL_ID" not in env
     result = _run_with({**env, "FAKE_AZD_TOKEN": token}, fake_azd)
@@ -381,7 +349,7 @@ def test_an_environment_provisioned_before_the_output_probes_as_the_signed_in_pr
     handler.statuses = [403, 200]
     env = _azd_environment(modules, url, DEPLOYER)
     del env["AZURE_DEPLOYER_PRINCIPAL_ID"]
-    result = _run_with({**env, "FAKE_AZD_TOKEN": _jwt({"oid": DEPLOYER})}, fake_azd)
+    result = _run_with({**env, "FAKE_AZD_TOKEN": jwt({"oid": DEPLOYER})}, fake_azd)
     assert result.returncode == 0, result.stderr
     assert len(handler.seen) == 2 and "probing as the signed-in principal" in result.stdout
 

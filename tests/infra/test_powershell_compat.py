@@ -89,7 +89,7 @@ def ps7_only(text: str) -> list[str]:
 
 def test_there_are_scripts_to_check():
     names = {p.name for p in SCRIPTS}
-    assert {"wait-for-storage-access.ps1", "compile-bytecode.ps1", "grant-calendar-scope.ps1"} <= names
+    assert {"wait-for-storage-access.ps1", "grant-app-roles.ps1", "compile-bytecode.ps1", "grant-calendar-scope.ps1"} <= names
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
