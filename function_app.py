@@ -1,5 +1,6 @@
 """Teams Meeting Broker: the Azure Functions entry points. Each trigger parses its input, calls one function of
-``shared`` and maps the outcome to its outputs; the logic lives in ``shared/``."""
+``shared`` and maps the outcome to its outputs; the logic lives in ``shared/``. A route that takes a meeting's key
+exists twice, the key in the path and in the query; the two Functions share one body."""
 from __future__ import annotations
 
 import azure.functions as func
@@ -7,15 +8,33 @@ import azure.functions as func
 from shared import bootstrap
 from shared.entrypoints import http as http_api
 from shared.entrypoints import queue as worker
+from shared.entrypoints.http_io import Reply
 
 STORAGE = "AzureWebJobsStorage"
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
+Key = tuple[str | None, str | None]  # (organizerId, externalId), as the request gave them
+
 
 def _emit(out: func.Out[str], message: str | None) -> None:
     if message is not None:
         out.set(message)
+
+
+def _answer(reply: Reply, results: func.Out[str]) -> func.HttpResponse:
+    _emit(results, reply.result)
+    return reply.response
+
+
+def _path_key(req: func.HttpRequest) -> Key:
+    """/meetings/{organizerId}/{externalId}"""
+    return req.route_params.get("organizerId"), req.route_params.get("externalId")
+
+
+def _query_key(req: func.HttpRequest) -> Key:
+    """/meetings?organizerId=...&externalId=... (for an externalId that cannot travel in a path segment)"""
+    return req.params.get("organizerId"), req.params.get("externalId")
 
 
 @app.function_name("create_meeting")
@@ -32,61 +51,59 @@ def create_meeting(req: func.HttpRequest, results: func.Out[str], intake: func.O
 @app.function_name("get_meeting")
 @app.route(route="meetings/{organizerId}/{externalId}", methods=["GET"])
 def get_meeting(req: func.HttpRequest) -> func.HttpResponse:
-    return http_api.get_meeting(req, bootstrap.get_container, req.route_params.get("organizerId"),
-                                req.route_params.get("externalId"))
+    return _get(req, _path_key(req))
 
 
 @app.function_name("find_meeting")
 @app.route(route="meetings", methods=["GET"])
 def find_meeting(req: func.HttpRequest) -> func.HttpResponse:
-    return http_api.get_meeting(req, bootstrap.get_container, req.params.get("organizerId"),
-                                req.params.get("externalId"))
+    return _get(req, _query_key(req))
+
+
+def _get(req: func.HttpRequest, key: Key) -> func.HttpResponse:
+    return http_api.get_meeting(req, bootstrap.get_container, *key).response
 
 
 @app.function_name("update_meeting")
 @app.route(route="meetings/{organizerId}/{externalId}", methods=["PATCH"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def update_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    reply = http_api.update_meeting(req, bootstrap.get_container, req.route_params.get("organizerId"),
-                                    req.route_params.get("externalId"))
-    _emit(results, reply.result)
-    return reply.response
+    return _update(req, _path_key(req), results)
 
 
 @app.function_name("change_meeting")
 @app.route(route="meetings", methods=["PATCH"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def change_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    reply = http_api.update_meeting(req, bootstrap.get_container, req.params.get("organizerId"),
-                                    req.params.get("externalId"))
-    _emit(results, reply.result)
-    return reply.response
+    return _update(req, _query_key(req), results)
+
+
+def _update(req: func.HttpRequest, key: Key, results: func.Out[str]) -> func.HttpResponse:
+    return _answer(http_api.update_meeting(req, bootstrap.get_container, *key), results)
 
 
 @app.function_name("cancel_meeting")
 @app.route(route="meetings/{organizerId}/{externalId}", methods=["DELETE"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def cancel_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    reply = http_api.cancel_meeting(req, bootstrap.get_container, req.route_params.get("organizerId"),
-                                    req.route_params.get("externalId"))
-    _emit(results, reply.result)
-    return reply.response
+    return _cancel(req, _path_key(req), results)
 
 
 @app.function_name("end_meeting")
 @app.route(route="meetings", methods=["DELETE"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def end_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    reply = http_api.cancel_meeting(req, bootstrap.get_container, req.params.get("organizerId"),
-                                    req.params.get("externalId"))
-    _emit(results, reply.result)
-    return reply.response
+    return _cancel(req, _query_key(req), results)
+
+
+def _cancel(req: func.HttpRequest, key: Key, results: func.Out[str]) -> func.HttpResponse:
+    return _answer(http_api.cancel_meeting(req, bootstrap.get_container, *key), results)
 
 
 @app.function_name("organizer_quota")
 @app.route(route="organizers/{organizerId}/quota", methods=["GET"])
 def organizer_quota(req: func.HttpRequest) -> func.HttpResponse:
-    return http_api.get_quota(req, bootstrap.get_container, req.route_params.get("organizerId"))
+    return http_api.get_quota(req, bootstrap.get_container, req.route_params.get("organizerId")).response
 
 
 @app.function_name("health")

@@ -1,108 +1,163 @@
 """The HTTP adapter: each route parses its request, makes one use-case call and maps the outcome to an answer (and
-the messages its output bindings send). Every POST /meetings answered here yields exactly one result message, except
-a request accepted for async processing, whose result comes from the queue worker. Answers that carry a meeting
-carry its record's ``ETag``; PATCH honours ``If-Match``.
+the messages its output bindings send). Every route runs in one preamble (``_route``): its correlation id, the app's
+dependencies, and any error it lets through answered as a problem. Every POST /meetings answered here yields exactly
+one result message, except a request accepted for async processing, whose result comes from the queue worker.
+Answers that carry a meeting carry its record's ``ETag``; PATCH honours ``If-Match``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Concatenate, ParamSpec
 
 import azure.functions as func
 
 from shared.bootstrap import Container
 from shared.domain.calendar_event import event_summary
-from shared.domain.errors import BrokerError, FieldError, RecordedFailure, ValidationFailed
-from shared.entrypoints.http_io import Reply, correlation_id_of, json_answer, location, problem, read_json, wants_async
-from shared.domain.records import MeetingRecord, Status
-from shared.usecases import (Outcome, accept_meeting, cancel_meeting as cancel_use_case, create_meeting as create_or_get,
-                       find_by_join_link, find_meeting, organizer_quota, unrecorded_failure,
-                       update_meeting as change_meeting)
-from shared.usecases import Context, refused, tombstone
-from shared.domain.validation import validate_cancel, validate_change, validate_request
 from shared.domain.clock import Clock
+from shared.domain.errors import BrokerError, FieldError, RecordedFailure, ValidationFailed
+from shared.domain.records import MeetingRecord, Status
+from shared.domain.validation import validate_cancel, validate_change, validate_request
+from shared.entrypoints.http_io import Reply, correlation_id_of, json_answer, location, problem, read_json, wants_async
+from shared.usecases import (Deps, Outcome, accept_meeting, cancel_meeting as cancel_use_case,
+                             create_meeting as create_or_get, find_by_join_link, find_meeting, organizer_quota,
+                             unrecorded_failure, update_meeting as change_meeting)
+from shared.usecases import Context, refused, tombstone
 
 log = logging.getLogger(__name__)
 
 ContainerFactory = Callable[[], Container]
 JOIN_MEETING_ID = re.compile(r"[0-9 ]{1,40}", re.ASCII)
+P = ParamSpec("P")
 
 
-def create_meeting(req: func.HttpRequest, container_factory: ContainerFactory, clock: Clock) -> Reply:
-    """POST /meetings: parse, make one use-case call, map its outcome. Every answer comes with one result message,
-    except a 202, whose result the queue worker tells."""
-    correlation_id = correlation_id_of(req)
-    payload: Any = None
-    unreadable: BrokerError | None = None
-    try:
-        payload = read_json(req)
-    except BrokerError as error:
-        unreadable = error
-    try:
-        deps = container_factory().deps
-    except BrokerError as error:  # the app cannot work at all (settings, storage): the caller may retry
-        log.error("app unavailable: %s", error.code)
-        told = unrecorded_failure(payload, correlation_id=correlation_id, error=error, clock=clock, source="http")
-        return Reply(problem(error, correlation_id=correlation_id), told.message)
-    try:
+@dataclass
+class _Call:
+    """One request as a route sees it: its correlation id, its JSON body (read once, when asked for) and the app's
+    dependencies, built when the route needs them (a lookup checks its parameters first)."""
+
+    req: func.HttpRequest
+    correlation_id: str
+    container_factory: ContainerFactory
+
+    def deps(self) -> Deps:
+        return self.container_factory().deps
+
+    @functools.cached_property
+    def _body(self) -> tuple[Any, BrokerError | None]:
+        try:
+            return read_json(self.req), None
+        except BrokerError as error:
+            return None, error
+
+    def json(self) -> Any:
+        """The JSON body; raises why it cannot be read."""
+        payload, unreadable = self._body
         if unreadable is not None:
             raise unreadable
-        request = validate_request(payload, api_version=deps.settings.api_version, queue=False,
-                                   accept_language=req.headers.get("accept-language"))
+        return payload
+
+    @property
+    def payload(self) -> Any:
+        """The JSON body, or None when it cannot be read."""
+        return self._body[0]
+
+    def key(self, organizer_id: str | None, external_id: str | None) -> dict[str, str | None]:
+        return {"organizerId": organizer_id, "externalId": external_id, "tenantId": self.req.params.get("tenantId")}
+
+    def reply(self, outcome: Outcome, headers: dict[str, str] | None = None) -> Reply:
+        return _reply(outcome, self.correlation_id, headers)
+
+    def refused(self, deps: Deps, error: BrokerError, payload: Any) -> Reply:
+        """A request that broke a rule: its problem, told as ``failed`` with nothing stored."""
+        return self.reply(refused(deps, Context(self.correlation_id, "http", payload=payload), error))
+
+
+Route = Callable[Concatenate[func.HttpRequest, ContainerFactory, P], Reply]
+
+
+def _route(work: Callable[Concatenate[_Call, P], Reply],
+           unrecorded: Callable[Concatenate[_Call, BrokerError, P], str | None] | None = None) -> Route[P]:
+    """The preamble of every route: a route ``(call, *args)`` served as ``(req, container_factory, *args)``. An error
+    the route lets through (the app cannot work: settings, storage; a lookup refused) is answered as a problem, with
+    the result message ``unrecorded`` makes of it (none by default)."""
+    @functools.wraps(work)
+    def route(req: func.HttpRequest, container_factory: ContainerFactory, /, *args: P.args,
+              **kwargs: P.kwargs) -> Reply:
+        call = _Call(req, correlation_id_of(req), container_factory)
+        try:
+            return work(call, *args, **kwargs)
+        except BrokerError as error:
+            told = unrecorded(call, error, *args, **kwargs) if unrecorded is not None else None
+            return Reply(problem(error, correlation_id=call.correlation_id), told)
+    return route
+
+
+def _telling(unrecorded: Callable[Concatenate[_Call, BrokerError, P], str | None]
+             ) -> Callable[[Callable[Concatenate[_Call, P], Reply]], Route[P]]:
+    """``_route`` for a route that tells every failure on the results queue, those it lets through included."""
+    return lambda work: _route(work, unrecorded)
+
+
+def _told_unrecorded(call: _Call, error: BrokerError, clock: Clock) -> str | None:
+    """POST /meetings when the app cannot work at all (settings, storage): told, with nothing recorded; the caller
+    may retry."""
+    log.error("app unavailable: %s", error.code)
+    return unrecorded_failure(call.payload, correlation_id=call.correlation_id, error=error, clock=clock,
+                              source="http").message
+
+
+@_telling(_told_unrecorded)
+def create_meeting(call: _Call, clock: Clock) -> Reply:
+    """POST /meetings: parse, make one use-case call, map its outcome. Every answer comes with one result message,
+    except a 202, whose result the queue worker tells."""
+    deps = call.deps()
+    try:
+        request = validate_request(call.json(), api_version=deps.settings.api_version, queue=False,
+                                   accept_language=call.req.headers.get("accept-language"))
     except BrokerError as error:
-        return _reply(refused(deps, Context(correlation_id, "http", payload=payload), error), correlation_id)
-    if wants_async(req):
-        outcome = accept_meeting(deps, request, correlation_id=correlation_id)
+        return call.refused(deps, error, call.payload)
+    if wants_async(call.req):
+        outcome = accept_meeting(deps, request, correlation_id=call.correlation_id)
     else:
-        outcome = create_or_get(deps, request, source="http", correlation_id=correlation_id, final=True)
+        outcome = create_or_get(deps, request, source="http", correlation_id=call.correlation_id, final=True)
     named_tenant = request.tenant_id if request.tenant_id not in (None, deps.settings.tenant_id) else None
-    return _reply(outcome, correlation_id, {"Location": location(request.organizer_id, request.external_id,
-                                                                 named_tenant)})
+    return call.reply(outcome, {"Location": location(request.organizer_id, request.external_id, named_tenant)})
 
 
-def update_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
-                   external_id: str | None) -> Reply:
+@_route
+def update_meeting(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
     """PATCH /meetings/{organizerId}/{externalId} (or the query form): the members given, applied to the meeting."""
-    correlation_id = correlation_id_of(req)
-    key = {"organizerId": organizer_id, "externalId": external_id, "tenantId": req.params.get("tenantId")}
+    deps = call.deps()
+    key = call.key(organizer_id, external_id)
     try:
-        deps = container_factory().deps
+        change = validate_change(call.json(), key=key)
     except BrokerError as error:
-        return Reply(problem(error, correlation_id=correlation_id))
-    payload: Any = None
-    try:
-        payload = read_json(req)
-        change = validate_change(payload, key=key)
-    except BrokerError as error:
-        told = {**payload, **key} if isinstance(payload, dict) else key
-        return _reply(refused(deps, Context(correlation_id, "http", payload=told), error), correlation_id)
-    outcome = change_meeting(deps, change, source="http", correlation_id=correlation_id,
-                             if_match=req.headers.get("if-match"))
-    return _reply(outcome, correlation_id)
+        payload = call.payload
+        return call.refused(deps, error, {**payload, **key} if isinstance(payload, dict) else key)
+    return call.reply(change_meeting(deps, change, source="http", correlation_id=call.correlation_id,
+                                     if_match=call.req.headers.get("if-match")))
 
 
-def cancel_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
-                   external_id: str | None) -> Reply:
+@_route
+def cancel_meeting(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
     """DELETE /meetings/{organizerId}/{externalId}?mode=delete|lock[&comment=...] (or the query form): 204 once
     deleted (a tombstone stays), 200 with the locked meeting. ``comment`` goes to a calendar-backed meeting's
     attendees with the cancellation."""
-    correlation_id = correlation_id_of(req)
-    key = {"organizerId": organizer_id, "externalId": external_id, "tenantId": req.params.get("tenantId")}
+    deps = call.deps()
+    key = call.key(organizer_id, external_id)
+    params = call.req.params
     try:
-        deps = container_factory().deps
+        cancel = validate_cancel({name: params[name] for name in ("mode", "comment") if name in params}, key=key)
     except BrokerError as error:
-        return Reply(problem(error, correlation_id=correlation_id))
-    try:
-        cancel = validate_cancel({name: req.params[name] for name in ("mode", "comment") if name in req.params},
-                                 key=key)
-    except BrokerError as error:
-        return _reply(refused(deps, Context(correlation_id, "http", payload=key), error), correlation_id)
-    outcome = cancel_use_case(deps, cancel, source="http", correlation_id=correlation_id)
+        return call.refused(deps, error, key)
+    outcome = cancel_use_case(deps, cancel, source="http", correlation_id=call.correlation_id)
     if outcome.status == Status.CANCELLED:
-        return Reply(func.HttpResponse(status_code=204, headers={"x-correlation-id": correlation_id}),
+        return Reply(func.HttpResponse(status_code=204, headers={"x-correlation-id": call.correlation_id}),
                      outcome.message)
-    return _reply(outcome, correlation_id)
+    return call.reply(outcome)
 
 
 def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None = None) -> Reply:
@@ -136,43 +191,34 @@ def _meeting_body(meeting: dict[str, Any] | None, not_applied: tuple[str, ...] =
     return body
 
 
-def get_meeting(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
-                external_id: str | None) -> func.HttpResponse:
+@_route
+def get_meeting(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
     """GET by key (path or query), or by the join link a person pastes (``joinWebUrl`` or ``joinMeetingId``)."""
-    correlation_id = correlation_id_of(req)
-    links = {name: req.params[name] for name in ("joinWebUrl", "joinMeetingId") if req.params.get(name)}
-    try:
-        if links:
-            if len(links) > 1 or organizer_id or external_id:
-                raise ValidationFailed([FieldError(name, "look a meeting up by its key, its joinWebUrl or its "
-                                                         "joinMeetingId: one of them") for name in links])
-            if "joinMeetingId" in links and not JOIN_MEETING_ID.fullmatch(links["joinMeetingId"]):
-                raise ValidationFailed([FieldError("joinMeetingId", "must be the digits of a join meeting id")])
-            record = find_by_join_link(container_factory().deps, join_web_url=links.get("joinWebUrl"),
-                                       join_meeting_id=links.get("joinMeetingId"),
-                                       tenant_id=req.params.get("tenantId"))
-            return record_response(record, correlation_id)
+    params = call.req.params
+    links = {name: params[name] for name in ("joinWebUrl", "joinMeetingId") if params.get(name)}
+    if links:
+        if len(links) > 1 or organizer_id or external_id:
+            raise ValidationFailed([FieldError(name, "look a meeting up by its key, its joinWebUrl or its "
+                                                     "joinMeetingId: one of them") for name in links])
+        if "joinMeetingId" in links and not JOIN_MEETING_ID.fullmatch(links["joinMeetingId"]):
+            raise ValidationFailed([FieldError("joinMeetingId", "must be the digits of a join meeting id")])
+        record = find_by_join_link(call.deps(), join_web_url=links.get("joinWebUrl"),
+                                   join_meeting_id=links.get("joinMeetingId"), tenant_id=params.get("tenantId"))
+    else:
         missing = [name for name, value in (("organizerId", organizer_id), ("externalId", external_id)) if not value]
         if missing:
             raise ValidationFailed([FieldError(name, "is required") for name in missing])
-        container = container_factory()
-        record = find_meeting(container.deps, organizer_id or "", external_id or "", req.params.get("tenantId"))
-    except BrokerError as error:
-        return problem(error, correlation_id=correlation_id)
-    return record_response(record, correlation_id)
+        record = find_meeting(call.deps(), organizer_id or "", external_id or "", params.get("tenantId"))
+    return Reply(record_response(record, call.correlation_id))
 
 
-def get_quota(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None
-              ) -> func.HttpResponse:
+@_route
+def get_quota(call: _Call, organizer_id: str | None) -> Reply:
     """GET /organizers/{organizerId}/quota: the organizer's figures for the current UTC month."""
-    correlation_id = correlation_id_of(req)
-    try:
-        if not organizer_id:
-            raise ValidationFailed([FieldError("organizerId", "is required")])
-        figures = organizer_quota(container_factory().deps, organizer_id, req.params.get("tenantId"))
-    except BrokerError as error:
-        return problem(error, correlation_id=correlation_id)
-    return json_answer(figures, 200, {"x-correlation-id": correlation_id})
+    if not organizer_id:
+        raise ValidationFailed([FieldError("organizerId", "is required")])
+    figures = organizer_quota(call.deps(), organizer_id, call.req.params.get("tenantId"))
+    return Reply(json_answer(figures, 200, {"x-correlation-id": call.correlation_id}))
 
 
 def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResponse:
@@ -191,6 +237,7 @@ def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResp
 
 
 def health(container_factory: ContainerFactory) -> func.HttpResponse:
+    """GET /health (anonymous, outside the preamble: no correlation id): 200 once the table answers, else 503."""
     try:
         container = container_factory()
         container.repository.ping()
