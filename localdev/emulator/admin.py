@@ -33,7 +33,8 @@ from urllib.parse import parse_qsl
 
 from . import event_admin
 from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE
-from .state import FAULT_TARGETS, Reply
+from .replies import Reply
+from .state import FAULT_TARGETS
 from .traffic import admin as traffic_admin
 
 if TYPE_CHECKING:  # pragma: no cover

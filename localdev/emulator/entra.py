@@ -22,9 +22,10 @@ import jwt
 
 from .directory import App
 from .entra_errors import entra_error
-from .state import EmulatorState, Reply, b64url_decode
-from .tokens import ACCESS_TOKEN_LIFETIME, NO_STORE, SigningKey, issuer, mint_access_token, normalize_resource, \
-    token_endpoint
+from .replies import Reply
+from .state import EmulatorState
+from .tokens import ACCESS_TOKEN_LIFETIME, NO_STORE, SigningKey, b64url_decode, issuer, mint_access_token, \
+    normalize_resource, token_endpoint
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW = 300  # Entra tolerates 5 minutes of skew on assertion nbf

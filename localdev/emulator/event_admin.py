@@ -21,7 +21,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
-from .state import EmulatorState, Reply
+from .replies import Reply
+from .state import EmulatorState
 
 RESOURCES = ("mailboxes", "events", "calendar-scopes", "after-faults")
 

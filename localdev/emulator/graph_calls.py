@@ -11,7 +11,8 @@ from urllib.parse import unquote
 import jwt
 
 from .directory import GRAPH_APP_ID
-from .state import EmulatorState, Fault, Reply
+from .replies import Fault, Reply
+from .state import EmulatorState
 from .tokens import SigningKey, graph_audiences, issuer
 
 VERSIONS = ("v1.0", "beta")

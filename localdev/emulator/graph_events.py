@@ -43,7 +43,8 @@ from .events import (EVENT_WRITES, Event, EventError, join_block, new_ids, prope
 from .graph_calls import GRAPH_ERROR_MESSAGES, GraphCall
 from .meetings import new_meeting, ticks_from_epoch
 from .rendering import negotiate_language
-from .state import EmulatorState, Reply
+from .replies import Reply
+from .state import EmulatorState
 
 _ANY = re.compile(
     r"^\s*singleValueExtendedProperties/any\(\s*(?P<v>\w+)\s*:\s*(?P=v)/id\s+eq\s+'(?P<id>(?:[^']|'')*)'\s+and\s+"

@@ -31,7 +31,8 @@ from .meetings import HOUR_TICKS, SETTING_DEFAULTS, InvalidDateTime, Meeting, ne
     ticks_from_epoch
 from .rendering import negotiate_language, render_meeting
 from .schemas import GraphSchemas
-from .state import EmulatorState, Reply
+from .replies import Reply
+from .state import EmulatorState
 from .tokens import SigningKey
 
 _JOIN_URL_FILTER = re.compile(r"^\s*joinWebUrl\s+eq\s+'(?P<url>(?:[^']|'')*)'\s*$", re.IGNORECASE)

@@ -7,8 +7,9 @@ import uuid
 from typing import Mapping
 
 from .directory import TOKEN_EXCHANGE_AUDIENCES
-from .state import EmulatorState, Fault, Reply, b64url
-from .tokens import MANAGED_IDENTITY_TOKEN_LIFETIME, NO_STORE, SigningKey, issuer, mint_access_token, \
+from .replies import Fault, Reply
+from .state import EmulatorState
+from .tokens import MANAGED_IDENTITY_TOKEN_LIFETIME, NO_STORE, SigningKey, b64url, issuer, mint_access_token, \
     normalize_resource
 
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote
 from . import admin, entra, graph_meetings, identity
 from .entra_errors import entra_error, fault_reply
 from .graph_calls import VERSIONS
-from .state import Reply
+from .replies import Reply
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import GraphEmulator

@@ -8,57 +8,24 @@ memory only and never appear in ``repr`` or logs.
 """
 from __future__ import annotations
 
-import base64
 import collections
 import copy
-import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .directory import DirectoryMixin
 from .event_store import EventStoreMixin
 from .events import EVENT_ENDPOINTS
 from .meeting_store import MeetingStoreMixin
+from .replies import Fault
+from .traffic import GraphTraffic
 
 FAULT_TARGETS = ("token", "identity", "graph", "discovery")
 # Graph endpoint names: the ``endpoint`` of recorded calls, the keys of ``counters`` next to the Entra ones.
 GRAPH_ENDPOINTS = ("create_or_get", "create_meeting", "get_meeting", "update_meeting", "delete_meeting",
                    "list_meetings", *EVENT_ENDPOINTS)
 COUNTER_NAMES = ("token", "identity", "discovery", "jwks", *GRAPH_ENDPOINTS)
-
-
-@dataclass
-class Reply:
-    """One HTTP answer, built by the endpoint modules and written by the HTTP layer."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> "Reply":
-        merged = {"Content-Type": "application/json; charset=utf-8"}
-        merged.update(headers or {})
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), merged)
-
-
-@dataclass
-class Fault:
-    target: str
-    status: int | None
-    remaining: int | None  # None: until clear_faults()
-    retry_after: float | int | str | None = None
-    body: bytes | None = None
-    delay: float = 0.0
-    error_code: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "status": self.status, "remaining": self.remaining,
-                "retry_after": self.retry_after, "delay": self.delay, "error_code": self.error_code,
-                "body": None if self.body is None else self.body.decode("utf-8", "replace")}
 
 
 class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
@@ -86,8 +53,6 @@ class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
             self.token_lifetime: int | None = None
             # A tenant policy that requires a passcode on every meeting createOrGet makes (as Teams tenants may).
             self.require_passcode = False
-            from .traffic import GraphTraffic  # here: traffic builds on this module's Fault and Reply
-
             # Latency and rate-limit modes of Graph (off until set), on this state's clock.
             self.traffic = GraphTraffic(self.now)
 
@@ -221,10 +186,3 @@ class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
                 and (method is None or entry["method"] == method.upper())
                 and (status is None or entry["status"] == status)]
 
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

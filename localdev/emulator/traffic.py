@@ -21,7 +21,7 @@ import math
 import threading
 from typing import Any, Callable, Mapping
 
-from .state import Fault, Reply
+from .replies import Fault, Reply
 
 
 class TokenBucket:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .routes import route
-from .state import Reply
+from .replies import Reply
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import GraphEmulator
