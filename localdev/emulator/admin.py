@@ -28,17 +28,13 @@ POST     reset                       forget everything (and seed again when the 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from . import event_admin
 from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE
 from .replies import Reply
-from .state import FAULT_TARGETS
+from .state import FAULT_TARGETS, EmulatorState
 from .traffic import admin as traffic_admin
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import GraphEmulator
 
 _MISSING = object()
 
@@ -47,8 +43,9 @@ def _admin_error(status: int, message: str) -> Reply:
     return Reply.json(status, {"error": message})
 
 
-def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: str, body: bytes) -> Reply:
-    state = emulator.state
+def handle(state: EmulatorState, method: str, segments: list[str], query: str, body: bytes, *, url: str,
+           seed: bool) -> Reply:
+    """One admin call; ``url``: the emulator's address (shown by ``GET state``), ``seed``: whether reset seeds."""
     resource = "/".join(segments)
     try:
         data = json.loads(body) if body.strip() else {}
@@ -58,7 +55,7 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
         return _admin_error(400, "body must be a JSON object")
     try:
         if (method, resource) == ("GET", "state"):
-            return Reply.json(200, {"url": emulator.url, "counters": state.counters,
+            return Reply.json(200, {"url": url, "counters": state.counters,
                                     "meetings": state.meeting_count(), "requests": len(state.requests),
                                     "faults": state.faults(), "setting_policies": state.forced_settings(),
                                     "now": state.now()})
@@ -133,8 +130,8 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             if answer is not None:
                 return answer
         if (method, resource) == ("POST", "reset"):
-            state.reset(seed=emulator.seed)
-            return Reply.json(200, {"reset": True, "seeded": emulator.seed})
+            state.reset(seed=seed)
+            return Reply.json(200, {"reset": True, "seeded": seed})
     except (TypeError, ValueError) as exc:
         return _admin_error(400, str(exc))
     return _admin_error(404, f"no admin route {method} /_emulator/{resource}")
