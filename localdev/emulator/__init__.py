@@ -9,9 +9,9 @@ events (create with a Teams meeting, list by extended property, get, update, can
         emu.identity_endpoint, emu.identity_header # IDENTITY_ENDPOINT / IDENTITY_HEADER for ManagedIdentityClient
         emu.state.inject("graph", 429, retry_after="2.128")
         emu.state.calls("update_meeting")          # recorded Graph calls, filtered
-        emu.state.force_setting("allowedPresenters", "everyone")   # a tenant policy that wins over PATCH
-        emu.state.inject_after("create_event", 503)   # the next events POST creates the event, then answers 503
-        emu.state.mailbox("bob@contoso.example")      # the invitations, updates and cancellations bob received
+        emu.state.online_meetings.force_setting("allowedPresenters", "everyone")   # a tenant policy that wins
+        emu.state.calendars.inject_after("create_event", 503)   # the next events POST acts, then answers 503
+        emu.state.calendars.mailbox("bob@contoso.example")      # what bob received: invitations, updates, ...
 
 Modules: ``server`` (GraphEmulator), ``transport`` (HTTPS server), ``routes`` (who answers what), ``admin`` (the
 ``/_emulator`` API), ``state`` (EmulatorState: faults, counters, recorded calls) with ``directory`` (tenants, users,
@@ -20,7 +20,7 @@ minting), ``entra`` (discovery, token endpoint, assertions), ``entra_errors`` (A
 managed-identity endpoint); Graph: ``graph_calls`` (per-call plumbing), ``graph_meetings`` (operations),
 ``meeting_bodies`` (create/PATCH rules), ``meetings`` (model), ``rendering`` (JSON, localized joinInformation),
 ``schemas`` + ``csdl`` (the yaml's schema fragments); Outlook: ``graph_events`` (operations), ``event_bodies`` (request
-bodies), ``events`` (model, time zones, join block, JSON), ``event_store`` (calendars, mailboxes, calendar scopes,
+bodies), ``events`` (model, time zones, join block, JSON), ``calendar_store`` (calendars, mailboxes, calendar scopes,
 after-faults), ``event_admin`` (their admin routes). Run standalone: ``python -m localdev.emulator``.
 """
 from .directory import (

@@ -55,16 +55,16 @@ def handle(state: EmulatorState, method: str, segments: list[str], query: str, b
         return _admin_error(400, "body must be a JSON object")
     try:
         if (method, resource) == ("GET", "state"):
-            return Reply.json(200, {"url": url, "counters": state.counters,
-                                    "meetings": state.meeting_count(), "requests": len(state.requests),
-                                    "faults": state.faults(), "setting_policies": state.forced_settings(),
-                                    "now": state.now()})
+            meetings = state.online_meetings
+            return Reply.json(200, {"url": url, "counters": state.counters, "meetings": meetings.meeting_count(),
+                                    "requests": len(state.requests), "faults": state.faults(),
+                                    "setting_policies": meetings.forced_settings(), "now": state.now()})
         if (method, resource) == ("GET", "meetings"):
             return Reply.json(200, {"value": state.meetings})
         if (method, resource) == ("GET", "requests"):
             return Reply.json(200, {"value": _calls(state, query)})
         if (method, resource) == ("GET", "users"):
-            return Reply.json(200, {"value": state.users()})
+            return Reply.json(200, {"value": state.directory.users()})
         if (method, resource) == ("POST", "faults"):
             target = data.get("target")
             if target not in FAULT_TARGETS:
@@ -89,10 +89,10 @@ def handle(state: EmulatorState, method: str, segments: list[str], query: str, b
             for name in ("object_id", "upn"):
                 if not data.get(name):
                     return _admin_error(400, f"{name} is required")
-            user = state.add_user(tenant_id, data["object_id"], data["upn"],
+            user = state.directory.add_user(tenant_id, data["object_id"], data["upn"],
                                   data.get("display_name") or data["upn"])
             if data.get("policy"):
-                state.grant_policy(tenant_id, data.get("client_id") or DEFAULT_CLIENT_ID, user.object_id)
+                state.directory.grant_policy(tenant_id, data.get("client_id") or DEFAULT_CLIENT_ID, user.object_id)
             return Reply.json(201, user.as_dict())
         if resource == "policies" and method in ("POST", "DELETE"):
             tenant_id = data.get("tenant_id") or DEFAULT_TENANT_ID
@@ -100,7 +100,8 @@ def handle(state: EmulatorState, method: str, segments: list[str], query: str, b
             user = data.get("user")
             if not user:
                 return _admin_error(400, "user is required (an object id or '*')")
-            (state.grant_policy if method == "POST" else state.revoke_policy)(tenant_id, client_id, user)
+            directory = state.directory
+            (directory.grant_policy if method == "POST" else directory.revoke_policy)(tenant_id, client_id, user)
             return Reply.json(200, {"tenant_id": tenant_id, "client_id": client_id, "user": user,
                                     "granted": method == "POST"})
         if resource == "setting-policies":
@@ -109,7 +110,7 @@ def handle(state: EmulatorState, method: str, segments: list[str], query: str, b
             for name in ("tenant_id", "client_id"):
                 if not data.get(name):
                     return _admin_error(400, f"{name} is required")
-            state.register_app(data["tenant_id"], data["client_id"], secret=data.get("secret"),
+            state.directory.register_app(data["tenant_id"], data["client_id"], secret=data.get("secret"),
                                certificate_pem=data.get("certificate_pem"),
                                federated_subjects=tuple(data.get("federated_subjects") or ()),
                                roles=tuple(data.get("roles", (ONLINE_MEETINGS_ROLE,))))
@@ -118,7 +119,7 @@ def handle(state: EmulatorState, method: str, segments: list[str], query: str, b
             for name in ("client_id", "principal_id"):
                 if not data.get(name):
                     return _admin_error(400, f"{name} is required")
-            state.add_managed_identity(data["client_id"], data["principal_id"],
+            state.directory.add_managed_identity(data["client_id"], data["principal_id"],
                                        data.get("tenant_id") or DEFAULT_TENANT_ID, tuple(data.get("roles") or ()))
             return Reply.json(201, {"client_id": data["client_id"], "principal_id": data["principal_id"]})
         if (method, resource) == ("POST", "clock"):
@@ -147,13 +148,13 @@ def _calls(state, query: str) -> list:
 
 def _setting_policies(state, method: str, data: dict) -> Reply:
     if method == "GET":
-        return Reply.json(200, {"value": state.forced_settings()})
+        return Reply.json(200, {"value": state.online_meetings.forced_settings()})
     if method == "POST":
         if not data.get("setting") or "value" not in data:
             return _admin_error(400, "setting and value are required")
-        state.force_setting(data["setting"], data["value"], organizer_id=data.get("organizer_id"))
-        return Reply.json(201, {"value": state.forced_settings()})
+        state.online_meetings.force_setting(data["setting"], data["value"], organizer_id=data.get("organizer_id"))
+        return Reply.json(201, {"value": state.online_meetings.forced_settings()})
     if method == "DELETE":
-        state.clear_forced_settings(data.get("setting"))
-        return Reply.json(200, {"value": state.forced_settings()})
+        state.online_meetings.clear_forced_settings(data.get("setting"))
+        return Reply.json(200, {"value": state.online_meetings.forced_settings()})
     return _admin_error(405, "use GET, POST or DELETE")

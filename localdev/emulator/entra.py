@@ -32,7 +32,7 @@ CLOCK_SKEW = 300  # Entra tolerates 5 minutes of skew on assertion nbf
 
 
 def discovery(state: EmulatorState, tenant_segment: str) -> Reply:
-    tenant_id = state.resolve_tenant(tenant_segment)
+    tenant_id = state.directory.resolve_tenant(tenant_segment)
     if tenant_id is None:
         return entra_error(state, 400, 90002, error="invalid_tenant", tenant=tenant_segment)
     base = state.base_url
@@ -92,7 +92,7 @@ def _scope_resource(scope: str) -> tuple[str | None, str | None]:
 def token(state: EmulatorState, signing: SigningKey, tenant_segment: str, form: Mapping[str, str],
           headers: Mapping[str, str]) -> Reply:
     correlation = headers.get("client-request-id") or None
-    tenant_id = state.resolve_tenant(tenant_segment)
+    tenant_id = state.directory.resolve_tenant(tenant_segment)
     if tenant_id is None:
         return entra_error(state, 400, 90002, tenant=tenant_segment, correlation_id=correlation)
     grant_type = form.get("grant_type", "")
@@ -109,7 +109,7 @@ def token(state: EmulatorState, signing: SigningKey, tenant_segment: str, form: 
     audience = normalize_resource(state, resource)
     if audience is None:
         return entra_error(state, 400, 500011, correlation_id=correlation, resource=resource, tenant=tenant_id)
-    app = state.find_app(tenant_id, client_id)
+    app = state.directory.find_app(tenant_id, client_id)
     if app is None:
         return entra_error(state, 400, 700016, correlation_id=correlation, client_id=client_id, tenant=tenant_id)
 

@@ -111,7 +111,8 @@ def authenticate(call: GraphCall, signing: SigningKey, headers: Mapping[str, str
     if claims.get("aud") not in graph_audiences(state):
         return None, call.unauthorized("Access token validation failure. Invalid audience.")
     tenant_id = str(claims.get("tid") or "")
-    if not tenant_id or state.resolve_tenant(tenant_id) is None or claims.get("iss") != issuer(state, tenant_id):
+    if not tenant_id or state.directory.resolve_tenant(tenant_id) is None \
+            or claims.get("iss") != issuer(state, tenant_id):
         return None, call.unauthorized("Access token validation failure. Invalid issuer.")
     now = state.now()
     exp, nbf = claims.get("exp"), claims.get("nbf")

@@ -15,12 +15,12 @@ Order of checks: injected fault (``graph`` target, in ``graph_meetings.handle``)
 user in the token's tenant (404 ``ErrorInvalidUser``), calendar access (403 ``ErrorAccessDenied``: the application
 permission Calendars.ReadWrite, or an RBAC for Applications scope containing the mailbox; the Teams application
 access policy plays no part), the body (400), then the operation (404 ``ErrorItemNotFound`` for an event that is not
-in this mailbox). After an operation acted, an after-fault (``state.inject_after``) may replace its answer.
+in this mailbox). After an operation acted, an after-fault (``state.calendars.inject_after``) may replace its answer.
 
 An event with ``isOnlineMeeting`` and provider ``teamsForBusiness`` gets a Teams onlineMeeting in the meeting store
 (same organizer, subject, times and attendees; found by the JoinWebUrl filter; GET/PATCH-able like any meeting),
 and Outlook's join block in its body. Changing the event's subject, times or attendees changes the meeting too; a
-cancelled event leaves the meeting as it is. Attendees receive messages (``state.mailbox(address)``): an invitation
+cancelled event leaves the meeting as it is. Attendees receive messages (``state.calendars.mailbox(address)``): an invitation
 on create, an update when subject, times, body, location or recurrence change, an invitation or a cancellation when
 they are added or removed ("an event update that includes only the attendees property sends a meeting update to only
 the attendees that have changed"), a cancellation (with the comment) on cancel or delete. Attendees who are users of
@@ -116,7 +116,7 @@ class EventRequest:
         return self.call.odata(status, payload, extra)
 
     def own_event(self) -> Event:
-        event = self.state.find_event(self.parts["event_id"])
+        event = self.state.calendars.find_event(self.parts["event_id"])
         if event is None or event.tenant_id != self.user.tenant_id or event.mailbox_id != self.user.object_id:
             raise EventError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         return event
@@ -130,12 +130,12 @@ def operate(call: GraphCall, endpoint: str, parts: Mapping[str, str], headers: M
     """One authenticated events call (see the module docstring for the order of checks)."""
     state = call.state
     tenant_id = str(claims["tid"]).lower()
-    user = state.find_user(tenant_id, parts["user"])
+    user = state.directory.find_user(tenant_id, parts["user"])
     if user is None:
         return call.error(404, "ErrorInvalidUser", f"The requested user '{parts['user']}' is invalid.")
     facts["organizer"] = user.object_id
     app_id = str(claims["appid"])
-    if not state.may_use_calendar(tenant_id, app_id, user.object_id, claims.get("roles") or (),
+    if not state.calendars.may_use_calendar(tenant_id, app_id, user.object_id, claims.get("roles") or (),
                                   write=endpoint in EVENT_WRITES):
         return call.error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
     request = EventRequest(call, parts.get("version", ""), parts, headers, query, raw_body, user, app_id, facts)
@@ -143,7 +143,7 @@ def operate(call: GraphCall, endpoint: str, parts: Mapping[str, str], headers: M
         reply = _OPERATIONS[endpoint](request)
     except EventError as exc:
         return call.error(exc.status, exc.code, exc.message)
-    after = state.take_after_fault(endpoint) if 200 <= reply.status < 300 else None
+    after = state.calendars.take_after_fault(endpoint) if 200 <= reply.status < 300 else None
     if after is None:
         return reply
     facts["after_fault"] = True
@@ -162,7 +162,7 @@ def create_event(request: EventRequest) -> Reply:
         raise bad("The end of an event cannot be earlier than its start.")
     with state.lock:
         if changes.transaction_id:
-            existing = state.event_by_transaction(user.tenant_id, user.object_id, changes.transaction_id)
+            existing = state.calendars.event_by_transaction(user.tenant_id, user.object_id, changes.transaction_id)
             if existing is not None:  # Graph ignores the repeated create: no second event, no second invitation
                 request.facts["repeated_transaction"] = True
                 return request.read(None, existing, 201)
@@ -183,7 +183,7 @@ def create_event(request: EventRequest) -> Reply:
         elif changes.provider:
             event.provider = changes.provider
         _recurrence_zone(event)
-        state.store_event(event)
+        state.calendars.store_event(event)
         for attendee in event.attendees:
             _notify(state, event, attendee, "invitation")
             _sync_copy(state, event, attendee, cancelled=False)
@@ -202,7 +202,7 @@ def list_events(request: EventRequest) -> Reply:
         wanted = _property_filter(match)
     zone = request.preferred_zone()
     with state.lock:
-        found = [e for e in state.calendar(request.user.tenant_id, request.user.object_id) if wanted(e)]
+        found = [e for e in state.calendars.calendar(request.user.tenant_id, request.user.object_id) if wanted(e)]
         value = [request.render(e, zone or "UTC", context=False) for e in found]
     if len(found) == 1:  # the record names the event a lookup found
         request.facts.update(event_id=found[0].id, meeting_id=found[0].meeting_id)
@@ -270,7 +270,7 @@ def delete_event(request: EventRequest) -> Reply:
             _end(request, event, None)
         else:
             request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
-            request.state.remove_event(event.id)  # an attendee's own copy: only it goes
+            request.state.calendars.remove_event(event.id)  # an attendee's own copy: only it goes
     return request.call.odata(204, None)
 
 
@@ -307,7 +307,7 @@ def _link_meeting(request: EventRequest, event: Event) -> None:
         version=request.version, created_with="event",
         language=negotiate_language(request.headers.get("accept-language")),
         passcode_required=bool(getattr(state, "require_passcode", False)))
-    state.add_meeting(meeting)
+    state.online_meetings.add_meeting(meeting)
     event.meeting_id, event.join_url = meeting.id, meeting.join_web_url
     event.conference_id = meeting.join_meeting_id
     event.body = with_block(event.body, join_block(meeting, event.body["contentType"]))
@@ -318,7 +318,7 @@ def _meeting_attendees(state: EmulatorState, event: Event, previous: list[dict[s
     people = []
     for attendee in event.attendees:
         address = attendee["emailAddress"]["address"]
-        user = state.find_user(event.tenant_id, address)
+        user = state.directory.find_user(event.tenant_id, address)
         people.append({"upn": address, "role": roles.get(address.lower(), "attendee"), "identity": {
             "application": None, "device": None,
             "user": {"id": user.object_id if user else None,
@@ -328,7 +328,7 @@ def _meeting_attendees(state: EmulatorState, event: Event, previous: list[dict[s
 
 
 def _sync_meeting(state: EmulatorState, event: Event) -> None:
-    meeting = state.find_meeting(event.meeting_id) if event.meeting_id else None
+    meeting = state.online_meetings.find_meeting(event.meeting_id) if event.meeting_id else None
     if meeting is None:
         return
     meeting.subject = event.subject
@@ -377,7 +377,7 @@ def _notify(state: EmulatorState, event: Event, attendee: Mapping[str, Any], kin
             comment: str | None = None) -> None:
     start, end = (render_event(event, graph_root="", version="v1.0", user_segment="", zone=None, expand=None)[name]
                   for name in ("start", "end"))
-    state.deliver(attendee["emailAddress"]["address"], {
+    state.calendars.deliver(attendee["emailAddress"]["address"], {
         "kind": kind, "from": event.organizer_address, "event_id": event.id, "iCalUId": event.ical_uid,
         "subject": event.subject, "start": start, "end": end, "body": dict(event.body), "comment": comment,
         "joinUrl": event.join_url, "sent": state.now()})
@@ -385,10 +385,10 @@ def _notify(state: EmulatorState, event: Event, attendee: Mapping[str, Any], kin
 
 def _sync_copy(state: EmulatorState, event: Event, attendee: Mapping[str, Any], *, cancelled: bool) -> None:
     """The copy of the event in the calendar of an attendee who is a user of the tenant."""
-    user = state.find_user(event.tenant_id, attendee["emailAddress"]["address"])
+    user = state.directory.find_user(event.tenant_id, attendee["emailAddress"]["address"])
     if user is None or user.object_id == event.organizer_id:
         return
-    copy_ = next((c for c in state.copies_of(event.id) if c.mailbox_id == user.object_id), None)
+    copy_ = next((c for c in state.calendars.copies_of(event.id) if c.mailbox_id == user.object_id), None)
     if copy_ is None:
         if cancelled:
             return
@@ -396,7 +396,7 @@ def _sync_copy(state: EmulatorState, event: Event, attendee: Mapping[str, Any], 
         copy_ = copy.deepcopy(event)
         copy_.id, copy_.mailbox_id, copy_.master_id, copy_.transaction_id = copy_id, user.object_id, event.id, None
         copy_.properties = {}
-        state.store_event(copy_)
+        state.calendars.store_event(copy_)
     else:
         for name in ("subject", "body", "start_ticks", "end_ticks", "start_zone", "end_zone", "attendees",
                      "location", "recurrence", "is_online", "provider", "meeting_id", "join_url", "conference_id"):
@@ -415,4 +415,4 @@ def _end(request: EventRequest, event: Event, comment: str | None) -> None:
     for attendee in event.attendees:
         _notify(state, event, attendee, "cancellation", comment)
         _sync_copy(state, event, attendee, cancelled=True)
-    state.remove_event(event.id)
+    state.calendars.remove_event(event.id)

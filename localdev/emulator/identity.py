@@ -40,7 +40,7 @@ def managed_identity_token(state: EmulatorState, signing: SigningKey, query: Map
     resource = query.get("resource")
     if not resource:
         return _identity_error(400, "The 'resource' query parameter is required.")
-    mi = state.find_managed_identity(client_id=query.get("client_id"),
+    mi = state.directory.find_managed_identity(client_id=query.get("client_id"),
                                      object_id=query.get("object_id") or query.get("principal_id"),
                                      resource_id=query.get("mi_res_id"))
     if mi is None:
