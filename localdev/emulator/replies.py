@@ -1,5 +1,5 @@
-"""What the emulator's endpoints answer with: ``Reply`` (one HTTP answer) and ``Fault`` (an injected answer that
-replaces one)."""
+"""What the emulator's endpoints answer with: ``Reply`` (one HTTP answer, or ``DroppedReply``: none) and ``Fault`` (an
+injected answer that replaces one)."""
 from __future__ import annotations
 
 import json
@@ -21,6 +21,12 @@ class Reply:
         merged = {"Content-Type": "application/json; charset=utf-8"}
         merged.update(headers or {})
         return cls(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), merged)
+
+
+class DroppedReply(Reply):
+    """No answer: the transport closes the connection (the operation has acted)."""
+
+    drop = True
 
 
 @dataclass
