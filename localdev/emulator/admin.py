@@ -1,30 +1,5 @@
-"""The emulator's admin API under ``/_emulator`` (JSON in, JSON out), the HTTP face of ``EmulatorState``:
-
-=======  ==========================  =========================================================================
-method   path                        what
-=======  ==========================  =========================================================================
-GET      state                       url, counters, meeting and call counts, faults, setting policies, now
-GET      meetings                    {"value": [every meeting as v1.0 JSON, all enum members]}
-GET      requests                    {"value": [recorded Graph calls]}; filters ?endpoint=&meeting_id=&organizer=
-                                     &method=&status= (as ``state.calls``)
-GET      users                       {"value": [users]}
-POST     users                       {tenant_id?, object_id, upn, display_name?, policy?, client_id?}
-POST     faults / DELETE faults      {target, status, count?, retry_after?, body?, delay?, error_code?}
-POST     policies / DELETE policies  access policy: {tenant_id?, client_id?, user (object id or "*")}
-GET      setting-policies            {"value": [{setting, value, organizer_id}]}
-POST     setting-policies            {setting ("allowedPresenters", "lobbyBypassSettings.scope", ...), value,
-                                     organizer_id?}: the emulator keeps that value whatever create/PATCH asks
-DELETE   setting-policies            {setting?}: drop one setting's policies, or all
-POST     apps                        {tenant_id, client_id, secret?, certificate_pem?, federated_subjects?, roles?}
-POST     managed-identities          {client_id, principal_id, tenant_id?, roles?}
-POST     clock                       {advance: seconds}
-(calendars)                          mailboxes, events, calendar-scopes, after-faults: see ``event_admin``
-GET      traffic                     Graph's latency and rate-limit modes (``traffic.py``) and counters
-POST     traffic                     {latency_ms?, rate_limit? (requests/s per app; null: off), burst?}
-DELETE   traffic                     latency 0, no rate limit
-POST     reset                       forget everything (and seed again when the emulator seeds)
-=======  ==========================  =========================================================================
-"""
+"""The emulator's admin API under ``/_emulator`` (JSON in, JSON out), the HTTP face of ``EmulatorState``; its routes
+are listed in localdev/README.md, "Admin API" (the calendar ones are in ``event_admin``)."""
 from __future__ import annotations
 
 import json

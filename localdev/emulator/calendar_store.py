@@ -1,16 +1,6 @@
 """Calendars of the emulator (``CalendarStore``, ``EmulatorState.calendars``): events by id, the transactionId index,
 what attendees receive (a log per mailbox address), who may write which calendar, and faults that strike after an
-event operation has acted.
-
-Who may use a calendar: an app whose token carries the application permission ``Calendars.ReadWrite`` (every mailbox
-of its tenant), or an app that Exchange Online RBAC for Applications gives a management scope containing the mailbox
-(``grant_calendar_scope``; the permissions of both are additive). The seeded broker app has such a scope for alice
-and bob (not carol), so the local app writes their calendars with a token that carries only
-``OnlineMeetings.ReadWrite.All``, as a tenant that scopes the app to its organizers does.
-
-Messages in a mailbox: ``{"kind": "invitation" | "update" | "cancellation", "to", "from", "event_id" (the organizer's
-event), "iCalUId", "subject", "start", "end", "body", "comment", "sent"}``.
-"""
+event operation has acted (localdev/README.md, "State and its stores")."""
 from __future__ import annotations
 
 import collections

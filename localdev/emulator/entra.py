@@ -1,15 +1,5 @@
-"""Entra stand-in: OpenID discovery, JWKS and the client-credentials token endpoint.
-
-Client authentication on the token endpoint, as Entra does it for ``grant_type=client_credentials``:
-
-* ``client_secret`` (form field or HTTP Basic);
-* ``client_assertion`` whose ``iss == sub == client_id``: a certificate-signed assertion (RS256/PS256, header ``x5t``
-  or ``x5t#S256`` naming a certificate registered on the app, ``aud`` = the token endpoint, ``exp`` in the future);
-* any other ``client_assertion``: a federated credential. Its (iss, sub, aud) must match a federated identity
-  credential of the app (issuer = this emulator's issuer for the app's tenant, subject = the managed identity's
-  principal id, audience api://AzureADTokenExchange) and it must be signed by this emulator (i.e. issued by the
-  identity endpoint).
-"""
+"""Entra stand-in: OpenID discovery, JWKS and the client-credentials token endpoint (client secret, certificate
+assertion, federated credential: localdev/README.md, "Entra")."""
 from __future__ import annotations
 
 import base64

@@ -1,21 +1,5 @@
-"""The calendar part of the admin API under ``/_emulator`` (JSON in, JSON out):
-
-=======  ==========================  =========================================================================
-method   path                        what
-=======  ==========================  =========================================================================
-GET      mailboxes                   {"value": [{"address", "messages"}]}: every address that received something
-GET      mailboxes/{address}         {"address", "value": [messages, oldest first]} (see ``calendar_store``)
-GET      events                      {"value": [every event, UTC, with its extended properties]}; ?mailbox=
-                                     (object id or UPN) for one calendar
-GET      calendar-scopes             {"value": [{tenant_id, client_id, user}]}: RBAC for Applications scopes
-POST     calendar-scopes             {tenant_id?, client_id?, user (object id, UPN or "*")}: the app may use
-DELETE   calendar-scopes             that calendar / no longer (defaults: the seeded tenant and app)
-GET      after-faults                {"value": [queued after-faults]}
-POST     after-faults                {endpoint (create_event, ...), status? (default 503), drop?, count?,
-                                     error_code?}: the call acts, then answers status / drops the connection
-DELETE   after-faults                drop them all
-=======  ==========================  =========================================================================
-"""
+"""The calendar part of the admin API under ``/_emulator``: mailboxes, events, calendar scopes and after-faults
+(localdev/README.md, "Admin API")."""
 from __future__ import annotations
 
 from urllib.parse import parse_qsl

@@ -1,16 +1,6 @@
 """Request bodies of the event endpoints: which members a create or an update may carry and of what type, read into
-the changes they ask for (``EventChanges``) and applied to an event. Microsoft Graph v1.0 "Create event" / "Update
-event" / "event" pages.
-
-* Unknown members are refused as Graph's OData reader refuses them (400 ``RequestBodyRead``); read-only members the
-  docs' own update example sends (``originalStartTimeZone``, ``originalEndTimeZone``, ``responseStatus``) and OData
-  annotations are ignored; other read-only members (id, iCalUId, onlineMeeting, organizer, ...) are refused.
-* ``start``/``end`` are dateTimeTimeZone values (a wall-clock reading and a zone name); a create needs both.
-* ``transactionId`` can be set on create only ("you cannot change transactionId in a subsequent update").
-* ``isOnlineMeeting: true`` without a provider means the mailbox's default provider (Teams for work accounts).
-* ``recurrence`` comes back normalised as the Create event example shows (pattern month/dayOfMonth 0, firstDayOfWeek
-  sunday, index first; range recurrenceTimeZone, numberOfOccurrences 0, endDate 0001-01-01 when there is none).
-"""
+the changes they ask for (``EventChanges``) and applied to an event (the rules: localdev/README.md, "Outlook
+events")."""
 from __future__ import annotations
 
 import copy

@@ -1,33 +1,5 @@
-"""Microsoft Graph ``events`` stand-in (a user's default calendar), v1.0 and beta, application tokens only:
-
-=======  ==================================================================  =============  ======================
-method   path (under /{v1.0|beta}/users/{id|upn}, also .../calendar/events)  endpoint       success
-=======  ==================================================================  =============  ======================
-POST     /events (transactionId: a repeat returns the first event)           create_event   201 + event
-GET      /events[?$filter=singleValueExtendedProperties/Any(...)][&$expand]  list_events    200 {"value": [...]}
-GET      /events/{eventId}[?$expand=singleValueExtendedProperties(...)]      get_event      200 + event
-PATCH    /events/{eventId}                                                   update_event   200 + event (UTC)
-POST     /events/{eventId}/cancel  {"comment"}  (organizer only)             cancel_event   202, no body
-DELETE   /events/{eventId}                                                   delete_event   204
-=======  ==================================================================  =============  ======================
-
-Order of checks: injected fault (``graph`` target, in ``graph_meetings.handle``), bearer token (401), the mailbox's
-user in the token's tenant (404 ``ErrorInvalidUser``), calendar access (403 ``ErrorAccessDenied``: the application
-permission Calendars.ReadWrite, or an RBAC for Applications scope containing the mailbox; the Teams application
-access policy plays no part), the body (400), then the operation (404 ``ErrorItemNotFound`` for an event that is not
-in this mailbox). After an operation acted, an after-fault (``state.calendars.inject_after``) may replace its answer.
-
-An event with ``isOnlineMeeting`` and provider ``teamsForBusiness`` gets a Teams onlineMeeting in the meeting store
-(same organizer, subject, times and attendees; found by the JoinWebUrl filter; GET/PATCH-able like any meeting),
-and Outlook's join block in its body. Changing the event's subject, times or attendees changes the meeting too; a
-cancelled event leaves the meeting as it is. Attendees receive messages (``state.calendars.mailbox(address)``): an invitation
-on create, an update when subject, times, body, location or recurrence change, an invitation or a cancellation when
-they are added or removed ("an event update that includes only the attendees property sends a meeting update to only
-the attendees that have changed"), a cancellation (with the comment) on cancel or delete. Attendees who are users of
-the tenant also get a copy of the event in their own calendar (``isOrganizer: false``), marked cancelled when they
-are taken off or the meeting is cancelled; cancelling that copy is refused ("You need to be an organizer to cancel
-a meeting", 400).
-"""
+"""Microsoft Graph ``events`` stand-in (a user's default calendar), v1.0 and beta, application tokens only: the
+request context and the six operations (endpoints and order of checks: localdev/README.md, "Outlook events")."""
 from __future__ import annotations
 
 import re

@@ -1,20 +1,5 @@
-"""Microsoft Graph ``onlineMeetings`` stand-in, v1.0 and beta (application tokens only):
-
-=======  ================================================================  ==============  ======================
-method   path (under /{v1.0|beta}/users/{userId})                          endpoint        success
-=======  ================================================================  ==============  ======================
-POST     /onlineMeetings/createOrGet                                       create_or_get   201 new, 200 existing
-POST     /onlineMeetings  (not idempotent: every call a new meeting)       create_meeting  201
-GET      /onlineMeetings/{meetingId}                                       get_meeting     200
-PATCH    /onlineMeetings/{meetingId}                                       update_meeting  200 + whole meeting
-DELETE   /onlineMeetings/{meetingId}                                       delete_meeting  204
-GET      /onlineMeetings?$filter=JoinWebUrl eq '{url, url-encoded or not}' list_meetings   200 {"value": [...]}
-=======  ================================================================  ==============  ======================
-
-Order of checks: injected fault, bearer token (401), OnlineMeetings.ReadWrite.All role (403), body (400), user in the
-token's tenant (404), application access policy (403 "General", on every operation), then the operation's own rules
-(400, or 404 for a meeting that does not exist, was deleted or belongs to another organizer).
-"""
+"""Microsoft Graph ``onlineMeetings`` stand-in, v1.0 and beta, application tokens only: createOrGet, create, get,
+update, delete and find by join URL (endpoints and order of checks: localdev/README.md, "Graph onlineMeetings")."""
 from __future__ import annotations
 
 import re

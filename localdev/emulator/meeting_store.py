@@ -1,13 +1,6 @@
-"""Meetings and tenant setting policies of the emulator (``MeetingStore``, ``EmulatorState.online_meetings``).
-
-Meetings are kept by id; createOrGet finds its meetings through a (tenant, organizer object id, externalId) index.
-Plain creates are not in that index (each one is a new meeting, whatever its externalId), and a deleted meeting leaves
-it, so createOrGet with the same externalId afterwards creates a new meeting with a new id.
-
-A setting policy makes the emulator silently keep a value for one meeting setting (``allowedPresenters``, or a member
-of a complex setting such as ``lobbyBypassSettings.scope``), for every organizer or one: creates and PATCHes succeed
-but the answer (and every later read) carries the policy's value, as Teams does when a tenant policy wins.
-"""
+"""Meetings and tenant setting policies of the emulator (``MeetingStore``, ``EmulatorState.online_meetings``):
+meetings by id, createOrGet's (tenant, organizer, externalId) index, and the policies that keep a setting's value
+whatever a create or PATCH asks (localdev/README.md, "State and its stores")."""
 from __future__ import annotations
 
 import copy

@@ -1,11 +1,6 @@
-"""In-memory state of the Graph/Entra/managed-identity emulator: one ``EmulatorState`` holds three stores, the
-directory (``state.directory``), the meetings and tenant setting policies (``state.online_meetings``) and the
-calendars, mailboxes and calendar scopes (``state.calendars``), and itself keeps injected faults, counters, the
-record of every Graph call and the clock.
-
-Everything is guarded by one re-entrant lock (``state.lock``, which the stores share: a handler holds it across them);
-the public accessors return copies. Secrets are kept in memory only and never appear in ``repr`` or logs.
-"""
+"""In-memory state of the Graph/Entra/managed-identity emulator: ``EmulatorState``, its three stores
+(``state.directory``, ``state.online_meetings``, ``state.calendars``), injected faults, counters, the record of every
+Graph call and the clock; one re-entrant lock, shared by the stores (localdev/README.md, "State and its stores")."""
 from __future__ import annotations
 
 import collections
