@@ -1,17 +1,7 @@
-"""Compile the app's own modules to bytecode before they are packaged.
+"""Compile the app's own modules to ``checked-hash`` bytecode before they are packaged (the read-only package cannot
+write ``__pycache__``): localdev/README.md, "Bytecode in the package".
 
     python -m localdev.bytecode [ROOT]      # the azd prepackage hook runs this (infra/hooks/compile-bytecode.*)
-
-A Flex Consumption app runs from its deployment package, mounted read-only, so Python cannot write ``__pycache__``
-beside the code: without bytecode in the package every new instance compiles every module of the app again before
-its first request. The dependencies are compiled already (pip compiles what it installs, also in the remote build);
-this compiles ``function_app.py`` and ``shared/``, after removing any earlier ``__pycache__`` there.
-https://learn.microsoft.com/azure/azure-functions/run-functions-from-deployment-package
-
-The files are ``checked-hash`` pycs (PEP 552): valid whatever times the zip gives the files, and never used for a
-source they were not compiled from (Python compares a hash of the source first). Only an interpreter of the same
-version uses them (``__pycache__/*.cpython-311.pyc``): compiled by another Python they are ignored, which loses the
-gain and nothing else. https://docs.python.org/3/library/compileall.html
 """
 from __future__ import annotations
 

@@ -1,19 +1,5 @@
-"""A local certificate authority and a loopback server certificate, made with ``cryptography``.
-
-``ensure_certs(directory)`` returns the paths of a CA certificate, a server certificate (SAN: IP 127.0.0.1, IP ::1,
-DNS localhost) signed by that CA, and the server's private key. Files already in ``directory`` are reused when they
-are still valid (readable, signed by the CA, covering the hosts, not expiring within ``min_remaining``); otherwise all
-of them are regenerated. Clients trust the CA through ``REQUESTS_CA_BUNDLE`` / ``verify=<ca path>``: nothing here (or
-anywhere in localdev) turns certificate verification off.
-
-``trust_bundle(ca_cert, target)`` writes the CA bundle a local process gets as ``REQUESTS_CA_BUNDLE``: what the
-environment already trusts (its own ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, as ``requests`` reads them, else
-``requests``' default bundle) first, then the emulator's CA. A machine behind a TLS-inspecting proxy keeps its
-corporate CA for the package index and a real tenant, and the emulator is trusted as well.
-
-Writes are atomic (temp file + ``os.replace``) and serialized with a lock file, so parallel test processes sharing a
-directory never see a CA and a server certificate from different generations.
-"""
+"""A local certificate authority, a loopback server certificate and the trust bundle for its clients, made with
+``cryptography`` (reuse, trust order, atomic writes: localdev/README.md, "Certificates")."""
 from __future__ import annotations
 
 import contextlib

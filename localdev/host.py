@@ -1,15 +1,6 @@
-"""A small local stand-in for the Azure Functions host, for machines where Core Tools (`func start`) cannot be installed.
-
-It indexes a Python v2 `func.FunctionApp` through the library itself (`app.get_functions()`), serves its HTTP triggers
-on a loopback port and runs its queue triggers and queue output bindings against a Storage account (Azurite locally)
-with the host's queue semantics (see host_queues). Invocations, HTTP and queue alike, run on one thread pool sized like
-the Python worker's, and queue listeners keep at most batchSize + newBatchThreshold messages in flight (host_workers). Supported bindings: httpTrigger (+ the http `$return` output),
-queueTrigger and queue outputs; anything else is refused at start with the reasons listed.
-
-Like `func start`, the local host does not enforce function keys: `authLevel` is ignored, and a `code` query parameter
-or `x-functions-key` header is accepted and passed through untouched. It is a development tool, not a server for
-untrusted networks: it binds 127.0.0.1 by default.
-"""
+"""A small local stand-in for the Azure Functions host, for machines where Core Tools (`func start`) cannot be installed:
+HTTP triggers, queue triggers and queue outputs of a Python v2 `func.FunctionApp`, on 127.0.0.1 (what it copies from
+the host, and what not: localdev/README.md, "The local Functions host")."""
 from __future__ import annotations
 
 import logging

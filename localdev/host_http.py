@@ -6,18 +6,16 @@ wins (https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import azure.functions as func
 
 from .host_common import FunctionSpec, LocalHostError
-
-if TYPE_CHECKING:
-    from .host import LocalFunctionsHost
 
 _TOKEN = re.compile(r"\{([^{}]+)\}")
 _PARAM = re.compile(r"^(\*{1,2})?([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?(\?)?$")
@@ -213,15 +211,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.functions_host.log.warning("HTTP server: " + format, *args)
 
 
+class HttpHost(Protocol):
+    """What the HTTP server needs of the host it serves (``host.LocalFunctionsHost``)."""
+
+    router: Router
+    log: logging.Logger
+
+    @property
+    def netloc(self) -> str: ...
+
+    def invoke_http(self, spec: FunctionSpec, request: func.HttpRequest) -> tuple[int, list[tuple[str, str]], bytes]:
+        ...
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # socketserver's default backlog of 5 makes the kernel drop connections of a burst while the accept loop catches
     # up; a real server's backlog queues them instead.
     request_queue_size = LISTEN_BACKLOG
-    functions_host: "LocalFunctionsHost"
+    functions_host: HttpHost
 
 
-def make_server(functions_host: "LocalFunctionsHost", address: str, port: int) -> _Server:
+def make_server(functions_host: HttpHost, address: str, port: int) -> _Server:
     server = _Server((address, port), _Handler)
     server.functions_host = functions_host
     return server

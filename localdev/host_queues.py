@@ -1,14 +1,5 @@
-"""Queue triggers and queue output bindings with the Functions host's semantics, against Azurite (or any Storage account).
-
-What is copied from the host (queues extension, https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger):
-- `messageEncoding` base64 (default) or none, for triggers and output bindings alike; under base64 a message that is not
-  valid base64 cannot be bound and goes straight to `<queue>-poison`.
-- A failed invocation makes the message visible again after `visibilityTimeout`; once its dequeue count reaches
-  `maxDequeueCount` the message text (as it was on the wire) is copied to `<queue>-poison` and deleted.
-- Output bindings are written only when the function returns normally.
-Messages are read and written as raw text (no SDK encode/decode policy) so that base64 is decoded here, where invalid
-base64 can be told apart from a failing function. Message bodies are never logged: they may hold personal data.
-"""
+"""Queue triggers and queue output bindings with the Functions host's semantics, against Azurite (or any Storage account):
+message encoding, visibility timeout, poison queues (localdev/README.md, "The local Functions host")."""
 from __future__ import annotations
 
 import base64

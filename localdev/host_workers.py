@@ -1,17 +1,6 @@
-"""How the local host runs invocations, as the Functions host and the Python worker do:
-
-* One thread pool runs every synchronous invocation (HTTP and queue), sized like the Python worker's:
-  ``PYTHON_THREADPOOL_THREAD_COUNT`` (an app setting, else the process environment), default
-  ``min(32, os.cpu_count() + 4)``.
-* One listener per queue-triggered function leases up to ``batchSize`` messages at a time and hands each to the pool;
-  it fetches the next batch once the messages in flight are down to ``newBatchThreshold`` (host.json; default
-  batchSize / 2, the Consumption plan's value), so at most ``batchSize + newBatchThreshold`` are in flight. When a
-  fetch finds nothing it backs off, doubling up to ``maxPollingInterval``. Settling a message (outputs written, delete,
-  retry after the visibility timeout, poison after ``maxDequeueCount``) is the same code as in
-  ``QueueService.process``, run as in Azure by the host once the function has returned (its own threads here), so a
-  worker thread is free for the next invocation while the previous one's outputs are written; a message counts as in
-  flight until it is settled.
-"""
+"""How the local host runs invocations, as the Functions host and the Python worker do: one thread pool sized like the
+worker's, and one listener per queue-triggered function that keeps at most batchSize + newBatchThreshold messages in
+flight (localdev/README.md, "The local Functions host")."""
 from __future__ import annotations
 
 import logging

@@ -1,16 +1,6 @@
 """The local world the app runs and is tested in, composed once: Azurite, the Graph emulator (when no tenant is
-configured), the app settings pointing at them, ``REQUESTS_CA_BUNDLE`` trusting the emulator's CA in addition to what
-the environment trusts, and the local Functions
-host serving function_app.py (with or without background queue workers).
-
-    with LocalWorld(suffix="7") as world:            # in-memory Azurite, emulator, host on a free port
-        world.base_url, world.settings, world.emulator.state, world.host.drain()
-        world.queue("MEETING_REQUESTS_QUEUE").send_message("...")
-
-Used by ``python -m localdev run`` (persisted Azurite, the emulator only without GRAPH_TENANT_ID, settings exported to
-the environment, queue workers on), tests/e2e (shared Azurite and emulator, one world per test with suffixed names)
-and the benchmarks. Everything listens on 127.0.0.1.
-"""
+configured), the app settings pointing at them, a CA bundle trusting the emulator, and the local Functions host
+(localdev/README.md, "The local world")."""
 from __future__ import annotations
 
 import contextlib

@@ -1,43 +1,15 @@
-"""The emulator's admin API under ``/_emulator`` (JSON in, JSON out), the HTTP face of ``EmulatorState``:
-
-=======  ==========================  =========================================================================
-method   path                        what
-=======  ==========================  =========================================================================
-GET      state                       url, counters, meeting and call counts, faults, setting policies, now
-GET      meetings                    {"value": [every meeting as v1.0 JSON, all enum members]}
-GET      requests                    {"value": [recorded Graph calls]}; filters ?endpoint=&meeting_id=&organizer=
-                                     &method=&status= (as ``state.calls``)
-GET      users                       {"value": [users]}
-POST     users                       {tenant_id?, object_id, upn, display_name?, policy?, client_id?}
-POST     faults / DELETE faults      {target, status, count?, retry_after?, body?, delay?, error_code?}
-POST     policies / DELETE policies  access policy: {tenant_id?, client_id?, user (object id or "*")}
-GET      setting-policies            {"value": [{setting, value, organizer_id}]}
-POST     setting-policies            {setting ("allowedPresenters", "lobbyBypassSettings.scope", ...), value,
-                                     organizer_id?}: the emulator keeps that value whatever create/PATCH asks
-DELETE   setting-policies            {setting?}: drop one setting's policies, or all
-POST     apps                        {tenant_id, client_id, secret?, certificate_pem?, federated_subjects?, roles?}
-POST     managed-identities          {client_id, principal_id, tenant_id?, roles?}
-POST     clock                       {advance: seconds}
-(calendars)                          mailboxes, events, calendar-scopes, after-faults: see ``event_admin``
-GET      traffic                     Graph's latency and rate-limit modes (``traffic.py``) and counters
-POST     traffic                     {latency_ms?, rate_limit? (requests/s per app; null: off), burst?}
-DELETE   traffic                     latency 0, no rate limit
-POST     reset                       forget everything (and seed again when the emulator seeds)
-=======  ==========================  =========================================================================
-"""
+"""The emulator's admin API under ``/_emulator`` (JSON in, JSON out), the HTTP face of ``EmulatorState``; its routes
+are listed in localdev/README.md, "Admin API" (the calendar ones are in ``event_admin``)."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from . import event_admin
 from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE
-from .state import FAULT_TARGETS, Reply
+from .replies import Reply
+from .state import FAULT_TARGETS, EmulatorState
 from .traffic import admin as traffic_admin
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import GraphEmulator
 
 _MISSING = object()
 
@@ -46,8 +18,9 @@ def _admin_error(status: int, message: str) -> Reply:
     return Reply.json(status, {"error": message})
 
 
-def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: str, body: bytes) -> Reply:
-    state = emulator.state
+def handle(state: EmulatorState, method: str, segments: list[str], query: str, body: bytes, *, url: str,
+           seed: bool) -> Reply:
+    """One admin call; ``url``: the emulator's address (shown by ``GET state``), ``seed``: whether reset seeds."""
     resource = "/".join(segments)
     try:
         data = json.loads(body) if body.strip() else {}
@@ -57,16 +30,16 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
         return _admin_error(400, "body must be a JSON object")
     try:
         if (method, resource) == ("GET", "state"):
-            return Reply.json(200, {"url": emulator.url, "counters": state.counters,
-                                    "meetings": state.meeting_count(), "requests": len(state.requests),
-                                    "faults": state.faults(), "setting_policies": state.forced_settings(),
-                                    "now": state.now()})
+            meetings = state.online_meetings
+            return Reply.json(200, {"url": url, "counters": state.counters, "meetings": meetings.meeting_count(),
+                                    "requests": len(state.requests), "faults": state.faults(),
+                                    "setting_policies": meetings.forced_settings(), "now": state.now()})
         if (method, resource) == ("GET", "meetings"):
             return Reply.json(200, {"value": state.meetings})
         if (method, resource) == ("GET", "requests"):
             return Reply.json(200, {"value": _calls(state, query)})
         if (method, resource) == ("GET", "users"):
-            return Reply.json(200, {"value": state.users()})
+            return Reply.json(200, {"value": state.directory.users()})
         if (method, resource) == ("POST", "faults"):
             target = data.get("target")
             if target not in FAULT_TARGETS:
@@ -91,10 +64,10 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             for name in ("object_id", "upn"):
                 if not data.get(name):
                     return _admin_error(400, f"{name} is required")
-            user = state.add_user(tenant_id, data["object_id"], data["upn"],
+            user = state.directory.add_user(tenant_id, data["object_id"], data["upn"],
                                   data.get("display_name") or data["upn"])
             if data.get("policy"):
-                state.grant_policy(tenant_id, data.get("client_id") or DEFAULT_CLIENT_ID, user.object_id)
+                state.directory.grant_policy(tenant_id, data.get("client_id") or DEFAULT_CLIENT_ID, user.object_id)
             return Reply.json(201, user.as_dict())
         if resource == "policies" and method in ("POST", "DELETE"):
             tenant_id = data.get("tenant_id") or DEFAULT_TENANT_ID
@@ -102,7 +75,8 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             user = data.get("user")
             if not user:
                 return _admin_error(400, "user is required (an object id or '*')")
-            (state.grant_policy if method == "POST" else state.revoke_policy)(tenant_id, client_id, user)
+            directory = state.directory
+            (directory.grant_policy if method == "POST" else directory.revoke_policy)(tenant_id, client_id, user)
             return Reply.json(200, {"tenant_id": tenant_id, "client_id": client_id, "user": user,
                                     "granted": method == "POST"})
         if resource == "setting-policies":
@@ -111,7 +85,7 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             for name in ("tenant_id", "client_id"):
                 if not data.get(name):
                     return _admin_error(400, f"{name} is required")
-            state.register_app(data["tenant_id"], data["client_id"], secret=data.get("secret"),
+            state.directory.register_app(data["tenant_id"], data["client_id"], secret=data.get("secret"),
                                certificate_pem=data.get("certificate_pem"),
                                federated_subjects=tuple(data.get("federated_subjects") or ()),
                                roles=tuple(data.get("roles", (ONLINE_MEETINGS_ROLE,))))
@@ -120,7 +94,7 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             for name in ("client_id", "principal_id"):
                 if not data.get(name):
                     return _admin_error(400, f"{name} is required")
-            state.add_managed_identity(data["client_id"], data["principal_id"],
+            state.directory.add_managed_identity(data["client_id"], data["principal_id"],
                                        data.get("tenant_id") or DEFAULT_TENANT_ID, tuple(data.get("roles") or ()))
             return Reply.json(201, {"client_id": data["client_id"], "principal_id": data["principal_id"]})
         if (method, resource) == ("POST", "clock"):
@@ -132,8 +106,8 @@ def handle(emulator: "GraphEmulator", method: str, segments: list[str], query: s
             if answer is not None:
                 return answer
         if (method, resource) == ("POST", "reset"):
-            state.reset(seed=emulator.seed)
-            return Reply.json(200, {"reset": True, "seeded": emulator.seed})
+            state.reset(seed=seed)
+            return Reply.json(200, {"reset": True, "seeded": seed})
     except (TypeError, ValueError) as exc:
         return _admin_error(400, str(exc))
     return _admin_error(404, f"no admin route {method} /_emulator/{resource}")
@@ -149,13 +123,13 @@ def _calls(state, query: str) -> list:
 
 def _setting_policies(state, method: str, data: dict) -> Reply:
     if method == "GET":
-        return Reply.json(200, {"value": state.forced_settings()})
+        return Reply.json(200, {"value": state.online_meetings.forced_settings()})
     if method == "POST":
         if not data.get("setting") or "value" not in data:
             return _admin_error(400, "setting and value are required")
-        state.force_setting(data["setting"], data["value"], organizer_id=data.get("organizer_id"))
-        return Reply.json(201, {"value": state.forced_settings()})
+        state.online_meetings.force_setting(data["setting"], data["value"], organizer_id=data.get("organizer_id"))
+        return Reply.json(201, {"value": state.online_meetings.forced_settings()})
     if method == "DELETE":
-        state.clear_forced_settings(data.get("setting"))
-        return Reply.json(200, {"value": state.forced_settings()})
+        state.online_meetings.clear_forced_settings(data.get("setting"))
+        return Reply.json(200, {"value": state.online_meetings.forced_settings()})
     return _admin_error(405, "use GET, POST or DELETE")

@@ -1,11 +1,6 @@
 """The v1.0 CSDL fragments of ``localdev/graph/onlineMeeting-schemas.yaml`` (document 3) as a small type model: the
-properties of onlineMeeting (with its base types), complex types and enum members, and a checker for JSON values.
-
-Document 3 is the newest v1.0 property list (the OpenAPI slice of document 1 predates allowRecording,
-allowTranscription, allowedLobbyAdmitters, ...), so request bodies that set onlineMeeting properties are checked
-against it. OData instance annotations (members whose name contains ``@``, e.g. ``@odata.type`` that the Graph SDKs
-send) are skipped, as the service does.
-"""
+properties of onlineMeeting (with its base types), complex types and enum members, and a checker for JSON values
+(why document 3: localdev/README.md, "Schemas")."""
 from __future__ import annotations
 
 import datetime as dt

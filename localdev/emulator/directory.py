@@ -1,10 +1,11 @@
 """The emulator's directory: the seeded tenant and its ids, users, app registrations and their credentials, managed
-identities, and Teams application access policies (``DirectoryMixin``, part of ``EmulatorState``)."""
+identities, and Teams application access policies (``Directory``, ``EmulatorState.directory``)."""
 from __future__ import annotations
 
 import copy
 import hashlib
 import hmac
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -104,17 +105,22 @@ def _sp_object_id(tenant_id: str, client_id: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"emulator-sp:{tenant_id.lower()}:{client_id.lower()}"))
 
 
-class DirectoryMixin:
-    """Tenants, users, apps, managed identities and access policies; guarded by ``self.lock``."""
+class Directory:
+    """Tenants, users, apps, managed identities and access policies; guarded by ``lock`` (the state's, which every
+    store shares)."""
 
-    lock: Any
+    def __init__(self, lock: threading.RLock) -> None:
+        self.lock = lock
+        self.clear()
 
-    def _clear_directory(self) -> None:
-        self._tenants: dict[str, set[str]] = {}
-        self._users: dict[tuple[str, str], User] = {}
-        self._apps: dict[tuple[str, str], App] = {}
-        self._identities: dict[str, ManagedIdentity] = {}
-        self._policies: set[tuple[str, str, str]] = set()
+    def clear(self) -> None:
+        """Forget every tenant, user, app, identity and policy."""
+        with self.lock:
+            self._tenants: dict[str, set[str]] = {}
+            self._users: dict[tuple[str, str], User] = {}
+            self._apps: dict[tuple[str, str], App] = {}
+            self._identities: dict[str, ManagedIdentity] = {}
+            self._policies: set[tuple[str, str, str]] = set()
 
     def seed_defaults(self) -> None:
         """The contoso.example tenant, the broker app, its trusted managed identity and alice/bob/carol."""

@@ -1,15 +1,5 @@
-"""Entra stand-in: OpenID discovery, JWKS and the client-credentials token endpoint.
-
-Client authentication on the token endpoint, as Entra does it for ``grant_type=client_credentials``:
-
-* ``client_secret`` (form field or HTTP Basic);
-* ``client_assertion`` whose ``iss == sub == client_id``: a certificate-signed assertion (RS256/PS256, header ``x5t``
-  or ``x5t#S256`` naming a certificate registered on the app, ``aud`` = the token endpoint, ``exp`` in the future);
-* any other ``client_assertion``: a federated credential. Its (iss, sub, aud) must match a federated identity
-  credential of the app (issuer = this emulator's issuer for the app's tenant, subject = the managed identity's
-  principal id, audience api://AzureADTokenExchange) and it must be signed by this emulator (i.e. issued by the
-  identity endpoint).
-"""
+"""Entra stand-in: OpenID discovery, JWKS and the client-credentials token endpoint (client secret, certificate
+assertion, federated credential: localdev/README.md, "Entra")."""
 from __future__ import annotations
 
 import base64
@@ -22,16 +12,17 @@ import jwt
 
 from .directory import App
 from .entra_errors import entra_error
-from .state import EmulatorState, Reply, b64url_decode
-from .tokens import ACCESS_TOKEN_LIFETIME, NO_STORE, SigningKey, issuer, mint_access_token, normalize_resource, \
-    token_endpoint
+from .replies import Reply
+from .state import EmulatorState
+from .tokens import ACCESS_TOKEN_LIFETIME, NO_STORE, SigningKey, b64url_decode, issuer, mint_access_token, \
+    normalize_resource, token_endpoint
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW = 300  # Entra tolerates 5 minutes of skew on assertion nbf
 
 
 def discovery(state: EmulatorState, tenant_segment: str) -> Reply:
-    tenant_id = state.resolve_tenant(tenant_segment)
+    tenant_id = state.directory.resolve_tenant(tenant_segment)
     if tenant_id is None:
         return entra_error(state, 400, 90002, error="invalid_tenant", tenant=tenant_segment)
     base = state.base_url
@@ -91,7 +82,7 @@ def _scope_resource(scope: str) -> tuple[str | None, str | None]:
 def token(state: EmulatorState, signing: SigningKey, tenant_segment: str, form: Mapping[str, str],
           headers: Mapping[str, str]) -> Reply:
     correlation = headers.get("client-request-id") or None
-    tenant_id = state.resolve_tenant(tenant_segment)
+    tenant_id = state.directory.resolve_tenant(tenant_segment)
     if tenant_id is None:
         return entra_error(state, 400, 90002, tenant=tenant_segment, correlation_id=correlation)
     grant_type = form.get("grant_type", "")
@@ -108,7 +99,7 @@ def token(state: EmulatorState, signing: SigningKey, tenant_segment: str, form: 
     audience = normalize_resource(state, resource)
     if audience is None:
         return entra_error(state, 400, 500011, correlation_id=correlation, resource=resource, tenant=tenant_id)
-    app = state.find_app(tenant_id, client_id)
+    app = state.directory.find_app(tenant_id, client_id)
     if app is None:
         return entra_error(state, 400, 700016, correlation_id=correlation, client_id=client_id, tenant=tenant_id)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from .state import EmulatorState, Fault, Reply
+from .replies import Fault, Reply
+from .state import EmulatorState
 from .tokens import NO_STORE
 
 

@@ -1,15 +1,6 @@
 """Request bodies of the event endpoints: which members a create or an update may carry and of what type, read into
-the changes they ask for (``EventChanges``). Microsoft Graph v1.0 "Create event" / "Update event" / "event" pages.
-
-* Unknown members are refused as Graph's OData reader refuses them (400 ``RequestBodyRead``); read-only members the
-  docs' own update example sends (``originalStartTimeZone``, ``originalEndTimeZone``, ``responseStatus``) and OData
-  annotations are ignored; other read-only members (id, iCalUId, onlineMeeting, organizer, ...) are refused.
-* ``start``/``end`` are dateTimeTimeZone values (a wall-clock reading and a zone name); a create needs both.
-* ``transactionId`` can be set on create only ("you cannot change transactionId in a subsequent update").
-* ``isOnlineMeeting: true`` without a provider means the mailbox's default provider (Teams for work accounts).
-* ``recurrence`` comes back normalised as the Create event example shows (pattern month/dayOfMonth 0, firstDayOfWeek
-  sunday, index first; range recurrenceTimeZone, numberOfOccurrences 0, endDate 0001-01-01 when there is none).
-"""
+the changes they ask for (``EventChanges``) and applied to an event (the rules: localdev/README.md, "Outlook
+events")."""
 from __future__ import annotations
 
 import copy
@@ -17,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import EventError, property_key, ticks_of
+from .events import Event, EventError, property_key, ticks_of
 
 # Members stored and echoed as given.
 ECHOED = ("reminderMinutesBeforeStart", "isReminderOn", "importance", "sensitivity", "showAs", "categories",
@@ -117,6 +108,39 @@ def read_changes(body: dict[str, Any], *, create: bool) -> EventChanges:
         changes.properties = _properties(body["singleValueExtendedProperties"])
     changes.echoed = {name: copy.deepcopy(body[name]) for name in ECHOED if name in body}
     return changes
+
+
+def apply_changes(event: Event, changes: EventChanges) -> None:
+    """An update's changes on the stored event (the organizer never among its attendees)."""
+    if "subject" in changes.present:
+        event.subject = changes.subject or ""
+    if changes.body is not None:  # the whole body: a join block not in the new body is gone
+        event.body = changes.body
+    if changes.start is not None:
+        event.start_ticks, event.start_zone = changes.start
+    if changes.end is not None:
+        event.end_ticks, event.end_zone = changes.end
+    if changes.attendees is not None:
+        event.attendees = [a for a in changes.attendees
+                           if a["emailAddress"]["address"].lower() != event.organizer_address.lower()]
+    if changes.location is not None:
+        event.location = changes.location
+    if "recurrence" in changes.present:
+        event.recurrence = changes.recurrence
+        recurrence_zone(event)
+    if changes.is_online is not None:
+        event.is_online = changes.is_online or event.is_online  # Teams meetings stay online meetings
+        if changes.is_online and event.provider == "unknown":
+            event.provider = changes.provider or "teamsForBusiness"
+    for prop in changes.properties:
+        event.properties[property_key(prop["id"])] = prop
+    event.extra.update(changes.echoed)
+
+
+def recurrence_zone(event: Event) -> None:
+    """A recurrence without its own zone follows the start's (as the Create event example answers)."""
+    if event.recurrence is not None and not event.recurrence["range"].get("recurrenceTimeZone"):
+        event.recurrence["range"]["recurrenceTimeZone"] = event.start_zone
 
 
 def _item_body(value: Any) -> dict[str, str]:

@@ -1,22 +1,6 @@
 """Outlook event model of the emulator: the event record, wall-clock times in named time zones, the Teams join block
-Outlook writes into an online meeting's body, single-value extended property ids, and the event JSON Graph answers.
-
-Facts this rests on (Microsoft Graph v1.0 reference, microsoftgraph/microsoft-graph-docs-contrib):
-
-* ``event`` resource: ``start``/``end`` are dateTimeTimeZone, "by default ... in UTC"; ``originalStartTimeZone`` /
-  ``originalEndTimeZone`` keep the zones the event was created with; ``transactionId`` "is only returned in a
-  response payload if an app has set it"; ``iCalUId`` is the same in every calendar the event is in; ``webLink`` is
-  ``https://outlook.office365.com/owa/?itemid={url-encoded id}&exvsurl=1&path=/calendar/item``.
-* Times in answers: ``GET`` honours ``Prefer: outlook.timezone="..."`` (UTC otherwise); a create answers in the zone
-  the request gave (the header is ignored there; docs issue microsoft-graph-docs-contrib#8645); an update answers in
-  UTC (maintainers in microsoft-graph-docs#8755: "In PATCH calls, the updated event is returned in ... UTC").
-* Time zone names: Windows names ("W. Europe Standard Time"), IANA names and ``UTC`` (dateTimeTimeZone); an unknown
-  one is refused with ``TimeZoneNotSupportedException``.
-* Extended property ids (extended-properties-overview): ``"{type} {guid} Name {name}"`` or ``"{type} {proptag}"``;
-  "Filtering the string name (Name) in the id ... is case-sensitive. Filtering the value ... is case-insensitive."
-* An online meeting's body carries Teams' join block (a rule of underscores, "Microsoft Teams meeting", the join link);
-  "Inadvertently removing the meeting blob from the body would disable meeting online" (Update event).
-"""
+Outlook writes into an online meeting's body, single-value extended property ids, and the event JSON Graph answers
+(the Graph facts it rests on: localdev/README.md, "Outlook events")."""
 from __future__ import annotations
 
 import base64

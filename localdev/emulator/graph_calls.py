@@ -11,7 +11,8 @@ from urllib.parse import unquote
 import jwt
 
 from .directory import GRAPH_APP_ID
-from .state import EmulatorState, Fault, Reply
+from .replies import Fault, Reply
+from .state import EmulatorState
 from .tokens import SigningKey, graph_audiences, issuer
 
 VERSIONS = ("v1.0", "beta")
@@ -110,7 +111,8 @@ def authenticate(call: GraphCall, signing: SigningKey, headers: Mapping[str, str
     if claims.get("aud") not in graph_audiences(state):
         return None, call.unauthorized("Access token validation failure. Invalid audience.")
     tenant_id = str(claims.get("tid") or "")
-    if not tenant_id or state.resolve_tenant(tenant_id) is None or claims.get("iss") != issuer(state, tenant_id):
+    if not tenant_id or state.directory.resolve_tenant(tenant_id) is None \
+            or claims.get("iss") != issuer(state, tenant_id):
         return None, call.unauthorized("Access token validation failure. Invalid issuer.")
     now = state.now()
     exp, nbf = claims.get("exp"), claims.get("nbf")

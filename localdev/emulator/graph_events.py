@@ -1,49 +1,21 @@
-"""Microsoft Graph ``events`` stand-in (a user's default calendar), v1.0 and beta, application tokens only:
-
-=======  ==================================================================  =============  ======================
-method   path (under /{v1.0|beta}/users/{id|upn}, also .../calendar/events)  endpoint       success
-=======  ==================================================================  =============  ======================
-POST     /events (transactionId: a repeat returns the first event)           create_event   201 + event
-GET      /events[?$filter=singleValueExtendedProperties/Any(...)][&$expand]  list_events    200 {"value": [...]}
-GET      /events/{eventId}[?$expand=singleValueExtendedProperties(...)]      get_event      200 + event
-PATCH    /events/{eventId}                                                   update_event   200 + event (UTC)
-POST     /events/{eventId}/cancel  {"comment"}  (organizer only)             cancel_event   202, no body
-DELETE   /events/{eventId}                                                   delete_event   204
-=======  ==================================================================  =============  ======================
-
-Order of checks: injected fault (``graph`` target, in ``graph_meetings.handle``), bearer token (401), the mailbox's
-user in the token's tenant (404 ``ErrorInvalidUser``), calendar access (403 ``ErrorAccessDenied``: the application
-permission Calendars.ReadWrite, or an RBAC for Applications scope containing the mailbox; the Teams application
-access policy plays no part), the body (400), then the operation (404 ``ErrorItemNotFound`` for an event that is not
-in this mailbox). After an operation acted, an after-fault (``state.inject_after``) may replace its answer.
-
-An event with ``isOnlineMeeting`` and provider ``teamsForBusiness`` gets a Teams onlineMeeting in the meeting store
-(same organizer, subject, times and attendees; found by the JoinWebUrl filter; GET/PATCH-able like any meeting),
-and Outlook's join block in its body. Changing the event's subject, times or attendees changes the meeting too; a
-cancelled event leaves the meeting as it is. Attendees receive messages (``state.mailbox(address)``): an invitation
-on create, an update when subject, times, body, location or recurrence change, an invitation or a cancellation when
-they are added or removed ("an event update that includes only the attendees property sends a meeting update to only
-the attendees that have changed"), a cancellation (with the comment) on cancel or delete. Attendees who are users of
-the tenant also get a copy of the event in their own calendar (``isOrganizer: false``), marked cancelled when they
-are taken off or the meeting is cancelled; cancelling that copy is refused ("You need to be an organizer to cancel
-a meeting", 400).
-"""
+"""Microsoft Graph ``events`` stand-in (a user's default calendar), v1.0 and beta, application tokens only: the
+request context and the six operations (endpoints and order of checks: localdev/README.md, "Outlook events")."""
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
 from .directory import User
-from .event_bodies import EventChanges, bad, parse_object, read_changes
-from .events import (EVENT_WRITES, Event, EventError, join_block, new_ids, property_key, render_event, with_block,
-                     zone_of)
+from .event_bodies import apply_changes, bad, parse_object, read_changes, recurrence_zone
+from .event_effects import end, link_meeting, notify, significant, sync_copy, sync_meeting
+from .events import EVENT_WRITES, Event, EventError, new_ids, property_key, render_event, zone_of
 from .graph_calls import GRAPH_ERROR_MESSAGES, GraphCall
-from .meetings import new_meeting, ticks_from_epoch
+from .meetings import ticks_from_epoch
 from .rendering import negotiate_language
-from .state import EmulatorState, Reply
+from .replies import DroppedReply, Reply
+from .state import EmulatorState
 
 _ANY = re.compile(
     r"^\s*singleValueExtendedProperties/any\(\s*(?P<v>\w+)\s*:\s*(?P=v)/id\s+eq\s+'(?P<id>(?:[^']|'')*)'\s+and\s+"
@@ -53,13 +25,6 @@ _EXPAND = re.compile(r"^\s*singleValueExtendedProperties\s*(?:\(\s*\$filter\s*=\
                      r"'(?P<id>(?:[^']|'')*)'\s*\))?\s*$", re.IGNORECASE)
 _PREFER_ZONE = re.compile(r'outlook\.timezone\s*=\s*"?(?P<zone>[^";,]+)"?', re.IGNORECASE)
 NOT_ORGANIZER = "Your request can't be completed. You need to be an organizer to cancel a meeting."
-SIGNIFICANT = ("subject", "start", "end", "body", "location", "recurrence")
-
-
-class DroppedReply(Reply):
-    """No answer: the transport closes the connection (the operation has acted)."""
-
-    drop = True
 
 
 @dataclass
@@ -115,7 +80,7 @@ class EventRequest:
         return self.call.odata(status, payload, extra)
 
     def own_event(self) -> Event:
-        event = self.state.find_event(self.parts["event_id"])
+        event = self.state.calendars.find_event(self.parts["event_id"])
         if event is None or event.tenant_id != self.user.tenant_id or event.mailbox_id != self.user.object_id:
             raise EventError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
         return event
@@ -123,18 +88,23 @@ class EventRequest:
     def now_ticks(self) -> int:
         return ticks_from_epoch(self.state.now())
 
+    def link_meeting(self, event: Event) -> None:
+        """The Teams meeting of a teamsForBusiness event, made by this call (``event_effects.link_meeting``)."""
+        link_meeting(self.state, event, created_ticks=self.now_ticks(), app_id=self.app_id, version=self.version,
+                     language=negotiate_language(self.headers.get("accept-language")))
+
 
 def operate(call: GraphCall, endpoint: str, parts: Mapping[str, str], headers: Mapping[str, str], query: str,
             raw_body: bytes, claims: Mapping[str, Any], facts: dict[str, Any]) -> Reply:
     """One authenticated events call (see the module docstring for the order of checks)."""
     state = call.state
     tenant_id = str(claims["tid"]).lower()
-    user = state.find_user(tenant_id, parts["user"])
+    user = state.directory.find_user(tenant_id, parts["user"])
     if user is None:
         return call.error(404, "ErrorInvalidUser", f"The requested user '{parts['user']}' is invalid.")
     facts["organizer"] = user.object_id
     app_id = str(claims["appid"])
-    if not state.may_use_calendar(tenant_id, app_id, user.object_id, claims.get("roles") or (),
+    if not state.calendars.may_use_calendar(tenant_id, app_id, user.object_id, claims.get("roles") or (),
                                   write=endpoint in EVENT_WRITES):
         return call.error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
     request = EventRequest(call, parts.get("version", ""), parts, headers, query, raw_body, user, app_id, facts)
@@ -142,7 +112,7 @@ def operate(call: GraphCall, endpoint: str, parts: Mapping[str, str], headers: M
         reply = _OPERATIONS[endpoint](request)
     except EventError as exc:
         return call.error(exc.status, exc.code, exc.message)
-    after = state.take_after_fault(endpoint) if 200 <= reply.status < 300 else None
+    after = state.calendars.take_after_fault(endpoint) if 200 <= reply.status < 300 else None
     if after is None:
         return reply
     facts["after_fault"] = True
@@ -161,7 +131,7 @@ def create_event(request: EventRequest) -> Reply:
         raise bad("The end of an event cannot be earlier than its start.")
     with state.lock:
         if changes.transaction_id:
-            existing = state.event_by_transaction(user.tenant_id, user.object_id, changes.transaction_id)
+            existing = state.calendars.event_by_transaction(user.tenant_id, user.object_id, changes.transaction_id)
             if existing is not None:  # Graph ignores the repeated create: no second event, no second invitation
                 request.facts["repeated_transaction"] = True
                 return request.read(None, existing, 201)
@@ -178,14 +148,14 @@ def create_event(request: EventRequest) -> Reply:
         if changes.is_online:
             event.is_online, event.provider = True, changes.provider or "teamsForBusiness"
             if event.provider == "teamsForBusiness":
-                _link_meeting(request, event)
+                request.link_meeting(event)
         elif changes.provider:
             event.provider = changes.provider
-        _recurrence_zone(event)
-        state.store_event(event)
+        recurrence_zone(event)
+        state.calendars.store_event(event)
         for attendee in event.attendees:
-            _notify(state, event, attendee, "invitation")
-            _sync_copy(state, event, attendee, cancelled=False)
+            notify(state, event, attendee, "invitation")
+            sync_copy(state, event, attendee, cancelled=False)
         return request.read(None, event, 201)
 
 
@@ -201,7 +171,7 @@ def list_events(request: EventRequest) -> Reply:
         wanted = _property_filter(match)
     zone = request.preferred_zone()
     with state.lock:
-        found = [e for e in state.calendar(request.user.tenant_id, request.user.object_id) if wanted(e)]
+        found = [e for e in state.calendars.calendar(request.user.tenant_id, request.user.object_id) if wanted(e)]
         value = [request.render(e, zone or "UTC", context=False) for e in found]
     if len(found) == 1:  # the record names the event a lookup found
         request.facts.update(event_id=found[0].id, meeting_id=found[0].meeting_id)
@@ -225,27 +195,27 @@ def update_event(request: EventRequest) -> Reply:
         start = changes.start[0] if changes.start is not None else event.start_ticks
         if (changes.end[0] if changes.end is not None else event.end_ticks) < start:
             raise bad("The end of an event cannot be earlier than its start.")
-        before = _significant(event)
+        before = significant(event)
         old_people = {a["emailAddress"]["address"].lower(): a for a in event.attendees}
-        _apply(event, changes)
+        apply_changes(event, changes)
         event.touch(request.now_ticks())
         if not event.is_organizer:  # an attendee's own copy: nobody else hears of it
             return request.read("UTC", event)
         if changes.is_online and not event.meeting_id and event.provider == "teamsForBusiness":
-            _link_meeting(request, event)
-        _sync_meeting(state, event)
+            request.link_meeting(event)
+        sync_meeting(state, event)
         new_people = {a["emailAddress"]["address"].lower(): a for a in event.attendees}
-        changed = _significant(event) != before
+        changed = significant(event) != before
         for address, attendee in new_people.items():
             if address not in old_people:
-                _notify(state, event, attendee, "invitation")
+                notify(state, event, attendee, "invitation")
             elif changed:
-                _notify(state, event, attendee, "update")
-            _sync_copy(state, event, attendee, cancelled=False)
+                notify(state, event, attendee, "update")
+            sync_copy(state, event, attendee, cancelled=False)
         for address, attendee in old_people.items():
             if address not in new_people:
-                _notify(state, event, attendee, "cancellation")
-                _sync_copy(state, event, attendee, cancelled=True)
+                notify(state, event, attendee, "cancellation")
+                sync_copy(state, event, attendee, cancelled=True)
         return request.read("UTC", event)
 
 
@@ -258,18 +228,19 @@ def cancel_event(request: EventRequest) -> Reply:
         event = request.own_event()
         if not event.is_organizer:
             raise EventError(400, "ErrorCalendarIsNotOrganizer", NOT_ORGANIZER)
-        _end(request, event, comment)
+        request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
+        end(request.state, event, comment)
     return request.call.odata(202, None)
 
 
 def delete_event(request: EventRequest) -> Reply:
     with request.state.lock:
         event = request.own_event()
+        request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
         if event.is_organizer:  # deleting a meeting in the organizer's calendar cancels it for the attendees
-            _end(request, event, None)
+            end(request.state, event, None)
         else:
-            request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
-            request.state.remove_event(event.id)  # an attendee's own copy: only it goes
+            request.state.calendars.remove_event(event.id)  # an attendee's own copy: only it goes
     return request.call.odata(204, None)
 
 
@@ -293,125 +264,3 @@ def _property_filter(match: re.Match[str]) -> Callable[[Event], bool]:
         return prop is not None and tests[op](prop["value"].lower())  # values compare case-insensitively
 
     return matches
-
-
-def _link_meeting(request: EventRequest, event: Event) -> None:
-    """Outlook makes the Teams meeting of a teamsForBusiness event and writes its join block into the body."""
-    state = request.state
-    meeting = new_meeting(
-        tenant_id=event.tenant_id, organizer_id=event.organizer_id, organizer_upn=event.organizer_address,
-        organizer_name=event.organizer_name, external_id=None, subject=event.subject, start_ticks=event.start_ticks,
-        end_ticks=event.end_ticks, created_ticks=request.now_ticks(),
-        attendees=_meeting_attendees(state, event, []), chat_info=None, app_id=request.app_id,
-        version=request.version, created_with="event",
-        language=negotiate_language(request.headers.get("accept-language")),
-        passcode_required=bool(getattr(state, "require_passcode", False)))
-    state.add_meeting(meeting)
-    event.meeting_id, event.join_url = meeting.id, meeting.join_web_url
-    event.conference_id = meeting.join_meeting_id
-    event.body = with_block(event.body, join_block(meeting, event.body["contentType"]))
-
-
-def _meeting_attendees(state: EmulatorState, event: Event, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    roles = {str(a.get("upn") or "").lower(): a.get("role") or "attendee" for a in previous}
-    people = []
-    for attendee in event.attendees:
-        address = attendee["emailAddress"]["address"]
-        user = state.find_user(event.tenant_id, address)
-        people.append({"upn": address, "role": roles.get(address.lower(), "attendee"), "identity": {
-            "application": None, "device": None,
-            "user": {"id": user.object_id if user else None,
-                     "displayName": user.display_name if user else attendee["emailAddress"]["name"],
-                     "tenantId": event.tenant_id if user else None, "identityProvider": "AAD"}}})
-    return people
-
-
-def _sync_meeting(state: EmulatorState, event: Event) -> None:
-    meeting = state.find_meeting(event.meeting_id) if event.meeting_id else None
-    if meeting is None:
-        return
-    meeting.subject = event.subject
-    meeting.start_ticks, meeting.end_ticks = event.start_ticks, event.end_ticks
-    meeting.attendees = _meeting_attendees(state, event, meeting.attendees)
-
-
-def _apply(event: Event, changes: EventChanges) -> None:
-    if "subject" in changes.present:
-        event.subject = changes.subject or ""
-    if changes.body is not None:  # the whole body: a join block not in the new body is gone
-        event.body = changes.body
-    if changes.start is not None:
-        event.start_ticks, event.start_zone = changes.start
-    if changes.end is not None:
-        event.end_ticks, event.end_zone = changes.end
-    if changes.attendees is not None:
-        event.attendees = [a for a in changes.attendees
-                           if a["emailAddress"]["address"].lower() != event.organizer_address.lower()]
-    if changes.location is not None:
-        event.location = changes.location
-    if "recurrence" in changes.present:
-        event.recurrence = changes.recurrence
-        _recurrence_zone(event)
-    if changes.is_online is not None:
-        event.is_online = changes.is_online or event.is_online  # Teams meetings stay online meetings
-        if changes.is_online and event.provider == "unknown":
-            event.provider = changes.provider or "teamsForBusiness"
-    for prop in changes.properties:
-        event.properties[property_key(prop["id"])] = prop
-    event.extra.update(changes.echoed)
-
-
-def _recurrence_zone(event: Event) -> None:
-    """A recurrence without its own zone follows the start's (as the Create event example answers)."""
-    if event.recurrence is not None and not event.recurrence["range"].get("recurrenceTimeZone"):
-        event.recurrence["range"]["recurrenceTimeZone"] = event.start_zone
-
-
-def _significant(event: Event) -> tuple[Any, ...]:
-    return (event.subject, event.start_ticks, event.start_zone, event.end_ticks, event.end_zone, dict(event.body),
-            copy.deepcopy(event.location), copy.deepcopy(event.recurrence))
-
-
-def _notify(state: EmulatorState, event: Event, attendee: Mapping[str, Any], kind: str,
-            comment: str | None = None) -> None:
-    start, end = (render_event(event, graph_root="", version="v1.0", user_segment="", zone=None, expand=None)[name]
-                  for name in ("start", "end"))
-    state.deliver(attendee["emailAddress"]["address"], {
-        "kind": kind, "from": event.organizer_address, "event_id": event.id, "iCalUId": event.ical_uid,
-        "subject": event.subject, "start": start, "end": end, "body": dict(event.body), "comment": comment,
-        "joinUrl": event.join_url, "sent": state.now()})
-
-
-def _sync_copy(state: EmulatorState, event: Event, attendee: Mapping[str, Any], *, cancelled: bool) -> None:
-    """The copy of the event in the calendar of an attendee who is a user of the tenant."""
-    user = state.find_user(event.tenant_id, attendee["emailAddress"]["address"])
-    if user is None or user.object_id == event.organizer_id:
-        return
-    copy_ = next((c for c in state.copies_of(event.id) if c.mailbox_id == user.object_id), None)
-    if copy_ is None:
-        if cancelled:
-            return
-        copy_id, _ = new_ids()
-        copy_ = copy.deepcopy(event)
-        copy_.id, copy_.mailbox_id, copy_.master_id, copy_.transaction_id = copy_id, user.object_id, event.id, None
-        copy_.properties = {}
-        state.store_event(copy_)
-    else:
-        for name in ("subject", "body", "start_ticks", "end_ticks", "start_zone", "end_zone", "attendees",
-                     "location", "recurrence", "is_online", "provider", "meeting_id", "join_url", "conference_id"):
-            setattr(copy_, name, copy.deepcopy(getattr(event, name)))
-        copy_.touch(event.modified_ticks)
-    if cancelled:
-        copy_.is_cancelled = True
-        copy_.subject = f"Canceled: {event.subject}"
-
-
-def _end(request: EventRequest, event: Event, comment: str | None) -> None:
-    """Cancel a meeting: every attendee hears once, their copies are marked cancelled, the event leaves the
-    organizer's calendar (Deleted Items). The Teams meeting stays (its join link keeps working)."""
-    state = request.state
-    request.facts.update(event_id=event.id, meeting_id=event.meeting_id)
-    for attendee in event.attendees:
-        _notify(state, event, attendee, "cancellation", comment)
-        _sync_copy(state, event, attendee, cancelled=True)
-    state.remove_event(event.id)

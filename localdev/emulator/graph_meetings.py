@@ -1,20 +1,5 @@
-"""Microsoft Graph ``onlineMeetings`` stand-in, v1.0 and beta (application tokens only):
-
-=======  ================================================================  ==============  ======================
-method   path (under /{v1.0|beta}/users/{userId})                          endpoint        success
-=======  ================================================================  ==============  ======================
-POST     /onlineMeetings/createOrGet                                       create_or_get   201 new, 200 existing
-POST     /onlineMeetings  (not idempotent: every call a new meeting)       create_meeting  201
-GET      /onlineMeetings/{meetingId}                                       get_meeting     200
-PATCH    /onlineMeetings/{meetingId}                                       update_meeting  200 + whole meeting
-DELETE   /onlineMeetings/{meetingId}                                       delete_meeting  204
-GET      /onlineMeetings?$filter=JoinWebUrl eq '{url, url-encoded or not}' list_meetings   200 {"value": [...]}
-=======  ================================================================  ==============  ======================
-
-Order of checks: injected fault, bearer token (401), OnlineMeetings.ReadWrite.All role (403), body (400), user in the
-token's tenant (404), application access policy (403 "General", on every operation), then the operation's own rules
-(400, or 404 for a meeting that does not exist, was deleted or belongs to another organizer).
-"""
+"""Microsoft Graph ``onlineMeetings`` stand-in, v1.0 and beta, application tokens only: createOrGet, create, get,
+update, delete and find by join URL (endpoints and order of checks: localdev/README.md, "Graph onlineMeetings")."""
 from __future__ import annotations
 
 import re
@@ -31,7 +16,8 @@ from .meetings import HOUR_TICKS, SETTING_DEFAULTS, InvalidDateTime, Meeting, ne
     ticks_from_epoch
 from .rendering import negotiate_language, render_meeting
 from .schemas import GraphSchemas
-from .state import EmulatorState, Reply
+from .replies import Reply
+from .state import EmulatorState
 from .tokens import SigningKey
 
 _JOIN_URL_FILTER = re.compile(r"^\s*joinWebUrl\s+eq\s+'(?P<url>(?:[^']|'')*)'\s*$", re.IGNORECASE)
@@ -70,7 +56,7 @@ class GraphRequest:
         return self.call.odata(status, payload, extra)
 
     def owned_meeting(self) -> Meeting | None:
-        meeting = self.state.find_meeting(self.parts["meeting_id"])
+        meeting = self.state.online_meetings.find_meeting(self.parts["meeting_id"])
         if meeting is None or meeting.tenant_id != self.user.tenant_id or meeting.organizer_id != self.user.object_id:
             return None
         return meeting
@@ -81,7 +67,7 @@ class GraphRequest:
     def is_directory_user(self, attendee: dict[str, Any]) -> bool:
         user_id = ((attendee.get("identity") or {}).get("user") or {}).get("id")
         upn = attendee.get("upn")
-        return any(isinstance(key, str) and self.state.find_user(self.user.tenant_id, key)
+        return any(isinstance(key, str) and self.state.directory.find_user(self.user.tenant_id, key)
                    for key in (user_id, upn) if key)
 
 
@@ -133,12 +119,12 @@ def _handle(call: GraphCall, signing: SigningKey, schemas: GraphSchemas, method:
         return call.error(400, None, str(exc)), claims
     state = call.state
     tenant_id = str(claims["tid"]).lower()
-    user = state.find_user(tenant_id, parts["user"])
+    user = state.directory.find_user(tenant_id, parts["user"])
     if user is None:
         return call.error(404, "NotFound", f"The user '{parts['user']}' was not found in the tenant."), claims
     facts["organizer"] = user.object_id
     app_id = str(claims["appid"])
-    if not state.has_policy(tenant_id, app_id, user.object_id):
+    if not state.directory.has_policy(tenant_id, app_id, user.object_id):
         return call.error(403, "General", "No application access policy found for this app."), claims
     request = GraphRequest(call, schemas, version, parts, headers, query, body, user, app_id, facts)
     try:
@@ -192,7 +178,7 @@ def create_or_get(request: GraphRequest) -> Reply:
         )
 
     key = (user.tenant_id, user.object_id, body["externalId"])
-    meeting, created = request.state.create_or_get_meeting(key, factory)
+    meeting, created = request.state.online_meetings.create_or_get_meeting(key, factory)
     return request.meeting_reply(meeting, 201 if created else 200)
 
 
@@ -210,7 +196,7 @@ def create_meeting(request: GraphRequest) -> Reply:
         created_with="create", language=negotiate_language(request.headers.get("accept-language")),
         passcode_required=changes.passcode_required, settings={**SETTING_DEFAULTS, **changes.settings},
     )
-    return request.meeting_reply(request.state.add_meeting(meeting), 201)
+    return request.meeting_reply(request.state.online_meetings.add_meeting(meeting), 201)
 
 
 def get_meeting(request: GraphRequest) -> Reply:
@@ -228,7 +214,7 @@ def update_meeting(request: GraphRequest) -> Reply:
                                   organizer_upn=user.upn, now_ticks=_now_ticks(request),
                                   is_directory_user=request.is_directory_user, meeting=meeting)
         apply_changes(meeting, changes)
-        state.apply_setting_policies(meeting)
+        state.online_meetings.apply_setting_policies(meeting)
         return request.meeting_reply(meeting, 200)
 
 
@@ -238,7 +224,7 @@ def delete_meeting(request: GraphRequest) -> Reply:
         if meeting is None:
             return request.not_found()
         request.facts["meeting_id"] = meeting.id
-        request.state.delete_meeting(meeting.id)
+        request.state.online_meetings.delete_meeting(meeting.id)
     return request.call.odata(204, None)
 
 
@@ -252,8 +238,8 @@ def list_meetings(request: GraphRequest) -> Reply:
         raise BodyError("Unsupported $filter: only JoinWebUrl eq '{joinWebUrl}' is supported.")
     literal = match.group("url").replace("''", "'")
     user = request.user
-    found = request.state.meetings_with_join_url(user.tenant_id, user.object_id, literal) or \
-        request.state.meetings_with_join_url(user.tenant_id, user.object_id, unquote(literal))
+    found = request.state.online_meetings.meetings_with_join_url(user.tenant_id, user.object_id, literal) or \
+        request.state.online_meetings.meetings_with_join_url(user.tenant_id, user.object_id, unquote(literal))
     value = [render_meeting(m, version=request.version, include_unknown_enum_members=request.include_unknown,
                             graph_root=request.state.base_url, user_segment=request.parts["user"],
                             schemas=request.schemas) for m in found]

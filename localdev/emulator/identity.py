@@ -7,8 +7,9 @@ import uuid
 from typing import Mapping
 
 from .directory import TOKEN_EXCHANGE_AUDIENCES
-from .state import EmulatorState, Fault, Reply, b64url
-from .tokens import MANAGED_IDENTITY_TOKEN_LIFETIME, NO_STORE, SigningKey, issuer, mint_access_token, \
+from .replies import Fault, Reply
+from .state import EmulatorState
+from .tokens import MANAGED_IDENTITY_TOKEN_LIFETIME, NO_STORE, SigningKey, b64url, issuer, mint_access_token, \
     normalize_resource
 
 
@@ -39,7 +40,7 @@ def managed_identity_token(state: EmulatorState, signing: SigningKey, query: Map
     resource = query.get("resource")
     if not resource:
         return _identity_error(400, "The 'resource' query parameter is required.")
-    mi = state.find_managed_identity(client_id=query.get("client_id"),
+    mi = state.directory.find_managed_identity(client_id=query.get("client_id"),
                                      object_id=query.get("object_id") or query.get("principal_id"),
                                      resource_id=query.get("mi_res_id"))
     if mi is None:

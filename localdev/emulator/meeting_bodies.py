@@ -1,18 +1,5 @@
-"""Request bodies that set onlineMeeting properties: plain create (``POST .../onlineMeetings``) and ``PATCH``.
-
-Rules (Graph's v1.0 Create and Update onlineMeeting pages, graph-facts):
-
-* Members are checked against the property types of the version (v1.0: the CSDL of document 3): enum members, booleans,
-  strings, complex values member by member. Unknown members, read-only members (id, joinWebUrl, chatInfo, ...) and
-  members neither call may set are refused (400). OData annotations (``@odata.type``) are ignored.
-* PATCH: changing the time needs both ``startDateTime`` and ``endDateTime``; the end may not be earlier than the start;
-  ``participants.attendees`` replaces the whole list; the organizer cannot change; ``joinMeetingIdSettings`` cannot
-  change; a complex setting (``lobbyBypassSettings``, ``watermarkProtection``) merges the members it names.
-* Plain create: times as createOrGet (none: now to now + 1 h; a start only: + 1 h; an end alone or before the start:
-  400); ``joinMeetingIdSettings`` may only say ``isPasscodeRequired`` (custom passcodes are not supported).
-* ``allowedPresenters: roleIsPresenter`` needs at least one attendee with role ``presenter``; the presenter and
-  co-organizer roles are only for users of the directory ("isn't currently supported" for others).
-"""
+"""Request bodies that set onlineMeeting properties: plain create (``POST .../onlineMeetings``) and ``PATCH``, checked
+and read into the changes they ask for (the rules: localdev/README.md, "Graph onlineMeetings")."""
 from __future__ import annotations
 
 import copy

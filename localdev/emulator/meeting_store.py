@@ -1,16 +1,10 @@
-"""Meetings and tenant setting policies of the emulator (``MeetingStoreMixin``, part of ``EmulatorState``).
-
-Meetings are kept by id; createOrGet finds its meetings through a (tenant, organizer object id, externalId) index.
-Plain creates are not in that index (each one is a new meeting, whatever its externalId), and a deleted meeting leaves
-it, so createOrGet with the same externalId afterwards creates a new meeting with a new id.
-
-A setting policy makes the emulator silently keep a value for one meeting setting (``allowedPresenters``, or a member
-of a complex setting such as ``lobbyBypassSettings.scope``), for every organizer or one: creates and PATCHes succeed
-but the answer (and every later read) carries the policy's value, as Teams does when a tenant policy wins.
-"""
+"""Meetings and tenant setting policies of the emulator (``MeetingStore``, ``EmulatorState.online_meetings``):
+meetings by id, createOrGet's (tenant, organizer, externalId) index, and the policies that keep a setting's value
+whatever a create or PATCH asks (localdev/README.md, "State and its stores")."""
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any, Callable
 
 from .meeting_bodies import check_setting_path
@@ -19,14 +13,21 @@ from .rendering import render_meeting
 from .schemas import load_schemas
 
 
-class MeetingStoreMixin:
-    lock: Any
-    base_url: str
+class MeetingStore:
+    """Meetings by id, createOrGet's index and the setting policies; guarded by ``lock`` (the state's, which every
+    store shares). ``graph_root``: the emulator's URL, for the JSON of ``rendered``."""
 
-    def _clear_meetings(self) -> None:
-        self._meetings: dict[str, Meeting] = {}
-        self._external_index: dict[tuple[str, str, str], str] = {}
-        self._setting_policies: list[dict[str, Any]] = []
+    def __init__(self, lock: threading.RLock, graph_root: Callable[[], str]) -> None:
+        self.lock = lock
+        self._graph_root = graph_root
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every meeting and setting policy."""
+        with self.lock:
+            self._meetings: dict[str, Meeting] = {}
+            self._external_index: dict[tuple[str, str, str], str] = {}
+            self._setting_policies: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------------------------------------- meetings
     def create_or_get_meeting(self, key: tuple[str, str, str],
@@ -50,7 +51,7 @@ class MeetingStoreMixin:
             return meeting
 
     def find_meeting(self, meeting_id: str) -> Meeting | None:
-        """The stored meeting itself (change it only while holding ``state.lock``)."""
+        """The stored meeting itself (change it only while holding the lock)."""
         with self.lock:
             return self._meetings.get(meeting_id)
 
@@ -67,17 +68,21 @@ class MeetingStoreMixin:
             return [m for m in self._meetings.values()
                     if m.tenant_id == tenant_id and m.organizer_id == organizer_id and m.join_web_url == join_url]
 
-    @property
-    def meetings(self) -> list[dict[str, Any]]:
+    def rendered(self) -> list[dict[str, Any]]:
         """The stored meetings as Graph v1.0 onlineMeeting JSON (all enum members), in creation order."""
         with self.lock:
             stored = list(self._meetings.values())
-            return [render_meeting(m, version="v1.0", include_unknown_enum_members=True, graph_root=self.base_url,
+            return [render_meeting(m, version="v1.0", include_unknown_enum_members=True, graph_root=self._graph_root(),
                                    user_segment=m.organizer_id, schemas=load_schemas()) for m in stored]
 
     def meeting_count(self) -> int:
         with self.lock:
             return len(self._meetings)
+
+    def passcodes(self) -> list[str]:
+        """The passcode of every stored meeting that has one."""
+        with self.lock:
+            return [m.passcode for m in self._meetings.values() if m.passcode]
 
     # ----------------------------------------------------------------------------------------------- setting policies
     def force_setting(self, setting: str, value: Any, *, organizer_id: str | None = None) -> None:

@@ -3,19 +3,32 @@ managed-identity endpoint (``/msi/token``) or Entra (``/{tenant}/v2.0/.well-know
 ``/{tenant}/discovery/v2.0/keys``, ``/{tenant}/oauth2/v2.0/token``)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qsl, unquote
 
 from . import admin, entra, graph_meetings, identity
 from .entra_errors import entra_error, fault_reply
 from .graph_calls import VERSIONS
-from .state import Reply
+from .replies import Reply
+from .schemas import GraphSchemas
+from .state import EmulatorState
+from .tokens import SigningKey
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import GraphEmulator
+
+class Emulator(Protocol):
+    """What answering a request needs of the running emulator (``server.GraphEmulator``)."""
+
+    state: EmulatorState
+    signing: SigningKey
+    schemas: GraphSchemas
+    identity_header: str
+    seed: bool
+
+    @property
+    def url(self) -> str: ...
 
 
-def route(emulator: "GraphEmulator", method: str, path: str, query: str, headers: dict[str, str],
+def route(emulator: Emulator, method: str, path: str, query: str, headers: dict[str, str],
           body: bytes) -> Reply:
     state, signing = emulator.state, emulator.signing
     segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
@@ -23,7 +36,7 @@ def route(emulator: "GraphEmulator", method: str, path: str, query: str, headers
     if first in VERSIONS:
         return graph_meetings.handle(state, signing, emulator.schemas, method, path, query, headers, body)
     if first == "_emulator":
-        return admin.handle(emulator, method, segments[1:], query, body)
+        return admin.handle(state, method, segments[1:], query, body, url=emulator.url, seed=emulator.seed)
     if segments == ["msi", "token"]:
         state.count("identity")
         fault = state.take_fault("identity")

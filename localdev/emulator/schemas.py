@@ -1,26 +1,6 @@
-"""JSON-schema validators built from ``localdev/graph/onlineMeeting-schemas.yaml`` (Microsoft's fragments, MIT).
-
-The yaml holds four documents: OpenAPI 3.0 schema components for Graph v1.0 (1) and beta (2), CSDL text (3) and the
-derived createOrGet request-body schema (4), whose ``$ref``s resolve against document 1 or 2. Translation to JSON
-Schema (draft 2020-12), as the yaml header asks:
-
-* ``additionalProperties: {type: object}`` (OData open types) becomes ``true``; an explicit ``false`` (document 4's
-  closed request body) is kept.
-* ``nullable: true`` becomes ``type: [<type>, "null"]`` (and ``null`` joins an ``enum``).
-* A property that is a bare ``$ref`` becomes ``anyOf: [{$ref}, {type: null}]``: the full Graph openapi.yaml wraps
-  nullable complex/enum properties that way (the slices here use a bare ``$ref``; see the yaml header), and the CSDL
-  declares those properties nullable (e.g. ``audioConferencing: null`` in real responses). ``items`` and ``allOf``
-  references stay non-nullable.
-* v1.0 request bodies: ``chatInfo`` is removed from the accepted properties (the docs: "Currently chatInfo is only
-  supported in beta"), so a v1.0 body carrying it fails the closed schema.
-
-Besides the validators, ``GraphSchemas`` answers two questions per Graph version that the emulator's meetings need:
-the members of an enum that come after ``unknownFutureValue`` (sent only with ``Prefer: include-unknown-enum-members``)
-and the type of an onlineMeeting property (document 3's CSDL for v1.0; beta types from document 2 where they differ,
-e.g. beta's ``allowLiveShare`` is a boolean, v1.0's an enum).
-
-Used by the Graph emulator (request validation) and by ``tests/schemas.py`` (response validation in tests).
-"""
+"""JSON-schema validators built from ``localdev/graph/onlineMeeting-schemas.yaml`` (Microsoft's fragments, MIT), and
+per Graph version the enum members after ``unknownFutureValue`` and the type of each onlineMeeting property (how the
+yaml is translated: localdev/README.md, "Schemas")."""
 from __future__ import annotations
 
 import copy

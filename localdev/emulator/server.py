@@ -137,7 +137,7 @@ class GraphEmulator:
                           roles: tuple[str, ...] = (ONLINE_MEETINGS_ROLE,), audience: str = GRAPH_RESOURCE,
                           lifetime: int = ACCESS_TOKEN_LIFETIME) -> str:
         """A Graph access token signed by this emulator, without a token request (for tests)."""
-        app = self.state.find_app(tenant_id, app_id)
+        app = self.state.directory.find_app(tenant_id, app_id)
         token, _ = mint_access_token(self.state, self.signing, tenant_id=tenant_id, app_id=app_id,
                                      object_id=app.object_id if app else app_id, roles=roles, audience=audience,
                                      lifetime=lifetime)

@@ -1,26 +1,20 @@
-"""In-memory state of the Graph/Entra/managed-identity emulator: one ``EmulatorState`` holds the directory
-(``directory.DirectoryMixin``), the meetings and tenant setting policies (``meeting_store.MeetingStoreMixin``), the
-calendars, mailboxes and calendar scopes (``event_store.EventStoreMixin``), injected faults, counters and the record of
-every Graph call.
-
-Everything is guarded by one re-entrant lock (``state.lock``); the public accessors return copies. Secrets are kept in
-memory only and never appear in ``repr`` or logs.
-"""
+"""In-memory state of the Graph/Entra/managed-identity emulator: ``EmulatorState``, its three stores
+(``state.directory``, ``state.online_meetings``, ``state.calendars``), injected faults, counters, the record of every
+Graph call and the clock; one re-entrant lock, shared by the stores (localdev/README.md, "State and its stores")."""
 from __future__ import annotations
 
-import base64
 import collections
 import copy
-import json
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from .directory import DirectoryMixin
-from .event_store import EventStoreMixin
+from .calendar_store import CalendarStore
+from .directory import Directory, User
 from .events import EVENT_ENDPOINTS
-from .meeting_store import MeetingStoreMixin
+from .meeting_store import MeetingStore
+from .replies import Fault
+from .traffic import GraphTraffic
 
 FAULT_TARGETS = ("token", "identity", "graph", "discovery")
 # Graph endpoint names: the ``endpoint`` of recorded calls, the keys of ``counters`` next to the Entra ones.
@@ -29,53 +23,24 @@ GRAPH_ENDPOINTS = ("create_or_get", "create_meeting", "get_meeting", "update_mee
 COUNTER_NAMES = ("token", "identity", "discovery", "jwks", *GRAPH_ENDPOINTS)
 
 
-@dataclass
-class Reply:
-    """One HTTP answer, built by the endpoint modules and written by the HTTP layer."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> "Reply":
-        merged = {"Content-Type": "application/json; charset=utf-8"}
-        merged.update(headers or {})
-        return cls(status, json.dumps(payload, separators=(",", ":")).encode("utf-8"), merged)
-
-
-@dataclass
-class Fault:
-    target: str
-    status: int | None
-    remaining: int | None  # None: until clear_faults()
-    retry_after: float | int | str | None = None
-    body: bytes | None = None
-    delay: float = 0.0
-    error_code: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "status": self.status, "remaining": self.remaining,
-                "retry_after": self.retry_after, "delay": self.delay, "error_code": self.error_code,
-                "body": None if self.body is None else self.body.decode("utf-8", "replace")}
-
-
-class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
-    """Directory, credentials, access policies, faults, counters, recorded calls, meetings and setting policies."""
+class EmulatorState:
+    """The stores (directory, online meetings, calendars), faults, counters, recorded calls and the clock."""
 
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self.lock = threading.RLock()
         self._now = now
         self._clock_offset = 0.0
         self.base_url = ""  # set by GraphEmulator.start(); issuer and endpoint URLs derive from it
+        self.directory = Directory(self.lock)
+        self.online_meetings = MeetingStore(self.lock, lambda: self.base_url)
+        self.calendars = CalendarStore(self.lock, lambda: self.base_url)
         self._clear()
 
     def _clear(self) -> None:
         with self.lock:
-            self._clear_directory()
-            self._clear_meetings()
-            self._clear_events()
+            self.directory.clear()
+            self.online_meetings.clear()
+            self.calendars.clear()
             self._faults: dict[str, collections.deque[Fault]] = {t: collections.deque() for t in FAULT_TARGETS}
             self._counters: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTER_NAMES})
             self._requests: list[dict[str, Any]] = []
@@ -86,8 +51,6 @@ class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
             self.token_lifetime: int | None = None
             # A tenant policy that requires a passcode on every meeting createOrGet makes (as Teams tenants may).
             self.require_passcode = False
-            from .traffic import GraphTraffic  # here: traffic builds on this module's Fault and Reply
-
             # Latency and rate-limit modes of Graph (off until set), on this state's clock.
             self.traffic = GraphTraffic(self.now)
 
@@ -98,6 +61,19 @@ class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
             self._clock_offset = 0.0
             if seed:
                 self.seed_defaults()
+
+    def seed_defaults(self) -> None:
+        """The contoso.example tenant, the broker app, its trusted managed identity, alice/bob/carol, the app's access
+        policies for alice and bob, and its calendar scopes for their mailboxes."""
+        with self.lock:
+            self.directory.seed_defaults()
+            self.calendars.seed_defaults()
+
+    @property
+    def meetings(self) -> list[dict[str, Any]]:
+        """The stored meetings as Graph v1.0 onlineMeeting JSON (all enum members), in creation order: what
+        ``GET /_emulator/meetings`` shows (``online_meetings.rendered()``)."""
+        return self.online_meetings.rendered()
 
     # ----------------------------------------------------------------------------------------------- clock
     def now(self) -> float:
@@ -193,8 +169,7 @@ class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
         """Every access token and assertion issued since the last reset, and the passcode of every stored meeting:
         the values that must never show up in a client's logs."""
         with self.lock:
-            passcodes = [m.passcode for m in self._meetings.values() if m.passcode]
-            return [*self._issued, *passcodes]
+            return [*self._issued, *self.online_meetings.passcodes()]
 
     def record_request(self, entry: dict[str, Any]) -> None:
         with self.lock:
@@ -221,10 +196,20 @@ class EmulatorState(EventStoreMixin, DirectoryMixin, MeetingStoreMixin):
                 and (method is None or entry["method"] == method.upper())
                 and (status is None or entry["status"] == status)]
 
+    # ----------------------------------------------------------------------------------------------- kept for bench/
+    # bench/ sets up its tenants and reads a mailbox through these, so they stay until it calls the stores;
+    # everything else goes through state.directory, state.online_meetings and state.calendars.
+    def add_tenant(self, tenant_id: str, domains: Iterable[str] = ()) -> None:
+        self.directory.add_tenant(tenant_id, domains)
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    def add_user(self, tenant_id: str, object_id: str, upn: str, display_name: str) -> User:
+        return self.directory.add_user(tenant_id, object_id, upn, display_name)
 
+    def register_app(self, tenant_id: str, client_id: str, secret: str | None = None, **options: Any) -> None:
+        self.directory.register_app(tenant_id, client_id, secret, **options)
 
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    def grant_policy(self, tenant_id: str, app_client_id: str, user_object_id_or_star: str) -> None:
+        self.directory.grant_policy(tenant_id, app_client_id, user_object_id_or_star)
+
+    def mailbox(self, address: str) -> list[dict[str, Any]]:
+        return self.calendars.mailbox(address)

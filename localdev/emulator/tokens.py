@@ -2,6 +2,7 @@
 of app-only Graph tokens (every token is a JWT signed with the emulator's key; expiry uses the injectable clock)."""
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any, Mapping
 
@@ -9,11 +10,19 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .directory import GRAPH_APP_ID, GRAPH_RESOURCE
-from .state import EmulatorState, b64url
+from .state import EmulatorState
 
 ACCESS_TOKEN_LIFETIME = 3599
 MANAGED_IDENTITY_TOKEN_LIFETIME = 86399  # App Service hands out ~24 h tokens
 NO_STORE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class SigningKey:

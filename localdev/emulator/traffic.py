@@ -1,18 +1,5 @@
-"""Traffic modes of the emulator's Graph: latency and a per-app rate limit, for benchmarks (``bench/compare_sdk.py``).
-
-* Latency mode: every Graph answer (throttled ones too) is sent ``latency`` seconds after it is ready. The wait is
-  ``Reply.delay``, served in the connection's own thread (``transport``: one thread per connection), so one slow answer
-  never holds up the server's other requests.
-* Rate-limit mode: a token bucket of ``rate`` requests per second per app (tenant id + app id of the bearer token),
-  holding at most ``burst`` requests (default: one second's worth). A request that finds the bucket empty is answered
-  as Graph throttles: 429 ``TooManyRequests`` with ``Retry-After`` in whole seconds (the time until the bucket has a
-  request again, rounded up, at least 1), and it does not count against the bucket.
-  https://learn.microsoft.com/graph/throttling
-
-Both are off by default. In process: ``state.traffic.set_latency(0.1)``, ``state.traffic.set_rate_limit(20)``; over
-HTTP: ``GET|POST|DELETE /_emulator/traffic`` with ``{"latency_ms", "rate_limit", "burst"}``. The clock is the state's
-(``EmulatorState(now=...)``), so tests drive the bucket without sleeping.
-"""
+"""Traffic modes of the emulator's Graph: latency and a per-app rate limit (a token bucket on the state's clock), for
+benchmarks (localdev/README.md, "Traffic modes")."""
 from __future__ import annotations
 
 import base64
@@ -21,7 +8,7 @@ import math
 import threading
 from typing import Any, Callable, Mapping
 
-from .state import Fault, Reply
+from .replies import Fault, Reply
 
 
 class TokenBucket:

@@ -11,14 +11,11 @@ import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from .routes import route
-from .state import Reply
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import GraphEmulator
+from .replies import Reply
+from .routes import Emulator, route
 
 logger = logging.getLogger("localdev.emulator")
 MAX_BODY = 1 << 20
@@ -31,7 +28,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, emulator: "GraphEmulator") -> None:
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, emulator: Emulator) -> None:
         super().__init__(address, EmulatorRequestHandler)
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
         self.emulator = emulator

@@ -24,7 +24,7 @@ TIMES = {"startDateTime": "2027-03-01T09:00:00+01:00", "endDateTime": "2027-03-0
 def world(make_world):
     made = make_world(CALENDAR_MODE="enabled")
     yield made
-    made.emulator.state.clear_after_faults()
+    made.emulator.state.calendars.clear_after_faults()
 
 
 def unique(name: str) -> str:
@@ -43,7 +43,7 @@ def request_body(external_id: str, people: list[str], **members) -> dict:
 
 
 def kinds(world, address: str) -> list[str]:
-    return [message["kind"] for message in world.emulator.state.mailbox(address)]
+    return [message["kind"] for message in world.emulator.state.calendars.mailbox(address)]
 
 
 def calls(world, endpoint: str, **filters) -> list[dict]:
@@ -52,7 +52,7 @@ def calls(world, endpoint: str, **filters) -> list[dict]:
 
 def events_with(world, external_id: str) -> list[dict]:
     """The events in alice's calendar that carry the externalId (from the emulator's own state)."""
-    return [event for event in world.emulator.state.event_list(ALICE_ID)
+    return [event for event in world.emulator.state.calendars.event_list(ALICE_ID)
             if any(p["value"] == external_id for p in event["singleValueExtendedProperties"])]
 
 
@@ -74,9 +74,9 @@ def test_a_calendar_meeting_is_one_event_with_one_invitation_per_attendee_and_a_
     assert event["location"]["displayName"] == "Room 4"
     assert sorted(a["emailAddress"]["address"] for a in event["attendees"]) == sorted(people)
     for address in people:
-        (invitation,) = world.emulator.state.mailbox(address)
+        (invitation,) = world.emulator.state.calendars.mailbox(address)
         assert invitation["kind"] == "invitation" and invitation["joinUrl"] == answer["joinWebUrl"]
-    meeting = world.emulator.state.find_meeting(answer["id"])
+    meeting = world.emulator.state.online_meetings.find_meeting(answer["id"])
     assert meeting.join_web_url == event["onlineMeeting"]["joinUrl"] and meeting.subject == "Onboarding"
     assert meeting.settings["lobbyBypassSettings"]["scope"] == "everyone", "the option went to the Teams meeting"
     assert answer["lobbyBypassSettings"]["scope"] == "everyone"
@@ -94,9 +94,9 @@ def test_a_calendar_meeting_is_one_event_with_one_invitation_per_attendee_and_a_
 def test_a_lost_answer_after_the_event_exists_is_found_by_its_extended_property_on_redelivery(world, lost):
     people, external_id = guests(2), unique("lost")
     if lost == "503":
-        world.emulator.state.inject_after("create_event", 503)
+        world.emulator.state.calendars.inject_after("create_event", 503)
     else:
-        world.emulator.state.inject_after("create_event", drop=True)
+        world.emulator.state.calendars.inject_after("create_event", drop=True)
     world.send({**request_body(external_id, people), "correlationId": f"queued-{external_id}"})
 
     world.host.drain()
@@ -159,7 +159,7 @@ def test_a_new_body_keeps_the_join_block_and_each_attendee_hears_of_a_change_onc
     assert "Agenda v2" in content and "v1" not in content.replace("v2", "")
     assert join_url in content and "Microsoft Teams meeting" in content, "the join block survived the new body"
     assert [kinds(world, address) for address in people] == [["invitation", "update"]] * 3
-    (update,) = world.emulator.state.mailbox(people[0])[1:]
+    (update,) = world.emulator.state.calendars.mailbox(people[0])[1:]
     assert join_url in update["body"]["content"]
 
     newcomer = guests(1)[0]
@@ -184,7 +184,7 @@ def test_cancel_with_a_comment_reaches_each_attendee_once_and_a_second_delete_se
     assert events_with(world, external_id) == [], "the event left the organizer's calendar"
     for address in people:
         assert kinds(world, address) == ["invitation", "cancellation"]
-        assert world.emulator.state.mailbox(address)[-1]["comment"] == comment
+        assert world.emulator.state.calendars.mailbox(address)[-1]["comment"] == comment
     cancels = len(calls(world, "cancel_event"))
     second = world.call("DELETE", KEY_PATH, path + "?comment=" + quote(comment))
     assert second.status_code == 204 and len(calls(world, "cancel_event")) == cancels
@@ -239,7 +239,7 @@ def test_after_a_lost_answer_a_key_differing_only_in_case_gets_its_own_event(wor
     tag = uuid.uuid4().hex[:8]
     first = world.post(request_body(f"Case-{tag}", guests(1)))
     assert first.status_code == 201
-    world.emulator.state.inject_after("create_event", 503)
+    world.emulator.state.calendars.inject_after("create_event", 503)
     people = guests(1)
     lost = world.post(request_body(f"case-{tag}", people))
     assert lost.status_code == 502 and lost.json()["retryable"] is True

@@ -28,11 +28,11 @@ def test_options_follow_createorget_in_one_patch_of_only_what_differs(world):
 
 
 def test_an_option_a_tenant_policy_overrules_is_reported_in_the_answer_and_the_result(world):
-    world.emulator.state.force_setting("allowedPresenters", "everyone")
+    world.emulator.state.online_meetings.force_setting("allowedPresenters", "everyone")
     try:
         answer = world.post({"organizerId": ALICE_UPN, "externalId": "policy-1", "allowedPresenters": "organizer"})
     finally:
-        world.emulator.state.clear_forced_settings()
+        world.emulator.state.online_meetings.clear_forced_settings()
     assert answer.status_code == 201 and answer.json()["settingsNotApplied"] == ["allowedPresenters"]
     (result,) = world.results()
     assert result["settingsNotApplied"] == ["allowedPresenters"]

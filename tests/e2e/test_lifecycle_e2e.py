@@ -14,7 +14,7 @@ def test_delete_answers_204_twice_leaves_a_tombstone_and_the_key_stays_cancelled
     path, meeting = created.headers["Location"], created.json()
     first = world.call("DELETE", KEY_PATH, path)
     assert first.status_code == 204 and not first.content
-    assert world.emulator.state.find_meeting(meeting["id"]) is None, "deleted in Graph"
+    assert world.emulator.state.online_meetings.find_meeting(meeting["id"]) is None, "deleted in Graph"
     deletes = len(world.emulator.state.calls("delete_meeting"))
     assert world.call("DELETE", KEY_PATH, path).status_code == 204
     assert len(world.emulator.state.calls("delete_meeting")) == deletes, "the second DELETE calls nobody"

@@ -249,9 +249,9 @@ def test_the_secretless_managed_identity_mode_serves_both_paths(make_world, emul
 
 def test_a_second_allowed_tenant_gets_its_own_meetings_and_records(make_world, emulator):
     tenant, user = "0b7c2d9e-3333-4a2b-9c3d-4e5f60718293", "5a4b3c2d-3333-4e5f-8a9b-0c1d2e3f4a5b"
-    emulator.state.add_user(tenant, user, "erin@fabrikam.example", "Erin")
-    emulator.state.register_app(tenant, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
-    emulator.state.grant_policy(tenant, DEFAULT_CLIENT_ID, user)
+    emulator.state.directory.add_user(tenant, user, "erin@fabrikam.example", "Erin")
+    emulator.state.directory.register_app(tenant, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
+    emulator.state.directory.grant_policy(tenant, DEFAULT_CLIENT_ID, user)
     world = make_world(ALLOWED_TENANTS=tenant, ALLOWED_ORGANIZERS=f"@contoso.example,{user}")
     created = world.post({"organizerId": user, "externalId": "shared", "tenantId": tenant})
     assert created.status_code == 201

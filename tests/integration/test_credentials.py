@@ -76,9 +76,9 @@ def test_managed_identity_as_a_federated_credential_creates_a_meeting_with_no_se
 
 def test_the_managed_identity_mode_uses_the_identitys_own_graph_role(emulator):
     mi_client, mi_principal = str(uuid.uuid4()), str(uuid.uuid4())
-    emulator.state.add_managed_identity(mi_client, mi_principal, DEFAULT_TENANT_ID,
+    emulator.state.directory.add_managed_identity(mi_client, mi_principal, DEFAULT_TENANT_ID,
                                         roles=("OnlineMeetings.ReadWrite.All",))
-    emulator.state.grant_policy(DEFAULT_TENANT_ID, mi_client, ALICE_ID)
+    emulator.state.directory.grant_policy(DEFAULT_TENANT_ID, mi_client, ALICE_ID)
     answer, _ = create_meeting(emulator, env_for(emulator, GRAPH_CREDENTIAL="managed_identity",
                                                  GRAPH_CLIENT_ID="", MANAGED_IDENTITY_CLIENT_ID=mi_client))
     assert answer.created
@@ -95,8 +95,8 @@ def test_the_managed_identity_mode_refuses_other_tenants(emulator):
 def test_certificate_mode_creates_a_meeting(emulator, tmp_path, source):
     key_pem, cert_pem, _ = self_signed_certificate()
     client_id = str(uuid.uuid4())
-    emulator.state.register_app(DEFAULT_TENANT_ID, client_id, certificate_pem=cert_pem)
-    emulator.state.grant_policy(DEFAULT_TENANT_ID, client_id, ALICE_ID)
+    emulator.state.directory.register_app(DEFAULT_TENANT_ID, client_id, certificate_pem=cert_pem)
+    emulator.state.directory.grant_policy(DEFAULT_TENANT_ID, client_id, ALICE_ID)
     pem_file = tmp_path / "broker.pem"
     pem_file.write_text(key_pem + cert_pem)
     where = {"GRAPH_CERTIFICATE_PATH": str(pem_file)} if source == "path" else {"GRAPH_CERTIFICATE": key_pem + cert_pem}
@@ -176,9 +176,9 @@ def test_a_token_is_fetched_once_and_reused_for_many_meetings(emulator):
 
 
 def test_each_allowed_tenant_gets_its_own_msal_app_and_token(emulator):
-    emulator.state.add_user(SECOND_TENANT, SECOND_USER, "dana@fabrikam.example", "Dana")
-    emulator.state.register_app(SECOND_TENANT, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
-    emulator.state.grant_policy(SECOND_TENANT, DEFAULT_CLIENT_ID, "*")
+    emulator.state.directory.add_user(SECOND_TENANT, SECOND_USER, "dana@fabrikam.example", "Dana")
+    emulator.state.directory.register_app(SECOND_TENANT, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
+    emulator.state.directory.grant_policy(SECOND_TENANT, DEFAULT_CLIENT_ID, "*")
     env = env_for(emulator, GRAPH_CREDENTIAL="client_secret", GRAPH_CLIENT_SECRET=DEFAULT_CLIENT_SECRET,
                   ALLOWED_TENANTS=SECOND_TENANT)
     answer, tokens = create_meeting(emulator, env, tenant=SECOND_TENANT, organizer=SECOND_USER)

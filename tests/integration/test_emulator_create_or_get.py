@@ -86,9 +86,9 @@ def test_user_without_access_policy_gets_403_general(http, emulator, token):
     response = create(http, emulator, token, CAROL_ID, {"externalId": "x"})
     error = assert_graph_error(response, 403, "General")
     assert error["message"] == "No application access policy found for this app."
-    emulator.state.grant_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, "*")  # global grant
+    emulator.state.directory.grant_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, "*")  # global grant
     assert create(http, emulator, token, CAROL_ID, {"externalId": "x"}).status_code == 201
-    emulator.state.revoke_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, "*")
+    emulator.state.directory.revoke_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, "*")
     assert create(http, emulator, token, CAROL_ID, {"externalId": "x"}).status_code == 403
 
 
@@ -99,8 +99,8 @@ def test_unknown_user_is_404(http, emulator, token):
 
 def test_token_of_another_tenant_does_not_see_the_user(http, emulator):
     other_tenant, other_app = str(uuid.uuid4()), str(uuid.uuid4())
-    emulator.state.register_app(other_tenant, other_app, secret="other-secret")
-    emulator.state.grant_policy(other_tenant, other_app, "*")
+    emulator.state.directory.register_app(other_tenant, other_app, secret="other-secret")
+    emulator.state.directory.grant_policy(other_tenant, other_app, "*")
     other_token = secret_token(http, emulator, client_id=other_app, secret="other-secret", tenant=other_tenant)
     assert_graph_error(create(http, emulator, other_token, ALICE_ID, {"externalId": "x"}), 404)
 

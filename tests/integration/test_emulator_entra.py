@@ -157,7 +157,7 @@ def test_entra_error_shapes(http, emulator, clock, case):
         expected = (401, "invalid_client", 700027)
     elif case == "no_federated_match":  # a genuine identity-endpoint token, but for an identity the app doesn't trust
         client_id = str(uuid.uuid4())
-        emulator.state.add_managed_identity(client_id, str(uuid.uuid4()), DEFAULT_TENANT_ID)
+        emulator.state.directory.add_managed_identity(client_id, str(uuid.uuid4()), DEFAULT_TENANT_ID)
         assertion = http.get(emulator.identity_endpoint, params={"resource": "api://AzureADTokenExchange",
                                                                  "api-version": "2019-08-01", "client_id": client_id},
                              headers={"X-IDENTITY-HEADER": emulator.identity_header}, timeout=5).json()

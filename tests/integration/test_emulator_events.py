@@ -53,7 +53,7 @@ def by_property(value: str, expand: bool = True, op: str = "ep/value eq '{v}'") 
 
 
 def kinds(emulator, address: str) -> list[str]:
-    return [message["kind"] for message in emulator.state.mailbox(address)]
+    return [message["kind"] for message in emulator.state.calendars.mailbox(address)]
 
 
 # --------------------------------------------------------------------------------------------------- create
@@ -93,11 +93,12 @@ def test_an_online_event_gets_a_teams_meeting_and_its_join_block_and_every_atten
     assert patched.status_code == 200 and patched.json()["lobbyBypassSettings"]["scope"] == "everyone"
 
     assert kinds(emulator, BOB_UPN) == ["invitation"] and kinds(emulator, GUEST) == ["invitation"]
-    (invitation,) = emulator.state.mailbox(GUEST)
+    (invitation,) = emulator.state.calendars.mailbox(GUEST)
     assert (invitation["from"], invitation["event_id"], invitation["joinUrl"]) == (ALICE_UPN, event["id"], join_url)
-    (copy,) = emulator.state.event_list(BOB_ID)
+    (copy,) = emulator.state.calendars.event_list(BOB_ID)
     assert copy["isOrganizer"] is False and copy["iCalUId"] == event["iCalUId"] and copy["id"] != event["id"]
-    assert emulator.state.event_list(ALICE_ID)[0]["id"] == event["id"] and emulator.state.event_count() == 2
+    calendars = emulator.state.calendars
+    assert calendars.event_list(ALICE_ID)[0]["id"] == event["id"] and calendars.event_count() == 2
 
 
 def test_a_repeated_create_with_the_same_transaction_id_returns_the_first_event_and_invites_nobody_again(
@@ -107,7 +108,7 @@ def test_a_repeated_create_with_the_same_transaction_id_returns_the_first_event_
 
     assert again.status_code == 201 and again.json()["id"] == first["id"] and again.json()["subject"] == "Algebra"
     assert again.json()["onlineMeeting"]["joinUrl"] == first["onlineMeeting"]["joinUrl"]
-    assert emulator.state.meeting_count() == 1 and emulator.state.event_count(ALICE_ID) == 1
+    assert emulator.state.online_meetings.meeting_count() == 1 and emulator.state.calendars.event_count(ALICE_ID) == 1
     assert kinds(emulator, GUEST) == ["invitation"]
     assert post(http, emulator, token, event_body(transactionId="tx-7"), user=BOB_UPN).json()["id"] != first["id"], \
         "a transactionId is one organizer's"
@@ -176,11 +177,11 @@ def test_patch_replaces_the_whole_body_and_the_meeting_follows_subject_and_times
         "a new body without the join block loses it"
     assert answer["onlineMeeting"]["joinUrl"] == join_url and answer["changeKey"] != event["changeKey"]
     assert answer["start"] == {"dateTime": "2030-05-07T07:00:00.0000000", "timeZone": "UTC"}, "PATCH answers in UTC"
-    meeting = emulator.state.find_meeting(emulator.state.find_event(event["id"]).meeting_id)
+    meeting = emulator.state.online_meetings.find_meeting(emulator.state.calendars.find_event(event["id"]).meeting_id)
     assert meeting.subject == "Algebra II" and meeting.join_web_url == join_url
     assert emulator.state.meetings[0]["endDateTime"] == "2030-05-07T08:30:00.0000000Z"
     assert kinds(emulator, GUEST) == ["invitation", "update"] and kinds(emulator, BOB_UPN) == ["invitation", "update"]
-    (copy,) = emulator.state.event_list(BOB_ID)
+    (copy,) = emulator.state.calendars.event_list(BOB_ID)
     assert copy["subject"] == "Algebra II"
 
     same = graph(http, emulator, token, "PATCH", events(event_id=event["id"]), json={"subject": "Algebra II"})
@@ -190,7 +191,7 @@ def test_patch_replaces_the_whole_body_and_the_meeting_follows_subject_and_times
     backwards = graph(http, emulator, token, "PATCH", events(event_id=event["id"]), json={
         "subject": "Never", "end": {"dateTime": "2030-05-01T10:00:00", "timeZone": "UTC"}})
     assert_graph_error(backwards, 400)
-    assert emulator.state.find_event(event["id"]).subject == "Algebra II", "a refused change changes nothing"
+    assert emulator.state.calendars.find_event(event["id"]).subject == "Algebra II", "a refused change changes nothing"
 
 
 def test_an_attendees_only_change_reaches_only_the_attendees_added_or_removed(http, emulator, token):
@@ -203,7 +204,7 @@ def test_an_attendees_only_change_reaches_only_the_attendees_added_or_removed(ht
     assert changed.status_code == 200
     assert kinds(emulator, newcomer) == ["invitation"] and kinds(emulator, GUEST) == ["invitation"]
     assert kinds(emulator, BOB_UPN) == ["invitation", "cancellation"]
-    (copy,) = emulator.state.event_list(BOB_ID)
+    (copy,) = emulator.state.calendars.event_list(BOB_ID)
     assert copy["isCancelled"] is True and copy["subject"] == "Canceled: Algebra"
     meeting = emulator.state.meetings[0]
     assert sorted(a["upn"] for a in meeting["participants"]["attendees"]) == sorted([GUEST, newcomer])
@@ -212,7 +213,7 @@ def test_an_attendees_only_change_reaches_only_the_attendees_added_or_removed(ht
 # --------------------------------------------------------------------------------------------------- cancel, delete
 def test_cancel_notifies_each_attendee_once_with_the_comment_and_the_event_is_gone(http, emulator, token):
     event = post(http, emulator, token, event_body(transactionId="tx-1")).json()
-    copy_id = emulator.state.event_list(BOB_ID)[0]["id"]
+    copy_id = emulator.state.calendars.event_list(BOB_ID)[0]["id"]
     by_attendee = graph(http, emulator, token, "POST", events(BOB_UPN, copy_id, "/cancel"), json={"comment": "no"})
     assert_graph_error(by_attendee, 400, "ErrorCalendarIsNotOrganizer")
     assert "organizer to cancel" in by_attendee.json()["error"]["message"] and kinds(emulator, GUEST) == ["invitation"]
@@ -223,14 +224,14 @@ def test_cancel_notifies_each_attendee_once_with_the_comment_and_the_event_is_go
     assert cancelled.status_code == 202 and cancelled.content == b""
     for address in (BOB_UPN, GUEST):
         assert kinds(emulator, address) == ["invitation", "cancellation"]
-        assert emulator.state.mailbox(address)[-1]["comment"] == "Cancelling for this week"
+        assert emulator.state.calendars.mailbox(address)[-1]["comment"] == "Cancelling for this week"
     for method, action in (("GET", ""), ("PATCH", ""), ("POST", "/cancel")):
         gone = graph(http, emulator, token, method, events(event_id=event["id"], action=action),
                      json={"subject": "x"} if method == "PATCH" else ({} if action else None))
         assert_graph_error(gone, 404, "ErrorItemNotFound")
     assert kinds(emulator, GUEST) == ["invitation", "cancellation"]
-    assert emulator.state.event_list(BOB_ID)[0]["isCancelled"] is True
-    assert emulator.state.meeting_count() == 1, "the Teams meeting stays (its join link keeps working)"
+    assert emulator.state.calendars.event_list(BOB_ID)[0]["isCancelled"] is True
+    assert emulator.state.online_meetings.meeting_count() == 1, "the Teams meeting stays (its join link keeps working)"
     again = post(http, emulator, token, event_body(transactionId="tx-1"))
     assert again.status_code == 201 and again.json()["id"] != event["id"], "a cancelled event's transactionId is free"
 
@@ -239,7 +240,7 @@ def test_deleting_a_meeting_in_the_organizers_calendar_cancels_it_for_the_attend
     event = post(http, emulator, token).json()
     deleted = graph(http, emulator, token, "DELETE", events(event_id=event["id"]))
     assert deleted.status_code == 204 and kinds(emulator, GUEST) == ["invitation", "cancellation"]
-    assert emulator.state.event_count(ALICE_ID) == 0
+    assert emulator.state.calendars.event_count(ALICE_ID) == 0
 
 
 # --------------------------------------------------------------------------------------------------- access
@@ -248,7 +249,7 @@ def test_calendar_access_is_the_role_or_an_rbac_scope_and_needs_no_teams_access_
     assert_graph_error(denied, 403, "ErrorAccessDenied")
     assert denied.json()["error"]["message"] == "Access is denied. Check credentials and try again."
     assert_graph_error(graph(http, emulator, token, "GET", events(CAROL_UPN)), 403, "ErrorAccessDenied")
-    assert emulator.state.event_count() == 0 and kinds(emulator, GUEST) == []
+    assert emulator.state.calendars.event_count() == 0 and kinds(emulator, GUEST) == []
 
     admin = f"{emulator.url}/_emulator/calendar-scopes"
     assert http.post(admin, json={"user": CAROL_UPN}, timeout=5).status_code == 200
@@ -266,7 +267,7 @@ def test_calendar_access_is_the_role_or_an_rbac_scope_and_needs_no_teams_access_
     tenant_wide = emulator.mint_access_token(roles=("Calendars.ReadWrite",))
     assert post(http, emulator, tenant_wide, user=CAROL_UPN).status_code == 201, "the role reaches every mailbox"
     reader = emulator.mint_access_token(roles=("Calendars.Read", ONLINE_MEETINGS_ROLE))
-    emulator.state.revoke_calendar_scope(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, ALICE_ID)
+    emulator.state.calendars.revoke_calendar_scope(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, ALICE_ID)
     assert graph(http, emulator, reader, "GET", events()).status_code == 200
     assert_graph_error(post(http, emulator, reader), 403, "ErrorAccessDenied")
 
@@ -284,25 +285,25 @@ def test_bad_requests_are_refused_as_graph_refuses_them(http, emulator, token):
     assert_graph_error(post(http, emulator, token, event_body(id="mine")), 400)
     assert_graph_error(graph(http, emulator, token, "PUT", events()), 405)
     assert_graph_error(graph(http, emulator, None, "GET", events()), 401)
-    assert emulator.state.event_count() == 0 and emulator.state.mailboxes() == {}
+    assert emulator.state.calendars.event_count() == 0 and emulator.state.calendars.mailboxes() == {}
 
 
 # --------------------------------------------------------------------------------------------------- faults
 @pytest.mark.parametrize("drop", [False, True])
 def test_an_after_fault_lets_the_create_act_and_then_loses_its_answer(http, emulator, token, drop):
-    emulator.state.inject_after("create_event", None if drop else 503, drop=drop)
+    emulator.state.calendars.inject_after("create_event", None if drop else 503, drop=drop)
     if drop:
         with pytest.raises(requests.ConnectionError):
             post(http, emulator, token, event_body(transactionId="tx-lost"))
     else:
         assert_graph_error(post(http, emulator, token, event_body(transactionId="tx-lost")), 503,
                            "ServiceNotAvailable")
-    assert emulator.state.event_count(ALICE_ID) == 1 and kinds(emulator, GUEST) == ["invitation"], "it acted"
+    assert emulator.state.calendars.event_count(ALICE_ID) == 1 and kinds(emulator, GUEST) == ["invitation"], "it acted"
     (call,) = emulator.state.calls("create_event")
     assert call["status"] == (0 if drop else 503) and call["event_id"] and call["fault"] is False
     retry = post(http, emulator, token, event_body(transactionId="tx-lost"))
     assert retry.status_code == 201 and retry.json()["id"] == call["event_id"]
-    assert kinds(emulator, GUEST) == ["invitation"] and emulator.state.after_faults() == []
+    assert kinds(emulator, GUEST) == ["invitation"] and emulator.state.calendars.after_faults() == []
 
 
 def test_injected_graph_faults_and_the_record_cover_event_calls(http, emulator, token):
@@ -320,7 +321,7 @@ def test_injected_graph_faults_and_the_record_cover_event_calls(http, emulator, 
     assert [c["status"] for c in emulator.state.calls("create_event")] == [429, 201]
     assert emulator.state.calls("create_event")[0]["fault"] is True
     with pytest.raises(ValueError):
-        emulator.state.inject_after("create_meeting", 503)
+        emulator.state.calendars.inject_after("create_meeting", 503)
 
 
 # --------------------------------------------------------------------------------------------------- admin
@@ -340,12 +341,12 @@ def test_admin_api_shows_mailboxes_events_and_queues_after_faults(http, emulator
     assert queued.status_code == 201 and queued.json()["value"][0]["endpoint"] == "update_event"
     failed = graph(http, emulator, token, "PATCH", events(event_id=event["id"]), json={"subject": "Later"})
     assert_graph_error(failed, 500, "InternalServerError")
-    assert emulator.state.find_event(event["id"]).subject == "Later", "the change was made"
+    assert emulator.state.calendars.find_event(event["id"]).subject == "Later", "the change was made"
     assert http.post(f"{admin}/after-faults", json={"endpoint": "nowhere"}, timeout=5).status_code == 400
     http.post(f"{admin}/after-faults", json={"endpoint": "cancel_event", "drop": True, "status": None}, timeout=5)
     assert http.delete(f"{admin}/after-faults", timeout=5).json()["value"] == []
     assert http.get(f"{admin}/after-faults", timeout=5).json()["value"] == []
 
     assert http.post(f"{admin}/reset", timeout=5).status_code == 200
-    assert emulator.state.event_count() == 0 and emulator.state.mailboxes() == {}
-    assert len(emulator.state.calendar_scopes()) == 2, "the seeded scope: alice and bob"
+    assert emulator.state.calendars.event_count() == 0 and emulator.state.calendars.mailboxes() == {}
+    assert len(emulator.state.calendars.calendar_scopes()) == 2, "the seeded scope: alice and bob"

@@ -50,7 +50,7 @@ def test_plain_create_is_not_idempotent_each_call_is_a_new_meeting(http, emulato
     # Plain creates are not createOrGet's: the same externalId through createOrGet is one more, new meeting.
     by_external_id = create(http, emulator, token, ALICE_ID, {"externalId": "crm-7"})
     assert by_external_id.status_code == 201 and by_external_id.json()["id"] not in (one["id"], two["id"])
-    assert emulator.state.meeting_count() == 3
+    assert emulator.state.online_meetings.meeting_count() == 3
 
 
 def test_a_passcode_is_generated_only_when_required_and_custom_passcodes_are_refused(http, emulator, token):
@@ -68,7 +68,7 @@ def test_a_passcode_is_generated_only_when_required_and_custom_passcodes_are_ref
     assert "passcode" in assert_graph_error(custom, 400, "BadRequest")["message"]
     own_id = post(http, emulator, token, {"joinMeetingIdSettings": {"joinMeetingId": "1234567890"}})
     assert_graph_error(own_id, 400, "BadRequest")
-    assert emulator.state.meeting_count() == 2
+    assert emulator.state.online_meetings.meeting_count() == 2
 
 
 @pytest.mark.parametrize("body, words", [
@@ -87,7 +87,7 @@ def test_a_passcode_is_generated_only_when_required_and_custom_passcodes_are_ref
 def test_plain_create_refuses_what_graph_refuses(http, emulator, token, body, words):
     error = assert_graph_error(post(http, emulator, token, body), 400, "BadRequest")
     assert words in error["message"]
-    assert emulator.state.meeting_count() == 0
+    assert emulator.state.online_meetings.meeting_count() == 0
 
 
 def test_plain_create_takes_settings_and_sdk_annotations(http, emulator, token):
@@ -181,16 +181,16 @@ def test_find_by_join_url_accepts_the_url_encoded_and_plain(http, emulator, toke
     ("PATCH", "/{id}", {"subject": "x"}), ("DELETE", "/{id}", None), ("GET", "?$filter=JoinWebUrl eq 'x'", None),
 ])
 def test_every_operation_needs_the_access_policy(http, emulator, token, method, suffix, body):
-    emulator.state.grant_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, CAROL_ID)
+    emulator.state.directory.grant_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, CAROL_ID)
     carols = post(http, emulator, token, TIMES, user=CAROL_ID).json()
-    emulator.state.revoke_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, CAROL_ID)
+    emulator.state.directory.revoke_policy(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, CAROL_ID)
 
     path, _, query = (meetings(CAROL_ID) + suffix.format(id=carols["id"])).partition("?")
     response = graph(http, emulator, token, method, path + (f"?{query}" if query else ""), json=body)
 
     assert assert_graph_error(response, 403, "General")["message"] == "No application access policy found for this app."
     assert_graph_error(graph(http, emulator, None, method, path, json=body), 401, "InvalidAuthenticationToken")
-    assert emulator.state.meeting_count() == 1
+    assert emulator.state.online_meetings.meeting_count() == 1
 
 
 def test_every_call_is_recorded_by_operation_meeting_and_organizer(http, emulator, token):

@@ -172,14 +172,14 @@ def test_patch_of_a_meeting_that_is_not_the_organizers_is_404(http, emulator, to
 
 
 def test_a_setting_policy_keeps_its_value_whatever_patch_asks(http, emulator, token, meeting):
-    emulator.state.force_setting("allowedPresenters", "everyone")
+    emulator.state.online_meetings.force_setting("allowedPresenters", "everyone")
 
     answer = patch(http, emulator, token, meeting, {"allowedPresenters": "organizer", "subject": "Kept?"})
 
     assert answer.status_code == 200, "the PATCH succeeds"
     assert (answer.json()["allowedPresenters"], answer.json()["subject"]) == ("everyone", "Kept?")
     assert current(http, emulator, token, meeting)["allowedPresenters"] == "everyone"
-    emulator.state.clear_forced_settings()
+    emulator.state.online_meetings.clear_forced_settings()
     assert patch(http, emulator, token, meeting, {"allowedPresenters": "organizer"}).json()["allowedPresenters"] == \
         "organizer"
 
@@ -202,4 +202,4 @@ def test_setting_policies_through_the_admin_api_per_organizer_and_on_create(http
     assert http.post(admin, json={"setting": "subjectLine", "value": "x"}, timeout=5).status_code == 400
     assert http.delete(admin, json={"setting": "lobbyBypassSettings.scope"}, timeout=5).json()["value"] == []
     with pytest.raises(ValueError):
-        emulator.state.force_setting("allowMeetingChat", True)
+        emulator.state.online_meetings.force_setting("allowMeetingChat", True)

@@ -106,7 +106,7 @@ def test_managed_identity_as_federated_credential(emulator):
 @pytest.mark.parametrize("style", ["thumbprint", "public_certificate"])
 def test_certificate_flow(emulator, style):
     key_pem, cert_pem, sha1 = self_signed_certificate()
-    emulator.state.register_app(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, certificate_pem=cert_pem)
+    emulator.state.directory.register_app(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, certificate_pem=cert_pem)
     credential = {"private_key": key_pem, "thumbprint": sha1} if style == "thumbprint" else {
         "private_key": key_pem, "public_certificate": cert_pem}  # SHA-1 x5t + RS256, or x5t#S256 + PS256
     result = confidential_app(emulator, credential).acquire_token_for_client(GRAPH_SCOPES)
@@ -131,7 +131,7 @@ def test_entra_errors_as_msal_reports_them(emulator):
     assert unknown["error"] == "unauthorized_client" and unknown["error_codes"] == [700016]
 
     stranger_id = str(uuid.uuid4())  # a managed identity the app does not trust
-    emulator.state.add_managed_identity(stranger_id, str(uuid.uuid4()), DEFAULT_TENANT_ID)
+    emulator.state.directory.add_managed_identity(stranger_id, str(uuid.uuid4()), DEFAULT_TENANT_ID)
     stranger = managed_identity(stranger_id)
     untrusted = confidential_app(emulator, {
         "client_assertion": lambda: stranger.acquire_token_for_client(resource=EXCHANGE)["access_token"],
@@ -149,12 +149,12 @@ def test_managed_identity_graph_token_needs_its_own_role_and_policy(emulator):
     denied = create(emulator, direct["access_token"], ALICE_ID, "mi-direct")
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "Forbidden"
 
-    emulator.state.add_managed_identity(DEFAULT_MI_CLIENT_ID, DEFAULT_MI_PRINCIPAL_ID, DEFAULT_TENANT_ID,
+    emulator.state.directory.add_managed_identity(DEFAULT_MI_CLIENT_ID, DEFAULT_MI_PRINCIPAL_ID, DEFAULT_TENANT_ID,
                                         roles=("OnlineMeetings.ReadWrite.All",))
     with_role = managed_identity().acquire_token_for_client(resource="https://graph.microsoft.com")
     no_policy = create(emulator, with_role["access_token"], ALICE_ID, "mi-direct")
     assert no_policy.status_code == 403 and no_policy.json()["error"]["code"] == "General"
-    emulator.state.grant_policy(DEFAULT_TENANT_ID, DEFAULT_MI_CLIENT_ID, ALICE_ID)
+    emulator.state.directory.grant_policy(DEFAULT_TENANT_ID, DEFAULT_MI_CLIENT_ID, ALICE_ID)
     assert create(emulator, with_role["access_token"], ALICE_ID, "mi-direct").status_code == 201
 
 

@@ -54,15 +54,15 @@ def test_rate_limit_answers_429_with_retry_after_as_graph_throttles(http, emulat
     assert state.counters["create_or_get"] == 5             # every attempt is a Graph call
     assert [r["status"] for r in state.requests] == [201, 201, 429, 201, 429]
     assert [r["fault"] for r in state.requests] == [False, False, True, False, True]
-    assert state.meeting_count() == 3
+    assert state.online_meetings.meeting_count() == 3
     assert state.traffic.as_dict() == {"latency_ms": 0.0, "rate_limit": 2.0, "burst": 2.0, "throttled": 2,
                                        "admitted": 3}
 
 
 def test_rate_limit_is_per_app(http, emulator, token):
     state = emulator.state
-    state.register_app(DEFAULT_TENANT_ID, OTHER_APP, secret=OTHER_SECRET)
-    state.grant_policy(DEFAULT_TENANT_ID, OTHER_APP, ALICE_ID)
+    state.directory.register_app(DEFAULT_TENANT_ID, OTHER_APP, secret=OTHER_SECRET)
+    state.directory.grant_policy(DEFAULT_TENANT_ID, OTHER_APP, ALICE_ID)
     other = secret_token(http, emulator, client_id=OTHER_APP, secret=OTHER_SECRET)
     state.traffic.set_rate_limit(1)
     assert create(http, emulator, token, ALICE_ID, {"externalId": "a"}).status_code == 201

@@ -1,22 +1,13 @@
-"""Calendars of the emulator (``EventStoreMixin``, part of ``EmulatorState``): events by id, the transactionId index,
+"""Calendars of the emulator (``CalendarStore``, ``EmulatorState.calendars``): events by id, the transactionId index,
 what attendees receive (a log per mailbox address), who may write which calendar, and faults that strike after an
-event operation has acted.
-
-Who may use a calendar: an app whose token carries the application permission ``Calendars.ReadWrite`` (every mailbox
-of its tenant), or an app that Exchange Online RBAC for Applications gives a management scope containing the mailbox
-(``grant_calendar_scope``; the permissions of both are additive). The seeded broker app has such a scope for alice
-and bob (not carol), so the local app writes their calendars with a token that carries only
-``OnlineMeetings.ReadWrite.All``, as a tenant that scopes the app to its organizers does.
-
-Messages in a mailbox: ``{"kind": "invitation" | "update" | "cancellation", "to", "from", "event_id" (the organizer's
-event), "iCalUId", "subject", "start", "end", "body", "comment", "sent"}``.
-"""
+event operation has acted (localdev/README.md, "State and its stores")."""
 from __future__ import annotations
 
 import collections
 import copy
+import threading
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .directory import ALICE_ID, BOB_ID, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID
 from .events import CALENDARS_READ_ROLE, CALENDARS_ROLE, EVENT_ENDPOINTS, Event, render_event
@@ -37,18 +28,26 @@ class AfterFault:
                 "error_code": self.error_code}
 
 
-class EventStoreMixin:
-    lock: Any
+class CalendarStore:
+    """Events, mailboxes, calendar scopes and after-faults; guarded by ``lock`` (the state's, which every store
+    shares). ``graph_root``: the emulator's URL, for the JSON of ``event_list``."""
 
-    def _clear_events(self) -> None:
-        self._events: dict[str, Event] = {}
-        self._transactions: dict[tuple[str, str, str], str] = {}
-        self._mailboxes: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
-        self._calendar_scopes: set[tuple[str, str, str]] = set()
-        self._after_faults: dict[str, collections.deque[AfterFault]] = collections.defaultdict(collections.deque)
+    def __init__(self, lock: threading.RLock, graph_root: Callable[[], str]) -> None:
+        self.lock = lock
+        self._graph_root = graph_root
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every event, message, calendar scope and after-fault."""
+        with self.lock:
+            self._events: dict[str, Event] = {}
+            self._transactions: dict[tuple[str, str, str], str] = {}
+            self._mailboxes: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+            self._calendar_scopes: set[tuple[str, str, str]] = set()
+            self._after_faults: dict[str, collections.deque[AfterFault]] = collections.defaultdict(collections.deque)
 
     def seed_defaults(self) -> None:
-        super().seed_defaults()  # type: ignore[misc]
+        """The seeded broker app's calendar scopes: alice's and bob's mailboxes (not carol's)."""
         with self.lock:
             for user in (ALICE_ID, BOB_ID):
                 self.grant_calendar_scope(DEFAULT_TENANT_ID, DEFAULT_CLIENT_ID, user)
@@ -122,7 +121,7 @@ class EventStoreMixin:
             return self._events.get(event_id) if event_id else None
 
     def find_event(self, event_id: str) -> Event | None:
-        """The stored event itself (change it only while holding ``state.lock``)."""
+        """The stored event itself (change it only while holding the lock)."""
         with self.lock:
             return self._events.get(event_id)
 
@@ -147,15 +146,11 @@ class EventStoreMixin:
         with self.lock:
             return sum(1 for e in self._events.values() if mailbox_id is None or e.mailbox_id == mailbox_id.lower())
 
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        """Every stored event as Graph v1.0 JSON in UTC, with all its extended properties, oldest first."""
-        return self.event_list()
-
     def event_list(self, mailbox_id: str | None = None) -> list[dict[str, Any]]:
-        """The events of every calendar, or of one user's (object id), as ``events`` renders them."""
+        """The events of every calendar, or of one user's (object id), oldest first: Graph v1.0 JSON in UTC, with all
+        their extended properties."""
         with self.lock:
-            return [render_event(e, graph_root=getattr(self, "base_url", ""), version="v1.0",
+            return [render_event(e, graph_root=self._graph_root(), version="v1.0",
                                  user_segment=e.mailbox_id, zone="UTC", expand=("*",))
                     for e in self._events.values() if mailbox_id is None or e.mailbox_id == mailbox_id.lower()]
 
