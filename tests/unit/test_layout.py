@@ -88,7 +88,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.parametrize("package", ["shared", "tests"])
+@pytest.mark.parametrize("package", ["shared", "localdev", "tests"])
 def test_no_package_has_an_import_cycle(package: str):
     cycle = _cycle(_imports(REPO_ROOT / package))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
