@@ -7,7 +7,12 @@ import pytest
 from openapi_spec_validator import validate
 
 import shared.domain.errors as errors
+from shared.domain.callbacks import CallbackNotAllowed, SignatureInvalid
 from shared.entrypoints.openapi import document
+
+# Issue 21's errors come with its core (shared/domain/callbacks.py) but no route answers them until it is wired; the
+# wiring moves them into errors.py, documents them (400 callback_not_allowed, 401 signature_invalid) and drops this.
+NOT_YET_ROUTED = (CallbackNotAllowed, SignatureInvalid)
 
 
 def _error_classes():
@@ -15,7 +20,7 @@ def _error_classes():
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls not in (errors.BrokerError, errors.RecordedFailure):
+        if cls not in (errors.BrokerError, errors.RecordedFailure, *NOT_YET_ROUTED):
             yield cls
 
 
