@@ -15,7 +15,6 @@ import gc
 import json
 import math
 import os
-import platform
 import resource
 import sys
 import threading
@@ -30,14 +29,15 @@ from typing import Any
 
 import requests
 
-from localdev.emulator import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN
+from localdev.emulator import ALICE_ID, BOB_ID
 from localdev.world import LocalWorld
 from shared import bootstrap
 from shared.usecases import create_meeting, update_meeting
 from shared.validation import validate_change, validate_request
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ORGANIZERS = (ALICE_UPN, BOB_UPN)
+from .compare.command import main as compare_sdk
+from .common import REPO_ROOT, machine, meeting_body, take_json_messages
+
 THREADS, SHARED_KEYS = 4, 50
 # Second create run: what the app may keep. A leaked request alone is ~3 KiB of Python objects (a meeting more), so a
 # leak shows as more than 0.5 KiB per meeting; one-off growth of caches, pools and dict tables is allowed up to 128 KiB.
@@ -48,18 +48,6 @@ perf_counter = time.perf_counter
 
 # ---- helpers -----------------------------------------------------------------------------------------------------
 
-def take_json_messages(queue: Any) -> list[dict[str, Any]]:
-    """Every message now in the queue, parsed as JSON (received and deleted)."""
-    found = []
-    while True:
-        batch = list(queue.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=300))
-        if not batch:
-            return found
-        for message in batch:
-            found.append(json.loads(message.content))
-            queue.delete_message(message)
-
-
 def percentile(samples: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(samples)
@@ -68,21 +56,6 @@ def percentile(samples: list[float], p: float) -> float:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
-
-
-def meeting_body(external_id: str, index: int = 0) -> dict[str, Any]:
-    """A typical request: organizer by UPN, subject, start and end with offsets, five attendees."""
-    attendees = [{"upn": f"guest{k}@fabrikam.example", "role": "attendee"} for k in range(3)]
-    attendees += [{"upn": BOB_UPN, "role": "presenter"},
-                  {"identity": {"user": {"id": "0e4a7c2d-5b81-4f3e-9a6d-2c8b1f7e3a95", "displayName": "Dana"}}}]
-    return {
-        "organizerId": ORGANIZERS[index % len(ORGANIZERS)],
-        "externalId": external_id,
-        "subject": "Onboarding call",
-        "startDateTime": "2026-12-01T09:00:00.1234567+01:00",
-        "endDateTime": "2026-12-01T09:45:00+01:00",
-        "participants": {"attendees": attendees},
-    }
 
 
 def rss_kib() -> int | None:
@@ -96,21 +69,6 @@ def rss_kib() -> int | None:
 
 def max_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-
-
-def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor() or "unknown")
-    mem = next((line.split()[1] for line in _read_lines("/proc/meminfo") if line.startswith("MemTotal")), None)
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(int(mem) / 1024 ** 2, 1) if mem else None,
-            "os": platform.platform(), "python": platform.python_version()}
-
-
-def _read_lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
 
 
 class Checks:
@@ -497,15 +455,13 @@ def table(r: dict[str, Any], n: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if "--compare-sdk" in argv:  # the side-by-side with msgraph-sdk: bench/compare_sdk.py takes the other options
-        from .compare_sdk import main as compare_sdk
-
+    if "--compare-sdk" in argv:  # the side-by-side with msgraph-sdk: bench/compare/command.py takes the other options
         return compare_sdk([arg for arg in argv if arg != "--compare-sdk"])
     parser = argparse.ArgumentParser(description="Benchmarks of the meeting broker against the local world.")
     parser.add_argument("--meetings", type=int, default=300, help="N, meetings per measured path (default 300)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here (bench/results/ is git-ignored)")
     parser.add_argument("--compare-sdk", action="store_true",
-                        help="instead: the comparison with msgraph-sdk (python -m bench.compare_sdk --help)")
+                        help="instead: the comparison with msgraph-sdk (python -m bench.compare --help)")
     args = parser.parse_args(argv)
     n = args.meetings
     if n < THREADS:

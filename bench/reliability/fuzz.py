@@ -1,6 +1,6 @@
 """Phase 3 of ``bench.reliability``: hypothesis against the running local host.
 
-* POST /api/meetings with bodies from ``reliability_strategies`` (JSON values, request-like dicts with hostile
+* POST /api/meetings with bodies from ``strategies`` (JSON values, request-like dicts with hostile
   members, non-JSON bytes), wrong content types and ``Prefer: respond-async``: every answer a documented status (never
   500) that matches the OpenAPI document and is UTF-8, and exactly one result per request (with the answer, or from
   the worker after a 202) that fits a queue message.
@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from localdev.host_queues import check_message_text
 
-from .reliability_ledger import Ledger
-from .reliability_rig import PhaseWorld, Rig, Sizes
-from .reliability_schema import Documented
-from .reliability_strategies import POISON_CASES, get_targets, post_cases, queue_texts
+from .ledger import Ledger
+from .rig import PhaseWorld, Rig, Sizes
+from .schema import Documented
+from .strategies import POISON_CASES, get_targets, post_cases, queue_texts
 
 SECTION = "3. Fuzzing (hypothesis)"
 NONCHAR = re.compile("[\ufffe\uffff]|\\\\u[fF]{3}[eEfF]")

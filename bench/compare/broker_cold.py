@@ -1,8 +1,8 @@
-"""The broker's cold start for ``bench/compare_sdk.py``: a new process imports function_app, builds its container
+"""The broker's cold start for ``python -m bench.compare``: a new process imports function_app, builds its container
 from the app settings in its environment (as a Functions worker does on its first invocation) and serves one
 ``POST /api/meetings`` by calling the HTTP function itself; it prints one JSON line with the time of each stage.
 
-    python -m bench.compare_broker_cold      # stdin: {"organizer", "external_id", "body"} (one line)
+    python -m bench.compare.broker_cold      # stdin: {"organizer", "external_id", "body"} (one line)
 
 The token is a real one from the stand-in (MSAL: OpenID discovery, then the token endpoint); the table (made by the
 benchmark's world, as the template makes it in Azure) is read and written as on any first request. The app's modules

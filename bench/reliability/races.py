@@ -17,7 +17,7 @@ emulator answers Graph calls after random delays (and a few with 503 ``Retry-Aft
 
 Callers behave like real ones: a retryable answer (409 ``change_in_progress`` / ``request_in_progress``, 502, 503,
 ...) is retried with the same body, ``If-Match`` and correlation id, after its ``Retry-After`` (at most 1 s), at most
-``MAX_ATTEMPTS`` times; a queue message is sent once. The checks are in ``reliability_races_ledger``.
+``MAX_ATTEMPTS`` times; a queue message is sent once. The checks are in ``races_ledger``.
 """
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ from azure.core.exceptions import AzureError
 
 from localdev.emulator import CAROL_ID, CAROL_UPN, DEFAULT_CLIENT_ID, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID
 
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
-from .reliability_rig import PhaseWorld, Rig
+from .ledger import Ledger
+from .results import is_final
+from .rig import PhaseWorld, Rig
 
 MAX_ATTEMPTS = 40          # answers a caller takes for one request before it gives up
 MAX_WAIT = 1.0             # the longest Retry-After a caller honours between two attempts
@@ -423,7 +423,7 @@ def _at_once(reqs: list[Req], work: Any) -> None:
 # ---- the phase ------------------------------------------------------------------------------------------------------
 
 def races(rig: Rig, ledger: Ledger, run: str) -> None:
-    from .reliability_races_ledger import Findings, examine, record
+    from .races_ledger import Findings, examine, record
 
     sizes, state = rig.sizes, rig.emulator.state
     rng = random.Random(sizes.seed + 6)

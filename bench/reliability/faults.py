@@ -24,11 +24,11 @@ from azure.core.exceptions import AzureError
 
 from shared.graph import RetryPolicy
 
-from .reliability_faults_ledger import SECTION, record
-from .reliability_injection import GraphFaults, Outages
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
-from .reliability_rig import ORGANIZERS, TENANT_NAMES, PhaseWorld, Rig
+from .faults_ledger import SECTION, record
+from .injection import GraphFaults, Outages
+from .ledger import Ledger
+from .results import is_final
+from .rig import ORGANIZERS, TENANT_NAMES, PhaseWorld, Rig
 
 MAX_ATTEMPTS = 200  # a caller gives up after this many answers (counted as lost)
 

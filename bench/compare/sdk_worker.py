@@ -1,8 +1,8 @@
-"""The msgraph-sdk side of ``bench/compare_sdk.py``. Runs in ``.venv-sdk`` (msgraph-sdk + azure-identity), never in
+"""The msgraph-sdk side of ``python -m bench.compare``. Runs in ``.venv-sdk`` (msgraph-sdk + azure-identity), never in
 the app's environment, and imports nothing of the repository.
 
-    python compare_sdk_worker.py serve    # JSON lines: the config, then one command per line; one answer per line
-    python compare_sdk_worker.py cold     # a cold start: the config line; import, client, one meeting; one answer
+    python sdk_worker.py serve    # JSON lines: the config, then one command per line; one answer per line
+    python sdk_worker.py cold     # a cold start: the config line; import, client, one meeting; one answer
 
 config (the first stdin line): {"url", "ca", "tenant", "client_id", "secret", "body"; cold: "organizer",
 "external_id"} — the emulator's base URL and CA file, the app's credentials, and the createOrGet body the broker sends

@@ -32,7 +32,7 @@ from localdev.world import LocalWorld, environment
 from shared import bootstrap
 from shared.graph import RetryPolicy
 
-from .reliability_results import Results
+from .results import Results
 
 # A second tenant, named by GUID or by its domain, with one organizer who has the access policy.
 FABRIKAM_ID = "7f3e2d1c-5b4a-4c3d-9e8f-0a1b2c3d4e5f"

@@ -35,16 +35,16 @@ from typing import Callable
 
 import hypothesis
 
-from .reliability_bursts import bursts
-from .reliability_faults import fault_run
-from .reliability_fuzz import fuzz
-from .reliability_ledger import Ledger
-from .reliability_logs import LogCapture, check as check_logs
-from .reliability_races import races
-from .reliability_rig import FULL, QUICK, RealTime, Rig, Sizes, SteppedTime
-from .reliability_schema import ensure_venv, schemathesis
+from ..common import REPO_ROOT
+from .bursts import bursts
+from .faults import fault_run
+from .fuzz import fuzz
+from .ledger import Ledger
+from .logs import LogCapture, check as check_logs
+from .races import races
+from .rig import FULL, QUICK, RealTime, Rig, Sizes, SteppedTime
+from .schema import ensure_venv, schemathesis
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
 PHASES = ("faults", "bursts", "fuzz", "schemathesis", "races")
 
@@ -144,6 +144,3 @@ def main(argv: list[str] | None = None) -> int:
          "wall_s": round(wall, 1), "rows": ledger.as_json()}, indent=2) + "\n", encoding="utf-8")
     return 0 if ledger.ok else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

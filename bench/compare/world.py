@@ -1,6 +1,6 @@
-"""The world both sides of ``bench/compare_sdk.py`` run against, all on 127.0.0.1: one Graph/Entra emulator in its
+"""The world both sides of ``python -m bench.compare`` run against, all on 127.0.0.1: one Graph/Entra emulator in its
 own process (so neither side shares a GIL with it) and the SDK worker process for the whole run, and for each
-repetition a fresh broker world (``compare_broker.Broker``: an in-memory Azurite started with ``--disableTelemetry``
+repetition a fresh broker world (``broker.Broker``: an in-memory Azurite started with ``--disableTelemetry``
 by LocalWorld, the local Functions host serving function_app.py, one app container shared by the in-process measures
 and the host)."""
 from __future__ import annotations
@@ -26,9 +26,9 @@ from shared import bootstrap
 from shared.validation import validate_request
 from shared.values import utc_now
 
-from .compare_broker import Broker
-from .compare_venv import REPO_ROOT, SdkWorker, cpu_seconds
-from .run import meeting_body
+from ..common import REPO_ROOT, meeting_body
+from .broker import Broker
+from .sdk_venv import SdkWorker, cpu_seconds
 
 ORGANIZERS = [ALICE_UPN, BOB_UPN]
 APP_OVERRIDES = {

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .reliability_injection import GraphFaults, Outages
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
-from .reliability_rig import UPN_TO_ID, PhaseWorld, Rig
+from .injection import GraphFaults, Outages
+from .ledger import Ledger
+from .results import is_final
+from .rig import UPN_TO_ID, PhaseWorld, Rig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .reliability_faults import Caller, Req
+    from .faults import Caller, Req
 
 SECTION = "1. Fault run"
 

@@ -7,12 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
+from .ledger import Ledger
+from .results import is_final
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .reliability_races import GraphDelays, Req, Round
-    from .reliability_rig import Rig
+    from .races import GraphDelays, Req, Round
+    from .rig import Rig
 
 SECTION = "6. Lifecycle races"
 SUCCESS = ("created", "updated", "locked", "cancelled")   # results that set the key's state (not "existing")
