@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .ledger import Ledger
+from .races_plan import GraphDelays, Req, Round
 from .results import is_final
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .races import GraphDelays, Req, Round
-    from .rig import Rig
+from .rig import Rig
 
 SECTION = "6. Lifecycle races"
 SUCCESS = ("created", "updated", "locked", "cancelled")   # results that set the key's state (not "existing")
