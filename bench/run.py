@@ -1,11 +1,8 @@
-"""Benchmarks against the same local world as tests/e2e: an in-memory Azurite, the HTTPS Graph/Entra emulator with
-real MSAL, and the app served by the local Functions host. Loopback only.
+"""The latency, memory and concurrency benchmark's command, ``python -m bench.run [--meetings N] [--json PATH]``.
 
-    python -m bench.run [--meetings N] [--json PATH]
-
-Measures validation, the create and repeat paths in process, HTTP end to end, the queue path, token requests, memory
-across two create runs, and concurrent requests for the same keys. Prints a Markdown table; exits 1 when a check fails
-(a repeat reached Graph, a key got two meetings or two rows, memory kept growing, ...). See bench/README.md.
+Runs the steps of steps.py and memory.py in one local world (bench/README.md: what each step measures), prints a
+Markdown table and the checks, and exits 1 when a check fails. ``--compare-sdk`` runs ``python -m bench.compare``
+instead, with the other options.
 """
 from __future__ import annotations
 

@@ -1,16 +1,8 @@
-"""The broker side by side with the official Microsoft Graph SDK for Python (msgraph-sdk), one command:
+"""The command that sets the broker side by side with msgraph-sdk: ``python -m bench.compare [--quick]``.
 
-    python -m bench.compare [--quick]          # or: python -m bench.run --compare-sdk [--quick]
-
-Both sides run against the same local stand-ins in the same run, in alternating blocks: the Graph/Entra emulator in
-its own process, an in-memory Azurite, the local Functions host. The SDK runs from its own virtual environment,
-``.venv-sdk``, made on first use (``sdk_venv``): it is never a dependency of the app. Measured, each as a ratio
-with min–max over the repetitions: (a) one createOrGet call, (b) the broker's whole request in process, (c) the
-request over HTTP through the local host, each against the SDK's bare call; (d) cold start; (e) token requests per
-1,000 meetings; (f) queue throughput with 100 ms Graph latency against concurrency ÷ latency; (g) queue throughput
-under a Graph limited to R requests/s, with the failed requests. Prints a Markdown table, writes it with the JSON
-and a PNG chart to ``bench/results/compare-<UTC>.{md,json,png}`` and exits 1 when a goal is not met. See
-bench/README.md.
+Also ``python -m bench.run --compare-sdk``. Runs the measures (a)-(g) of measures.py in one CompareWorld, writes the
+table, every sample and the chart to ``bench/results/compare-<UTC>.{md,json,png}`` and exits 1 when a goal is not met.
+See bench/README.md, "Side by side with msgraph-sdk".
 """
 from __future__ import annotations
 

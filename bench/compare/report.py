@@ -1,4 +1,5 @@
-"""From the measures of ``python -m bench.compare`` to its table rows, its Markdown report and its chart's data (no I/O)."""
+"""From the measures of ``python -m bench.compare`` to its table rows, its Markdown report and its chart's data
+(no I/O)."""
 from __future__ import annotations
 
 from typing import Any, Sequence

@@ -1,11 +1,6 @@
-"""Phase 1 of ``bench.reliability``: the fault run.
-
-Mixed requests (HTTP sync, HTTP ``Prefer: respond-async``, queue messages; organizers by UPN and by object id; two
-tenants by GUID and by domain; repeats and changed details) while the emulator answers a share of createOrGet calls
-with faults, the token endpoint goes down for a while (tokens live 303 s, so MSAL, which treats a token as expired
-300 s before its end, fetches a new one every ~3 s and must fetch during the outage), and Azurite is stopped and
-started again (persisted: its data is kept). Callers behave like real ones: an HTTP answer that is a retryable problem
-is retried with the same body and correlation id until the answer is final; a queue message is sent once.
+"""Phase 1 of ``bench.reliability``, the fault run: the requests of faults_plan sent by callers that retry as real ones
+do, while the Graph faults and the outages of injection.py run; its ledger rows are faults_ledger's. See
+bench/README.md, "1. Fault run".
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """The rig of ``bench.reliability``: sizes, time, the shared Azurite and emulator, one app world per phase, and the
-collection of result messages.
-
-Two ways to drive it, one code path:
-
-* **live** (``python -m bench.reliability``): the local host runs its queue workers in the background, time is real,
-  the app and the clients really wait (Retry-After, backoff), outages last seconds of wall time.
-* **stepped** (tests/e2e/test_reliability_fast.py): no background workers (``host.drain()`` processes the queues), time
-  is a ``SteppedTime`` that moves only when someone "sleeps", so nothing in the test ever waits on a clock.
+collection of result messages. One code path, two ways to drive it: live (the command: the host's queue workers, real
+time) and stepped (tests/e2e/test_reliability_fast.py: ``host.drain()``, a ``SteppedTime`` that moves only when
+someone sleeps, so nothing waits on a clock).
 """
 from __future__ import annotations
 
