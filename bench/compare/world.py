@@ -94,6 +94,9 @@ class CompareWorld:
                  settings: dict[str, str] | None = None) -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="compare-sdk-")))
         self.emulator = EmulatorProcess(workdir / "emulator", log)
+        # Each repetition's LocalWorld writes its CA bundle (REQUESTS_CA_BUNDLE) here, not in a folder of its own that
+        # its close removes: the broker's Graph client, kept across repetitions, goes on reading the first one's path.
+        self._broker_dir = workdir / "broker"
         stack.callback(self.emulator.stop)
         self.overrides = {**APP_OVERRIDES, **(settings or {})}
         self._graph: Any = None   # the broker's Graph client (its token cache, its connections), kept across storages
@@ -135,7 +138,8 @@ class CompareWorld:
         run writes ~40,000 rows, so each repetition gets its own. The container is new too (its repository and
         table), but keeps the Graph client of the first one: one process, one token cache, as in a Functions worker.
         """
-        with LocalWorld(emulator=self.emulator, suffix=uuid.uuid4().hex[:8], overrides=self.overrides) as local:
+        with LocalWorld(emulator=self.emulator, suffix=uuid.uuid4().hex[:8], overrides=self.overrides,
+                        state_dir=self._broker_dir) as local:
             container = bootstrap.build_container(local.settings, graph=self._graph, tenants=self._tenants)
             self._graph, self._tenants = container.deps.graph, container.deps.tenants
             container.deps.repository.ensure_ready()  # as the template makes the table in Azure
