@@ -7,10 +7,10 @@ import collections
 import copy
 import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from .calendar_store import CalendarStore
-from .directory import Directory, User
+from .directory import Directory
 from .events import EVENT_ENDPOINTS
 from .meeting_store import MeetingStore
 from .replies import Fault
@@ -195,21 +195,3 @@ class EmulatorState:
                 and (wanted_organizer is None or entry.get("organizer") == wanted_organizer)
                 and (method is None or entry["method"] == method.upper())
                 and (status is None or entry["status"] == status)]
-
-    # ----------------------------------------------------------------------------------------------- kept for bench/
-    # bench/ sets up its tenants and reads a mailbox through these, so they stay until it calls the stores;
-    # everything else goes through state.directory, state.online_meetings and state.calendars.
-    def add_tenant(self, tenant_id: str, domains: Iterable[str] = ()) -> None:
-        self.directory.add_tenant(tenant_id, domains)
-
-    def add_user(self, tenant_id: str, object_id: str, upn: str, display_name: str) -> User:
-        return self.directory.add_user(tenant_id, object_id, upn, display_name)
-
-    def register_app(self, tenant_id: str, client_id: str, secret: str | None = None, **options: Any) -> None:
-        self.directory.register_app(tenant_id, client_id, secret, **options)
-
-    def grant_policy(self, tenant_id: str, app_client_id: str, user_object_id_or_star: str) -> None:
-        self.directory.grant_policy(tenant_id, app_client_id, user_object_id_or_star)
-
-    def mailbox(self, address: str) -> list[dict[str, Any]]:
-        return self.calendars.mailbox(address)

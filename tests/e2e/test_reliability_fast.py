@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.reliability import run
-from bench.reliability_ledger import Ledger
-from bench.reliability_rig import TEST
+from bench.reliability.command import run
+from bench.reliability.ledger import Ledger
+from bench.reliability.rig import TEST
 
 
 def failures(ledger: Ledger) -> str:

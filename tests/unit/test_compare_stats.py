@@ -1,4 +1,4 @@
-"""The pure helpers of the SDK comparison benchmark (bench/compare_stats.py, bench/compare_report.py): block order,
+"""The pure helpers of the SDK comparison benchmark (bench/compare/stats.py, bench/compare/report.py): block order,
 ratios with min–max, goals, the table and the chart's data. The benchmark itself is run by hand (it needs the
 package index for its venv and takes minutes), never by the test suite."""
 from __future__ import annotations
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from bench.compare_report import build_rows, chart_data
-from bench.compare_stats import (Goal, block_ratios, cumulative, ecdf, ideal_rate, markdown, missed, percentile,
+from bench.compare.report import build_rows, chart_data
+from bench.compare.stats import (Goal, block_ratios, cumulative, ecdf, ideal_rate, markdown, missed, percentile,
                                  schedule, spread, throughput, tokens_per_1000)
 
 

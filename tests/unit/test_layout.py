@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.import_graph import import_cycles, import_graph
 
 SHARED = REPO_ROOT / "shared"
 MAX_LINES = 400  # "about 400": past it, look whether a module does two things; below it, cohesion decides
@@ -40,58 +41,9 @@ def test_status_strings_appear_only_in_the_enum_that_owns_them():
     assert not found, "status strings outside shared/domain/records.py (use the Status enum):\n" + "\n".join(found)
 
 
-def _imports(package: Path) -> dict[str, set[str]]:
-    """Every module of ``package`` and the modules of the repo it imports at any depth of its body (deferred
-    imports count: a cycle hidden in a function is still a cycle), ``TYPE_CHECKING`` blocks included."""
-    root = package.parent
-    graph: dict[str, set[str]] = {}
-    for path in sorted(package.rglob("*.py")):
-        parts = path.relative_to(root).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        found: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(here.split(".")[: len(here.split(".")) - node.level + 1] + ([base] if base else []))
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in node.names)
-        graph[name] = found
-    return {name: {m for m in found if m in graph and m != name} for name, found in graph.items()}
-
-
-def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle among the modules of ``graph`` (a package's ``__init__`` re-exporting its modules is not
-    one: an import of ``pkg.mod`` runs ``pkg`` first, so edges into a package from its own modules are left out)."""
-    edges = {name: {m for m in found if not name.startswith(m + ".")} for name, found in graph.items()}
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for nxt in sorted(edges[node]):
-            if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
-            if nxt not in state and (found := visit(nxt)):
-                return found
-        state[node] = 2
-        path.pop()
-        return None
-
-    for start in sorted(edges):
-        if start not in state and (found := visit(start)):
-            return found
-    return None
-
-
-@pytest.mark.parametrize("package", ["shared", "localdev", "tests"])
+@pytest.mark.parametrize("package", ["shared", "localdev", "bench", "tests"])
 def test_no_package_has_an_import_cycle(package: str):
-    cycle = _cycle(_imports(REPO_ROOT / package))
-    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+    assert import_cycles(REPO_ROOT / package) == []
 
 
 # Which layer of shared/ may import which (docs/architecture.md): the domain nothing but itself, use cases not the
@@ -108,7 +60,7 @@ LAYERS = {
 
 
 def test_each_layer_imports_only_the_layers_beneath_it():
-    graph = _imports(SHARED)
+    graph = import_graph(SHARED)
     wrong = []
     for module, found in graph.items():
         layer = next((name for name in LAYERS if module == name or module.startswith(name + ".")), None)

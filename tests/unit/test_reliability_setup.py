@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-import bench.reliability as reliability
-from bench.reliability_rig import TEST
+import bench.reliability.command as reliability
+from bench.reliability.rig import TEST
 
 
 class WorldStarted(Exception):
@@ -39,12 +39,12 @@ def test_nothing_is_installed_when_schemathesis_does_not_run(monkeypatch, tmp_pa
     assert _run_until_the_world_starts(monkeypatch, tmp_path, sizes, phases) == ["world"]
 
 
-# ---- the lifecycle races' plan (bench/reliability_races.py) ---------------------------------------------------------
+# ---- the lifecycle races' plan (bench/reliability/races_plan.py) -----------------------------------------------------
 
 def _plan(seed: int):
     import random
 
-    from bench.reliability_races import Organizer, _doomed_requests, _lifecycle_requests
+    from bench.reliability.races_plan import Organizer, _doomed_requests, _lifecycle_requests
 
     rng = random.Random(seed)
     organizer = Organizer("0b0e5c1d-2f3a-4b5c-8d9e-0f1a2b3c4d5e", "lc@contoso.example", "lifecycle")
@@ -79,7 +79,7 @@ def test_the_races_plan_is_seeded_and_every_key_starts_with_a_synchronous_create
 def test_even_a_few_keys_see_every_kind_of_change():
     import random
 
-    from bench.reliability_races import Organizer, _lifecycle_requests
+    from bench.reliability.races_plan import Organizer, _lifecycle_requests
 
     rng, organizer = random.Random(3), Organizer("0b0e5c1d", "lc@contoso.example", "lifecycle")
     few = [_lifecycle_requests(rng, f"f{k}", organizer, 5, live=False, index=k) for k in range(6)]

@@ -65,7 +65,7 @@ def test_an_unreadable_bundle_in_the_environment_is_said_plainly(tmp_path, cas):
 
 
 def test_the_benchmarks_sdk_process_trusts_the_callers_cas_and_the_emulators(tmp_path, cas, monkeypatch):
-    from bench.compare_venv import child_env
+    from bench.compare.sdk_venv import child_env
 
     emulator_ca, corporate_ca = cas
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(corporate_ca))

@@ -1,20 +1,9 @@
-"""Nothing lost under hostile input and concurrency: the proof, in one command.
+"""The reliability proof's command, nothing lost under hostile input and concurrency: ``python -m bench.reliability``.
 
-    python -m bench.reliability [--quick] [--requests N] [--fuzz-http N] [--fuzz-queue N] [--bursts N] [...]
+    python -m bench.reliability [--quick] [--requests N] [--fuzz-http N] [...] [--skip PHASE] [--keep-log]
 
-Against one local world (a persisted Azurite, the HTTPS Graph/Entra emulator with real MSAL, the app in the local
-Functions host with its queue workers running; all on 127.0.0.1), six phases:
-
-1. fault run: mixed requests under injected Graph faults, a token-endpoint outage and an Azurite stop/start;
-2. 50-way bursts of identical requests, over HTTP (by UPN and by object id) and over the queue;
-3. hypothesis fuzzing of POST bodies, queue messages, poison-queue messages and GET paths and queries;
-4. schemathesis against /api/openapi.json (in its own virtual environment, ``.venv-schemathesis``);
-6. lifecycle races: keys hit by overlapping create / PATCH (with and without If-Match) / lock / DELETE / queue
-   changes under random Graph delays, and concurrent creates against small monthly limits (issue 18);
-5. log hygiene over every log record of the run, captured at DEBUG (last, whatever ran).
-
-Prints the ledger (Markdown), writes it with the log to bench/results/, exits 1 when a check fails. See
-bench/README.md, "Reliability".
+Runs the phases in one rig (faults, bursts, fuzz, schemathesis, races; log hygiene last, whatever ran), prints the
+ledger, writes it with the log to bench/results/, exits 1 when a check fails. See bench/README.md, "Reliability".
 """
 from __future__ import annotations
 
@@ -35,16 +24,16 @@ from typing import Callable
 
 import hypothesis
 
-from .reliability_bursts import bursts
-from .reliability_faults import fault_run
-from .reliability_fuzz import fuzz
-from .reliability_ledger import Ledger
-from .reliability_logs import LogCapture, check as check_logs
-from .reliability_races import races
-from .reliability_rig import FULL, QUICK, RealTime, Rig, Sizes, SteppedTime
-from .reliability_schema import ensure_venv, schemathesis
+from ..common import REPO_ROOT
+from .bursts import bursts
+from .faults import fault_run
+from .fuzz import fuzz
+from .ledger import Ledger
+from .logs import LogCapture, check as check_logs
+from .races import races
+from .rig import FULL, QUICK, RealTime, Rig, Sizes, SteppedTime
+from .schema import ensure_venv, schemathesis
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "results"
 PHASES = ("faults", "bursts", "fuzz", "schemathesis", "races")
 
@@ -144,6 +133,3 @@ def main(argv: list[str] | None = None) -> int:
          "wall_s": round(wall, 1), "rows": ledger.as_json()}, indent=2) + "\n", encoding="utf-8")
     return 0 if ledger.ok else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

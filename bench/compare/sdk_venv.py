@@ -1,9 +1,9 @@
-"""The SDK's own virtual environment and the processes run from it, for ``bench/compare_sdk.py``.
+"""The SDK's own virtual environment and the processes run from it, for ``python -m bench.compare``.
 
 ``.venv-sdk`` (git-ignored, never deployed, never a runtime or test dependency) is created on first use with
 ``python -m venv`` and ``pip install`` of the pinned versions below, from the package index; a later run reuses it while
-its pins file says the same. It runs the SDK side (``compare_sdk_worker.py``) and renders the chart
-(``compare_chart.py``, matplotlib).
+its pins file says the same. It runs the SDK side (``sdk_worker.py``) and renders the chart
+(``chart.py``, matplotlib).
 """
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from typing import IO, Any
 
 from localdev.certs import TRUST_BUNDLE_FILE, trust_bundle
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from ..common import REPO_ROOT
+
 VENV = REPO_ROOT / ".venv-sdk"
 SDK_PINS = ("msgraph-sdk==1.65.0", "azure-identity==1.27.0", "matplotlib==3.11.2")
-WORKER = Path(__file__).with_name("compare_sdk_worker.py")
-CHART = Path(__file__).with_name("compare_chart.py")
+WORKER = Path(__file__).with_name("sdk_worker.py")
+CHART = Path(__file__).with_name("chart.py")
 
 
 class VenvError(RuntimeError):
@@ -67,7 +68,7 @@ def child_env(ca_bundle: Path | str) -> dict[str, str]:
 
 
 class SdkWorker:
-    """A long-lived SDK process driven over JSON lines (``compare_sdk_worker.py serve``)."""
+    """A long-lived SDK process driven over JSON lines (``sdk_worker.py serve``)."""
 
     def __init__(self, python: Path, config: dict[str, Any], ca_bundle: Path | str, stderr: IO[str]) -> None:
         self._process = subprocess.Popen([str(python), str(WORKER), "serve"], stdin=subprocess.PIPE,

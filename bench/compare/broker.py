@@ -1,4 +1,4 @@
-"""The broker's side of a ``bench/compare_sdk.py`` repetition: a LocalWorld (in-memory Azurite, the local Functions
+"""The broker's side of a ``python -m bench.compare`` repetition: a LocalWorld (in-memory Azurite, the local Functions
 host serving function_app.py) with the app container installed, its HTTP client and queues, and the queue run; plus
 the instruments the measures use (time spent waiting on storage, CPU per process)."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from localdev.host_workers import QueueListener
 from localdev.world import LocalWorld
 from shared.usecases import Deps
 
-from .run import take_json_messages
+from ..common import take_json_messages
 
 Cpu = Callable[[], dict[str, float | None]]
 

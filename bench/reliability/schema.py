@@ -20,8 +20,8 @@ from typing import Any
 import jsonschema
 import requests
 
-from .reliability_ledger import Ledger
-from .reliability_rig import Rig
+from .ledger import Ledger
+from .rig import Rig
 
 SECTION = "4. schemathesis"
 SCHEMATHESIS = "schemathesis==4.32.5"

@@ -1,11 +1,6 @@
-"""Phase 1 of ``bench.reliability``: the fault run.
-
-Mixed requests (HTTP sync, HTTP ``Prefer: respond-async``, queue messages; organizers by UPN and by object id; two
-tenants by GUID and by domain; repeats and changed details) while the emulator answers a share of createOrGet calls
-with faults, the token endpoint goes down for a while (tokens live 303 s, so MSAL, which treats a token as expired
-300 s before its end, fetches a new one every ~3 s and must fetch during the outage), and Azurite is stopped and
-started again (persisted: its data is kept). Callers behave like real ones: an HTTP answer that is a retryable problem
-is retried with the same body and correlation id until the answer is final; a queue message is sent once.
+"""Phase 1 of ``bench.reliability``, the fault run: the requests of faults_plan sent by callers that retry as real ones
+do, while the Graph faults and the outages of injection.py run; its ledger rows are faults_ledger's. See
+bench/README.md, "1. Fault run".
 """
 from __future__ import annotations
 
@@ -16,73 +11,20 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
 
 import requests
 from azure.core.exceptions import AzureError
 
 from shared.adapters.graph.client import RetryPolicy
 
-from .reliability_faults_ledger import SECTION, record
-from .reliability_injection import GraphFaults, Outages
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
-from .reliability_rig import ORGANIZERS, TENANT_NAMES, PhaseWorld, Rig
+from .faults_ledger import SECTION, record
+from .faults_plan import Req, plan_requests
+from .injection import GraphFaults, Outages
+from .ledger import Ledger
+from .results import is_final
+from .rig import PhaseWorld, Rig
 
 MAX_ATTEMPTS = 200  # a caller gives up after this many answers (counted as lost)
-
-
-@dataclass
-class Req:
-    cid: str
-    channel: str                                  # "sync", "async" or "queue"
-    body: dict[str, Any]
-    key: tuple[str, str, str] | None              # (tenant id, organizer object id, externalId); None: refused
-    base64: bool = False                          # queue: sent base64-encoded
-    answers: list[str] = field(default_factory=list)  # "201", "502 token_unavailable", "transport"
-    final: int | None = None                      # the final HTTP status
-    sent: bool = False                            # queue: the message is on the queue
-
-
-def plan_requests(count: int, rng: random.Random, run: str) -> list[Req]:
-    """``count`` requests over ~count*0.4 keys: each key asked at least once, then repeats, some with changed details."""
-    home, other = list(ORGANIZERS)
-    keys = []
-    for k in range(max(1, count * 2 // 5)):
-        tenant = other if rng.random() < 0.25 else home
-        oid, upn = rng.choice(ORGANIZERS[tenant])
-        external = f"fr{run}-{k}" if rng.random() < 0.85 else f"fr{run}/{k}?x#Ω ключ {k}"
-        keys.append((tenant, oid, upn, external))
-    out = []
-    for i in range(count):
-        tenant, oid, upn, external = keys[i] if i < len(keys) else rng.choice(keys)
-        channel = rng.choices(("sync", "async", "queue"), (40, 25, 35))[0]
-        organizer = _spell(rng, upn if rng.random() < 0.5 else oid)
-        body: dict[str, Any] = {"organizerId": organizer, "externalId": external}
-        tenant_name = rng.choice(TENANT_NAMES[tenant])
-        if tenant_name is not None:
-            body["tenantId"] = tenant_name
-        variant = rng.random() < 0.25
-        body["subject"] = f"Review {external[-6:]}" + (f" (changed {i})" if variant else "")
-        if rng.random() < 0.7:
-            body["startDateTime"] = "2027-03-01T09:00:00+01:00" if not variant else "2027-03-02T10:30:00.5Z"
-            if rng.random() < 0.5:
-                body["endDateTime"] = "2027-03-01T10:00:00.1234567+01:00" if not variant else "2027-03-02T11:00:00Z"
-        if rng.random() < 0.2:
-            body["participants"] = {"attendees": [{"upn": "guest@partner.example", "role": "attendee"}]}
-        key: tuple[str, str, str] | None = (tenant, oid, external)
-        if rng.random() < 0.03:  # not in ALLOWED_ORGANIZERS: refused before Graph, a final failure on every path
-            body["organizerId"], key = "dave@outside.example", None
-        cid = f"fr{run}-r{i}"
-        if channel == "queue":
-            body["correlationId"] = cid
-        out.append(Req(cid, channel, body, key, base64=channel == "queue" and rng.random() < 0.15))
-    return out
-
-
-def _spell(rng: random.Random, name: str) -> str:
-    return rng.choice((name, name.upper(), name.lower(), name[0].upper() + name[1:]))
 
 
 # ---- callers ------------------------------------------------------------------------------------------------------
@@ -202,6 +144,6 @@ def fault_run(rig: Rig, ledger: Ledger, run: str) -> None:
         state.set_fault_plan("graph", None)
         ledger.note(SECTION, "wall time: callers done, everything settled",
                     f"{callers_done:.1f} s, {time.monotonic() - started:.1f} s")
-        record(ledger, rig, world, reqs, faults, outages, caller, settled, run)
+        record(ledger, rig, world, reqs, faults, outages, caller.http500, settled, run)
 
 

@@ -1,13 +1,7 @@
-"""The broker's cold start for ``bench/compare_sdk.py``: a new process imports function_app, builds its container
-from the app settings in its environment (as a Functions worker does on its first invocation) and serves one
-``POST /api/meetings`` by calling the HTTP function itself; it prints one JSON line with the time of each stage.
-
-    python -m bench.compare_broker_cold      # stdin: {"organizer", "external_id", "body"} (one line)
-
-The token is a real one from the stand-in (MSAL: OpenID discovery, then the token endpoint); the table (made by the
-benchmark's world, as the template makes it in Azure) is read and written as on any first request. The app's modules
-load from the bytecode the prepackage hook compiles for the package (``localdev.bytecode``). The result message the
-host would send is not sent.
+"""The broker's cold start for ``python -m bench.compare`` (measure (d)), a process of its own:
+``python -m bench.compare.broker_cold`` with ``{"body": ...}`` on stdin imports function_app, builds the container from
+the app settings in its environment, serves one ``POST /api/meetings`` by calling the HTTP function, and prints one
+JSON line with the time of each stage. See bench/README.md, "(d) cold start".
 """
 from __future__ import annotations
 

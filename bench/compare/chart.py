@@ -1,7 +1,7 @@
-"""Draw the PNG of a ``bench/compare_sdk.py`` run from its JSON (the ``chart`` member). Runs in ``.venv-sdk``, where
+"""Draw the PNG of a ``python -m bench.compare`` run from its JSON (the ``chart`` member). Runs in ``.venv-sdk``, where
 matplotlib is; imports nothing of the repository.
 
-    python bench/compare_chart.py bench/results/compare-<UTC>.json bench/results/compare-<UTC>.png
+    python bench/compare/chart.py bench/results/compare-<UTC>.json bench/results/compare-<UTC>.png
 """
 from __future__ import annotations
 

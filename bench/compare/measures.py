@@ -1,5 +1,5 @@
-"""The measures of ``bench/compare_sdk.py``, each in alternating blocks of the broker and the SDK against the same
-emulator in the same run (``compare_stats.schedule``). Each repetition's broker runs on a fresh storage world
+"""The measures of ``python -m bench.compare``, each in alternating blocks of the broker and the SDK against the same
+emulator in the same run (``stats.schedule``). Each repetition's broker runs on a fresh storage world
 (``CompareWorld.broker``). Every function returns plain data for the JSON file."""
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from localdev.bytecode import compile_app
 from shared.usecases import create_meeting
 from shared.domain.validation import validate_request
 
-from .compare_broker import Broker, StorageWait, cpu_delta
-from .compare_stats import ideal_rate, schedule
-from .compare_venv import REPO_ROOT, WORKER, child_env, run_cold
-from .compare_world import ORGANIZERS, CompareWorld
-from .run import meeting_body
+from ..common import REPO_ROOT, meeting_body
+from .broker import Broker, StorageWait, cpu_delta
+from .sdk_venv import WORKER, child_env, run_cold
+from .stats import ideal_rate, schedule
+from .world import ORGANIZERS, CompareWorld
 
 perf_counter = time.perf_counter
 LATENCY_KINDS = ("sdk", "floor", "graph", "whole", "http")
@@ -150,7 +150,7 @@ def cold_starts(world: CompareWorld, reps: int, sdk_python: Any, progress: Progr
         for r, sides in enumerate(order):
             for side in sides:
                 if side == "broker":
-                    result = run_cold([sys.executable, "-m", "bench.compare_broker_cold"],
+                    result = run_cold([sys.executable, "-m", "bench.compare.broker_cold"],
                                       {"body": meeting_body(f"cold-broker-{r}", r)}, broker_env)
                 else:
                     result = run_cold([str(sdk_python), str(WORKER), "cold"],

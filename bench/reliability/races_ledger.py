@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .reliability_races import GraphDelays, Req, Round
-    from .reliability_rig import Rig
+from .ledger import Ledger
+from .races_plan import GraphDelays, Req, Round
+from .results import is_final
+from .rig import Rig
 
 SECTION = "6. Lifecycle races"
 SUCCESS = ("created", "updated", "locked", "cancelled")   # results that set the key's state (not "existing")

@@ -1,14 +1,6 @@
-"""Phase 3 of ``bench.reliability``: hypothesis against the running local host.
-
-* POST /api/meetings with bodies from ``reliability_strategies`` (JSON values, request-like dicts with hostile
-  members, non-JSON bytes), wrong content types and ``Prefer: respond-async``: every answer a documented status (never
-  500) that matches the OpenAPI document and is UTF-8, and exactly one result per request (with the answer, or from
-  the worker after a 202) that fits a queue message.
-* Queue messages (the same bodies as text, base64 of them, base64 of raw bytes): exactly one result each.
-* Messages put straight on the poison queue: exactly one ``failed`` result each, and the poison trigger never raises.
-* GETs with hostile path segments and query values: documented statuses, never 500, UTF-8.
-
-No example stops the run: every violation is counted and the first few are shown in the ledger.
+"""Phase 3 of ``bench.reliability``: hypothesis against the running local host (POST bodies, intake and poison-queue
+messages, GET paths and queries from strategies.py); every answer as documented, every request exactly one result. No
+example stops the run: every violation is counted. See bench/README.md, "3. Fuzzing".
 """
 from __future__ import annotations
 
@@ -24,10 +16,10 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from localdev.host_queues import check_message_text
 
-from .reliability_ledger import Ledger
-from .reliability_rig import PhaseWorld, Rig, Sizes
-from .reliability_schema import Documented
-from .reliability_strategies import POISON_CASES, get_targets, post_cases, queue_texts
+from .ledger import Ledger
+from .rig import PhaseWorld, Rig, Sizes
+from .schema import Documented
+from .strategies import POISON_CASES, get_targets, post_cases, queue_texts
 
 SECTION = "3. Fuzzing (hypothesis)"
 NONCHAR = re.compile("[\ufffe\uffff]|\\\\u[fF]{3}[eEfF]")

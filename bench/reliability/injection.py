@@ -7,7 +7,7 @@ import random
 import threading
 from typing import Any
 
-from .reliability_rig import PhaseWorld, Rig
+from .rig import PhaseWorld, Rig
 
 
 class GraphFaults:

@@ -2,21 +2,19 @@
 emulator hold afterwards."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .reliability_injection import GraphFaults, Outages
-from .reliability_ledger import Ledger
-from .reliability_results import is_final
-from .reliability_rig import UPN_TO_ID, PhaseWorld, Rig
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .reliability_faults import Caller, Req
+from .faults_plan import Req
+from .injection import GraphFaults, Outages
+from .ledger import Ledger
+from .results import is_final
+from .rig import UPN_TO_ID, PhaseWorld, Rig
 
 SECTION = "1. Fault run"
 
 
 def record(ledger: Ledger, rig: Rig, world: PhaseWorld, reqs: list[Req], faults: GraphFaults, outages: Outages,
-            caller: Caller, settled: bool, run: str) -> None:
+            http500: list[str], settled: bool, run: str) -> None:
     s = SECTION
     told = world.results.by_correlation()
     channels = {c: sum(r.channel == c for r in reqs) for c in ("sync", "async", "queue")}
@@ -65,7 +63,7 @@ def record(ledger: Ledger, rig: Rig, world: PhaseWorld, reqs: list[Req], faults:
     known = {r.cid for r in reqs}
     ledger.zero(s, "results under unknown correlationIds", [c for c in told if c not in known])
     ledger.zero(s, "messages stranded in the poison queue's poison queue (no trigger reads it)", world.stranded())
-    ledger.zero(s, "HTTP 500 answers", caller.http500)
+    ledger.zero(s, "HTTP 500 answers", http500)
     ledger.note(s, "identical copies of one result message (a send retried by the storage SDK as Azurite stopped; "
                    "not counted above)", len(world.results.copies))
     ledger.zero(s, "unreadable or oversized result messages", world.results.unreadable + [""] * world.results.too_large)

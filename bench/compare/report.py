@@ -1,9 +1,10 @@
-"""From the measures of ``bench/compare_sdk.py`` to its table rows, its Markdown report and its chart's data (no I/O)."""
+"""From the measures of ``python -m bench.compare`` to its table rows, its Markdown report and its chart's data
+(no I/O)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .compare_stats import (Goal, Spread, block_ratios, cumulative, ecdf, median, percentile, row, spread,
+from .stats import (Goal, Spread, block_ratios, cumulative, ecdf, median, percentile, row, spread,
                             throughput, tokens_per_1000)
 
 GOALS = {
@@ -181,7 +182,7 @@ def report_markdown(data: dict[str, Any], table: str) -> str:
 
 
 def chart_data(data: dict[str, Any]) -> dict[str, Any]:
-    """What compare_chart.py draws: latency distributions (ms), cold-start stages, and finished requests over time
+    """What chart.py draws: latency distributions (ms), cold-start stages, and finished requests over time
     for the run with the median throughput of each side."""
     samples = data["latency"]["samples"]
     latency = {}

@@ -14,7 +14,7 @@ from typing import Iterable
 from localdev.azurite import ACCOUNT_KEY
 from localdev.emulator import DEFAULT_CLIENT_SECRET
 
-from .reliability_ledger import Ledger
+from .ledger import Ledger
 
 SECTION = "5. Log hygiene"
 # A JWT or a piece of one: base64url of a JSON object ("{" encodes to "ey"), 16+ characters.

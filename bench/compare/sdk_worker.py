@@ -1,23 +1,9 @@
-"""The msgraph-sdk side of ``bench/compare_sdk.py``. Runs in ``.venv-sdk`` (msgraph-sdk + azure-identity), never in
-the app's environment, and imports nothing of the repository.
+"""The msgraph-sdk side of ``python -m bench.compare``, run by path in ``.venv-sdk``; imports nothing of the repository.
 
-    python compare_sdk_worker.py serve    # JSON lines: the config, then one command per line; one answer per line
-    python compare_sdk_worker.py cold     # a cold start: the config line; import, client, one meeting; one answer
+    python sdk_worker.py serve    # JSON lines: the config, then one command per line; one answer per line
+    python sdk_worker.py cold     # a cold start: the config line; import, client, one meeting; one answer
 
-config (the first stdin line): {"url", "ca", "tenant", "client_id", "secret", "body"; cold: "organizer",
-"external_id"} — the emulator's base URL and CA file, the app's credentials, and the createOrGet body the broker sends
-(its JSON; the externalId is replaced per call).
-
-The client is built as Microsoft's samples build it (``GraphServiceClient`` with ``ClientSecretCredential`` and the
-default middleware: retry, redirect, telemetry, ...), with two changes that the stand-in needs: the credential's
-authority is the emulator (``disable_instance_discovery=True``; azure-core's requests transport trusts the emulator's CA
-through REQUESTS_CA_BUNDLE, set by the parent), and the httpx client verifies TLS with the emulator's CA
-(``verify=ssl context``, never ``False``), with the SDK's own timeouts and HTTP/2 setting, on the base URL
-``{url}/v1.0``.
-
-Commands (serve): {"op": "calls", "n", "prefix", "organizers"} → {"latencies": [s], "failed", "errors"}, one call
-after another; {"op": "concurrent", "n", "prefix", "organizers", "concurrency"} → {"wall", "completions": [s since
-start, per successful call], "failed", "errors"} with ``concurrency`` calls in flight; {"op": "quit"}.
+The config, the commands and how the client is built: bench/README.md, "The SDK's side".
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from azure.core.exceptions import AzureError
 
 from localdev.emulator import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN, DEFAULT_TENANT_ID
 
-from .reliability_ledger import Ledger
-from .reliability_rig import PhaseWorld, Rig
+from .ledger import Ledger
+from .rig import PhaseWorld, Rig
 
 SECTION = "2. Concurrent identical bursts"
 

@@ -1,4 +1,4 @@
-"""Pure helpers of ``bench/compare_sdk.py`` (no I/O, unit-tested in tests/unit/test_compare_stats.py): the order
+"""Pure helpers of ``python -m bench.compare`` (no I/O, unit-tested in tests/unit/test_compare_stats.py): the order
 of alternating blocks, ratios with min–max over repetitions, goals, the Markdown table and the chart's data."""
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def schedule(reps: int, kinds: Sequence[str]) -> list[list[str]]:
 
 
 def percentile(samples: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile (as bench/run.py)."""
+    """Nearest-rank percentile (as bench.run)."""
     if not samples:
         raise ValueError("no samples")
     ordered = sorted(samples)

@@ -1,6 +1,6 @@
-"""The world both sides of ``bench/compare_sdk.py`` run against, all on 127.0.0.1: one Graph/Entra emulator in its
+"""The world both sides of ``python -m bench.compare`` run against, all on 127.0.0.1: one Graph/Entra emulator in its
 own process (so neither side shares a GIL with it) and the SDK worker process for the whole run, and for each
-repetition a fresh broker world (``compare_broker.Broker``: an in-memory Azurite started with ``--disableTelemetry``
+repetition a fresh broker world (``broker.Broker``: an in-memory Azurite started with ``--disableTelemetry``
 by LocalWorld, the local Functions host serving function_app.py, one app container shared by the in-process measures
 and the host)."""
 from __future__ import annotations
@@ -26,9 +26,9 @@ from shared import bootstrap
 from shared.domain.validation import validate_request
 from shared.domain.clock import utc_now
 
-from .compare_broker import Broker
-from .compare_venv import REPO_ROOT, SdkWorker, cpu_seconds
-from .run import meeting_body
+from ..common import REPO_ROOT, meeting_body
+from .broker import Broker
+from .sdk_venv import SdkWorker, cpu_seconds
 
 ORGANIZERS = [ALICE_UPN, BOB_UPN]
 APP_OVERRIDES = {
@@ -94,6 +94,9 @@ class CompareWorld:
                  settings: dict[str, str] | None = None) -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="compare-sdk-")))
         self.emulator = EmulatorProcess(workdir / "emulator", log)
+        # Each repetition's LocalWorld writes its CA bundle (REQUESTS_CA_BUNDLE) here, not in a folder of its own that
+        # its close removes: the broker's Graph client, kept across repetitions, goes on reading the first one's path.
+        self._broker_dir = workdir / "broker"
         stack.callback(self.emulator.stop)
         self.overrides = {**APP_OVERRIDES, **(settings or {})}
         self._graph: Any = None   # the broker's Graph client (its token cache, its connections), kept across storages
@@ -135,7 +138,8 @@ class CompareWorld:
         run writes ~40,000 rows, so each repetition gets its own. The container is new too (its repository and
         table), but keeps the Graph client of the first one: one process, one token cache, as in a Functions worker.
         """
-        with LocalWorld(emulator=self.emulator, suffix=uuid.uuid4().hex[:8], overrides=self.overrides) as local:
+        with LocalWorld(emulator=self.emulator, suffix=uuid.uuid4().hex[:8], overrides=self.overrides,
+                        state_dir=self._broker_dir) as local:
             container = bootstrap.build_container(local.settings, graph=self._graph, tenants=self._tenants)
             self._graph, self._tenants = container.deps.graph, container.deps.tenants
             container.deps.repository.ensure_ready()  # as the template makes the table in Azure

@@ -1,16 +1,8 @@
-"""The broker side by side with the official Microsoft Graph SDK for Python (msgraph-sdk), one command:
+"""The command that sets the broker side by side with msgraph-sdk: ``python -m bench.compare [--quick]``.
 
-    python -m bench.compare_sdk [--quick]          # or: python -m bench.run --compare-sdk [--quick]
-
-Both sides run against the same local stand-ins in the same run, in alternating blocks: the Graph/Entra emulator in
-its own process, an in-memory Azurite, the local Functions host. The SDK runs from its own virtual environment,
-``.venv-sdk``, made on first use (``compare_venv``): it is never a dependency of the app. Measured, each as a ratio
-with min–max over the repetitions: (a) one createOrGet call, (b) the broker's whole request in process, (c) the
-request over HTTP through the local host, each against the SDK's bare call; (d) cold start; (e) token requests per
-1,000 meetings; (f) queue throughput with 100 ms Graph latency against concurrency ÷ latency; (g) queue throughput
-under a Graph limited to R requests/s, with the failed requests. Prints a Markdown table, writes it with the JSON
-and a PNG chart to ``bench/results/compare-<UTC>.{md,json,png}`` and exits 1 when a goal is not met. See
-bench/README.md.
+Also ``python -m bench.run --compare-sdk``. Runs the measures (a)-(g) of measures.py in one CompareWorld, writes the
+table, every sample and the chart to ``bench/results/compare-<UTC>.{md,json,png}`` and exits 1 when a goal is not met.
+See bench/README.md, "Side by side with msgraph-sdk".
 """
 from __future__ import annotations
 
@@ -24,12 +16,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .compare_measures import BlockFailed, cold_starts, latency_blocks, queue_at_latency, rate_limited
-from .compare_report import build_rows, chart_data, report_markdown
-from .compare_stats import markdown, missed
-from .compare_venv import REPO_ROOT, VenvError, ensure_venv, machine_ticks, render_chart, steal_percent
-from .compare_world import CompareWorld
-from .run import machine
+from ..common import REPO_ROOT, machine
+from .measures import BlockFailed, cold_starts, latency_blocks, queue_at_latency, rate_limited
+from .report import build_rows, chart_data, report_markdown
+from .sdk_venv import VenvError, ensure_venv, machine_ticks, render_chart, steal_percent
+from .stats import markdown, missed
+from .world import CompareWorld
 
 MODES: dict[str, dict[str, Any]] = {
     # ~15 minutes on 2 cores once the venv exists (more when queue invocations fail: each waits out host.json's
@@ -44,7 +36,7 @@ QUEUE_LATENCY_S = 0.1
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.compare_sdk", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small blocks, 3 repetitions (a few minutes)")
     parser.add_argument("--reps", type=int, help="repetitions of each alternating measure (at least 3)")
     parser.add_argument("--calls", type=int, help="calls per latency block")
@@ -126,6 +118,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"every goal met ({data['total_s']} s)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from localdev.emulator import ALICE_ID, ALICE_UPN, BOB_ID, BOB_UPN, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID
 
-from .reliability_rig import ERIN_UPN, FABRIKAM_DOMAIN, FABRIKAM_ID
+from .rig import ERIN_UPN, FABRIKAM_DOMAIN, FABRIKAM_ID
 
 LIMIT = 64 * 1024
 ORGANIZERS = [ALICE_UPN, ALICE_ID, ALICE_ID.upper(), BOB_UPN, BOB_ID, "Alice@Contoso.Example", ERIN_UPN,

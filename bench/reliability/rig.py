@@ -1,12 +1,7 @@
 """The rig of ``bench.reliability``: sizes, time, the shared Azurite and emulator, one app world per phase, and the
-collection of result messages.
-
-Two ways to drive it, one code path:
-
-* **live** (``python -m bench.reliability``): the local host runs its queue workers in the background, time is real,
-  the app and the clients really wait (Retry-After, backoff), outages last seconds of wall time.
-* **stepped** (tests/e2e/test_reliability_fast.py): no background workers (``host.drain()`` processes the queues), time
-  is a ``SteppedTime`` that moves only when someone "sleeps", so nothing in the test ever waits on a clock.
+collection of result messages. One code path, two ways to drive it: live (the command: the host's queue workers, real
+time) and stepped (tests/e2e/test_reliability_fast.py: ``host.drain()``, a ``SteppedTime`` that moves only when
+someone sleeps, so nothing waits on a clock).
 """
 from __future__ import annotations
 
@@ -32,7 +27,7 @@ from localdev.world import LocalWorld, environment
 from shared import bootstrap
 from shared.adapters.graph.client import RetryPolicy
 
-from .reliability_results import Results
+from .results import Results
 
 # A second tenant, named by GUID or by its domain, with one organizer who has the access policy.
 FABRIKAM_ID = "7f3e2d1c-5b4a-4c3d-9e8f-0a1b2c3d4e5f"
@@ -123,10 +118,10 @@ class Rig:
         self.azurite = stack.enter_context(Azurite(location=state_dir / "azurite"))
         self.emulator = stack.enter_context(GraphEmulator(state_dir / "emulator"))
         state = self.emulator.state
-        state.add_tenant(FABRIKAM_ID, domains=(FABRIKAM_DOMAIN,))
-        state.add_user(FABRIKAM_ID, ERIN_ID, ERIN_UPN, "Erin Example")
-        state.register_app(FABRIKAM_ID, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
-        state.grant_policy(FABRIKAM_ID, DEFAULT_CLIENT_ID, ERIN_ID)
+        state.directory.add_tenant(FABRIKAM_ID, domains=(FABRIKAM_DOMAIN,))
+        state.directory.add_user(FABRIKAM_ID, ERIN_ID, ERIN_UPN, "Erin Example")
+        state.directory.register_app(FABRIKAM_ID, DEFAULT_CLIENT_ID, secret=DEFAULT_CLIENT_SECRET)
+        state.directory.grant_policy(FABRIKAM_ID, DEFAULT_CLIENT_ID, ERIN_ID)
         state.token_lifetime = sizes.token_lifetime  # so that MSAL must fetch tokens all through the run
         state.require_passcode = True                # every meeting has a passcode that must never be logged
         stack.enter_context(environment(self.emulator.environment()))  # IDENTITY_ENDPOINT/HEADER for the FIC mode
