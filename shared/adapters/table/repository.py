@@ -1,12 +1,6 @@
-"""The Azure Table Storage adapter of ``MeetingRepository``.
-
-All of a tenant's rows share one partition, so a record, its index rows, an alias and a counter change in one
-entity-group transaction: all or nothing, one round trip, each operation conditional on the ETag it was read with
-(optimistic concurrency, never a blind overwrite of state):
-https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
-https://learn.microsoft.com/azure/storage/tables/table-storage-design-for-modification#optimistic-concurrency
-SDK errors never leave this module: they become RecordExists, RecordModified, AliasChanged, QuotaChanged or
-StorageUnavailable. The table is made by the first operation that finds it missing (``_creating_table``).
+"""The Azure Table Storage adapter of ``MeetingRepository``: a record, its index rows, an alias and a counter change in
+one entity-group transaction, each operation conditional on the ETag it was read with. SDK errors never leave this
+module. https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 """
 from __future__ import annotations
 
