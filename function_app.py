@@ -13,6 +13,7 @@ from shared.entrypoints.http_io import Reply
 STORAGE = "AzureWebJobsStorage"
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+bootstrap.start_telemetry()  # local exporters named by OTEL_* settings; in Azure the Python worker's distro (README)
 
 Key = tuple[str | None, str | None]  # (organizerId, externalId), as the request gave them
 
@@ -123,7 +124,8 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
     _emit(results, worker.process_request(msg.get_body(), message_id=msg.id or "", dequeue_count=msg.dequeue_count or 1,
-                                          container_factory=bootstrap.get_container, clock=bootstrap.clock))
+                                          container_factory=bootstrap.get_container, clock=bootstrap.clock,
+                                          inserted_at=msg.insertion_time))
 
 
 @app.function_name("process_poison_request")
@@ -132,4 +134,5 @@ def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> N
 def process_poison_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
     _emit(results, worker.process_poison(msg.get_body(), message_id=msg.id or "",
                                          dequeue_count=msg.dequeue_count or 1,
-                                         container_factory=bootstrap.get_container, clock=bootstrap.clock))
+                                         container_factory=bootstrap.get_container, clock=bootstrap.clock,
+                                         inserted_at=msg.insertion_time))

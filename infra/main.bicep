@@ -123,6 +123,19 @@ param requestsQueueName string = 'meeting-requests'
 @description('Name of the queue the results are written to.')
 param resultsQueueName string = 'meeting-results'
 
+@description('E-mail address the alerts go to (azd: ALERT_EMAIL); empty: the alerts fire in the Azure portal only.')
+param alertEmail string = ''
+
+@allowed([
+  'PT15M'
+  'PT30M'
+  'PT1H'
+  'PT2H'
+  'PT6H'
+])
+@description('How long no meeting request may succeed while requests arrive before the no-success alert fires.')
+param alertNoSuccessWindow string = 'PT30M'
+
 @minValue(1)
 @maxValue(1000)
 @description('Upper bound of Flex Consumption instances.')
@@ -267,6 +280,20 @@ module api 'app/function.bicep' = {
   dependsOn: [
     rbac
   ]
+}
+
+// Alert rules on the app's telemetry and the platform's HTTP 5xx count, and the action group that mails them.
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    appInsightsName: monitoring.outputs.appInsightsName
+    functionAppName: api.outputs.name
+    alertEmail: alertEmail
+    noSuccessWindow: alertNoSuccessWindow
+  }
 }
 
 // Outputs in UPPER_SNAKE: azd stores them in the environment (.azure/<env>/.env).

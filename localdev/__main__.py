@@ -1,4 +1,5 @@
-"""`python -m localdev run [--port 7071] [--fresh]`: the app on local stand-ins, for machines without Core Tools.
+"""`python -m localdev run [--port 7071] [--fresh] [--trace console|otlp]`: the app on local stand-ins, for machines
+without Core Tools.
 
 Starts Azurite (persisted in .localdev/azurite), the local Graph emulator when no tenant is configured, and the local
 Functions host serving function_app.py on 127.0.0.1; writes .localdev/env.json for other local tools; Ctrl-C stops all.
@@ -106,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="run the app locally on Azurite (and the Graph emulator)")
     run_parser.add_argument("--port", type=int, default=7071, help="HTTP port on 127.0.0.1 (default 7071)")
     run_parser.add_argument("--fresh", action="store_true", help="wipe the persisted Azurite data first")
+    run_parser.add_argument("--trace", choices=("console", "otlp"),
+                            help="show each request's trace: spans printed as they end, or sent to the OTLP endpoint "
+                                 "OTEL_EXPORTER_OTLP_ENDPOINT names (default http://localhost:4318)")
     args = parser.parse_args(argv)
+    if args.trace:  # read by the app when it loads (shared/adapters/telemetry.py), as in Azure app settings
+        os.environ["OTEL_TRACES_EXPORTER"] = args.trace
     return run(args.port, args.fresh)
 
 

@@ -26,6 +26,8 @@ from shared.ports import MeetingRepository
 from shared.config.settings import Settings, load_settings
 from shared.adapters.network import Network
 from shared.adapters.storage import queue_client, table_client
+from shared.adapters import telemetry as telemetry_setup
+from shared import telemetry
 from shared.adapters.table.repository import TableMeetingRepository
 from shared.usecases.tenants import TenantDirectory
 from shared.usecases import Deps
@@ -88,10 +90,18 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     )
     log.info("meeting broker configured: cloud=%s credential=%s api=%s tenants=%d", settings.cloud.name,
              settings.credential_mode, settings.api_version, len(settings.allowed_tenants))
+    quotas = QuotaBook(repository, settings.monthly_meeting_limit, clock)
+    telemetry.watch_quota(quotas.highest_ratio)
+    telemetry_setup.trace_azure_sdk()  # storage spans, once a provider is live (the worker's, a local one, a test's)
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
-                OrganizerDirectory(repository), QuotaBook(repository, settings.monthly_meeting_limit, clock),
-                sleep=sleep)
+                OrganizerDirectory(repository), quotas, sleep=sleep)
     return Container(deps, requeue or _intake_requeue(settings, network))
+
+
+def start_telemetry() -> None:
+    """Once, when function_app is loaded: the exporters OTEL_* settings name (local runs), over no provider already
+    set; in Azure the Python worker has set the Azure Monitor distro's (shared/adapters/telemetry.py)."""
+    telemetry_setup.start(os.environ)
 
 
 # host.json "messageEncoding": what the code itself enqueues must be written the way the trigger reads it.

@@ -110,6 +110,17 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'ClientId=${identityClientId};Authorization=AAD'
         }
+        // OpenTelemetry (host.json telemetryMode): the Python worker configures the Azure Monitor distro before it
+        // loads the app and runs each invocation in the host's trace. Graph and token calls are traced by the app
+        // itself, without their URLs (organizers, join links): the distro's generic HTTP instrumentations stay off.
+        {
+          name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY'
+          value: 'true'
+        }
+        {
+          name: 'OTEL_PYTHON_DISABLED_INSTRUMENTATIONS'
+          value: 'requests,urllib,urllib3'
+        }
         // Graph: the identity is the federated credential of the app registration; no secret, no certificate.
         {
           name: 'GRAPH_CREDENTIAL'

@@ -1,15 +1,18 @@
 """What the broker writes to its queues: the result message every request ends in, and the intake message.
 
-Standard library only. Both are JSON text with non-ASCII kept as is (``messageEncoding: none`` in host.json).
+Standard library only. Both are JSON text with non-ASCII kept as is (``messageEncoding: none`` in host.json). Queue
+messages have no headers, so each carries the W3C ``traceparent`` of its creation as a plain member.
 """
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, Mapping
 
 from shared.domain.clock import format_datetime
 from shared.domain.identifiers import organizer_object_id, safe_text
+from shared.domain.jsontext import fits_queue
 
 # Every string a result message carries is bounded, so a result always fits a queue message (64 KiB): the longest
 # possible result is about 20 KB.
@@ -32,6 +35,30 @@ def to_message(document: Mapping[str, Any]) -> str:
     except UnicodeEncodeError:  # a lone surrogate, which only Graph's own answer could carry: escape it
         text = json.dumps(document, ensure_ascii=True, separators=(",", ":"))
     return text.translate(_NOT_XML)
+
+
+# https://www.w3.org/TR/trace-context/#traceparent-header: version 00, trace id, parent id (neither all zeros), flags.
+TRACEPARENT = "traceparent"
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+
+
+def valid_traceparent(value: Any) -> str | None:
+    """``value`` when it is a W3C traceparent the broker continues, else None (an invalid one is ignored)."""
+    return value if isinstance(value, str) and _TRACEPARENT.fullmatch(value) else None
+
+
+def traceparent_of(payload: Any) -> str | None:
+    """The valid ``traceparent`` member of a decoded message, or None."""
+    return valid_traceparent(payload.get(TRACEPARENT)) if isinstance(payload, dict) else None
+
+
+def with_traceparent(message: str, traceparent: str | None) -> str:
+    """A message (a JSON object's text, as ``to_message`` writes it) carrying ``traceparent``; the message as it was
+    without one, or when the member would take it past a queue message's size."""
+    if not valid_traceparent(traceparent):
+        return message
+    stamped = to_message({**json.loads(message), TRACEPARENT: traceparent})
+    return stamped if fits_queue(stamped) else message
 
 
 def _bounded(value: Any, limit: int) -> Any:

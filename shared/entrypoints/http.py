@@ -6,6 +6,7 @@ Answers that carry a meeting carry its record's ``ETag``; PATCH honours ``If-Mat
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -25,6 +26,7 @@ from shared.usecases import (Deps, Outcome, accept_meeting, cancel_meeting as ca
                              create_meeting as create_or_get, find_by_join_link, find_meeting, organizer_quota,
                              unrecorded_failure, update_meeting as change_meeting)
 from shared.usecases import Context, refused, tombstone
+from shared import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class _Call:
     req: func.HttpRequest
     correlation_id: str
     container_factory: ContainerFactory
+    status: str | None = None  # the outcome's, once the route has one (metrics)
 
     def deps(self) -> Deps:
         return self.container_factory().deps
@@ -68,6 +71,7 @@ class _Call:
         return {"organizerId": organizer_id, "externalId": external_id, "tenantId": self.req.params.get("tenantId")}
 
     def reply(self, outcome: Outcome, headers: dict[str, str] | None = None) -> Reply:
+        self.status = outcome.status
         return _reply(outcome, self.correlation_id, headers)
 
     def refused(self, deps: Deps, error: BrokerError, payload: Any) -> Reply:
@@ -82,16 +86,31 @@ def _route(work: Callable[Concatenate[_Call, P], Reply],
            unrecorded: Callable[Concatenate[_Call, BrokerError, P], str | None] | None = None) -> Route[P]:
     """The preamble of every route: a route ``(call, *args)`` served as ``(req, container_factory, *args)``. An error
     the route lets through (the app cannot work: settings, storage; a lookup refused) is answered as a problem, with
-    the result message ``unrecorded`` makes of it (none by default)."""
+    the result message ``unrecorded`` makes of it (none by default). The request's span and metric, and the
+    ``traceparent`` of every message it writes, are made here too."""
     @functools.wraps(work)
     def route(req: func.HttpRequest, container_factory: ContainerFactory, /, *args: P.args,
               **kwargs: P.kwargs) -> Reply:
         call = _Call(req, correlation_id_of(req), container_factory)
-        try:
-            return work(call, *args, **kwargs)
-        except BrokerError as error:
-            told = unrecorded(call, error, *args, **kwargs) if unrecorded is not None else None
-            return Reply(problem(error, correlation_id=call.correlation_id), told)
+        with telemetry.serving(req.method, work.__name__, req.headers) as span:
+            span.set("broker.correlation_id", call.correlation_id)
+            try:
+                reply = work(call, *args, **kwargs)
+            except BrokerError as error:
+                told = unrecorded(call, error, *args, **kwargs) if unrecorded is not None else None
+                reply = Reply(problem(error, correlation_id=call.correlation_id), told)
+            except Exception:
+                telemetry.request_done(work.__name__, "http", Status.FAILED, 500)
+                raise
+            code = reply.response.status_code
+            status = call.status or (Status.FAILED if code >= 400 else "ok")
+            span.set("http.response.status_code", code)
+            span.set("broker.status", status)
+            if code >= 500:
+                span.fail(str(code))
+            telemetry.request_done(work.__name__, "http", status, code)
+            return dataclasses.replace(reply, result=telemetry.stamp("result", reply.result),
+                                       intake=telemetry.stamp("intake", reply.intake))
     return route
 
 
@@ -155,6 +174,7 @@ def cancel_meeting(call: _Call, organizer_id: str | None, external_id: str | Non
         return call.refused(deps, error, key)
     outcome = cancel_use_case(deps, cancel, source="http", correlation_id=call.correlation_id)
     if outcome.status == Status.CANCELLED:
+        call.status = outcome.status
         return Reply(func.HttpResponse(status_code=204, headers={"x-correlation-id": call.correlation_id}),
                      outcome.message)
     return call.reply(outcome)

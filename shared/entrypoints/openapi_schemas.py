@@ -207,6 +207,8 @@ def schemas() -> dict[str, Any]:
                 "event": _EVENT,
                 "source": {"enum": ["http", "queue"]},
                 "completedAt": {"type": "string", "format": "date-time"},
+                "traceparent": {"type": "string", "description": "W3C traceparent of the message's creation: the "
+                                                                 "request's trace (README, Telemetry)."},
             },
         },
     }

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
 
 from shared.bootstrap import Container
 from shared.domain.errors import BrokerError, MalformedJson, RetriesExhausted
 from shared.domain.jsontext import parse, parse_utf8
-from shared.domain.messages import payload_ids
+from shared.domain.messages import payload_ids, traceparent_of
 from shared.domain.records import Status
 from shared.usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
                        unrecorded_failure, update_meeting)
@@ -20,6 +22,7 @@ from shared.usecases.attempts import note_attempt
 from shared.usecases import Context, refused
 from shared.domain.validation import validate_cancel, validate_change, validate_request
 from shared.domain.clock import Clock
+from shared import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -43,42 +46,77 @@ def decode_message(body: bytes) -> Any:
 
 
 def process_request(body: bytes, *, message_id: str, dequeue_count: int,
-                    container_factory: Callable[[], Container], clock: Clock) -> str | None:
-    """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
-    last_attempt = dequeue_count >= MAX_DEQUEUE_COUNT
-    payload = None
+                    container_factory: Callable[[], Container], clock: Clock,
+                    inserted_at: datetime | None = None) -> str | None:
+    """Handle one intake message; return the result message (None when deferred), or raise a retryable error. Its
+    span continues the trace its ``traceparent`` names; every message it writes carries its own."""
     try:
-        payload = decode_message(body)
-        container = container_factory()
+        payload, unreadable = decode_message(body), None
     except MalformedJson as error:
-        return _refused(container_factory, error, payload, message_id, clock)
+        payload, unreadable = None, error
+    with _consuming("intake", "process_meeting_request", payload, message_id, dequeue_count, inserted_at, clock) \
+            as told:
+        return told(*_request(payload, unreadable, message_id, dequeue_count, container_factory, clock))
+
+
+def _request(payload: Any, unreadable: MalformedJson | None, message_id: str, dequeue_count: int,
+             container_factory: Callable[[], Container], clock: Clock) -> tuple[str | None, str]:
+    """The result message of one intake message and its status (for metrics)."""
+    last_attempt = dequeue_count >= MAX_DEQUEUE_COUNT
+    if unreadable is not None:
+        return _refused(container_factory, unreadable, payload, message_id, clock), Status.FAILED
+    try:
+        container = container_factory()
     except BrokerError as error:  # the app cannot work (settings): retried, and told on the last attempt
         if not last_attempt:
             raise
         log.error("retries exhausted under %s, message %s", error.code, message_id)
-        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
+        return _exhausted(unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock), "queue")
     deps = container.deps
     try:
         outcome = _process(deps, payload, message_id, dequeue_count)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
-        return refused(deps, Context(correlation_id, "queue", payload=payload), error).message
+        return refused(deps, Context(correlation_id, "queue", payload=payload), error).message, Status.FAILED
     if outcome.status == Status.DEFERRED:
         assert outcome.retry_in is not None and outcome.intake is not None
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
         # this message then completes without a result: the copy will produce it.
-        container.requeue(outcome.intake, outcome.retry_in)
-        return None
+        container.requeue(telemetry.stamp("intake", outcome.intake) or outcome.intake, outcome.retry_in)
+        return None, Status.DEFERRED
     if outcome.retryable_failure:
         assert outcome.error is not None
         if last_attempt:
-            return exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count,
-                                   cause=outcome.error).message
+            return _exhausted(exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count,
+                                              cause=outcome.error), "queue")
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
                     outcome.error.code)
         raise outcome.error
-    return outcome.message
+    return outcome.message, outcome.status
+
+
+@contextlib.contextmanager
+def _consuming(queue: str, route: str, payload: Any, message_id: str, dequeue_count: int,
+               inserted_at: datetime | None, clock: Clock) -> Iterator[Callable[[str | None, str], str | None]]:
+    """The span and metrics of one queue message; yields ``told(message, status)``, which stamps the result."""
+    ids = payload_ids(payload)
+    if inserted_at is not None and inserted_at.tzinfo is None:
+        inserted_at = inserted_at.replace(tzinfo=timezone.utc)
+    telemetry.message_dequeued(queue, (clock() - inserted_at).total_seconds() if inserted_at else None, dequeue_count)
+    with telemetry.consuming(queue, traceparent_of(payload), {"broker.route": route,
+                                                             "broker.dequeue_count": dequeue_count}) as span:
+        span.set("broker.correlation_id", ids["correlationId"] or message_id)
+
+        def told(message: str | None, status: str) -> str | None:
+            span.set("broker.status", status)
+            telemetry.request_done(route, queue, status)
+            return telemetry.stamp("result", message)
+        try:
+            yield told
+        except Exception:  # raised for the host to retry (the span notes the error's code)
+            telemetry.request_done(route, queue, "retry")
+            raise
 
 
 def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> Outcome:
@@ -111,18 +149,28 @@ def _refused(container_factory: Callable[[], Container], error: BrokerError, pay
 
 
 def process_poison(body: bytes, *, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
-                   clock: Clock) -> str | None:
+                   clock: Clock, inserted_at: datetime | None = None) -> str | None:
     """A message the host gave up on: emit its final result. Never raises, whatever the body."""
     payload = None
     try:
         payload = decode_message(body)
     except BrokerError:
         pass
-    try:
-        container = container_factory()
-        return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count,
-                               poison=True).message
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: tell the outcome whatever went wrong
-        cause = exc if isinstance(exc, BrokerError) else RetriesExhausted(f"unexpected {type(exc).__name__}")
-        log.error("retries exhausted, message %s not recorded: %s", message_id, type(exc).__name__)
-        return unrecorded_exhaustion(payload, message_id=message_id, cause=cause, clock=clock).message
+    telemetry.poison_message()
+    with _consuming("poison", "process_poison_request", payload, message_id, dequeue_count, inserted_at, clock) \
+            as told:
+        try:
+            outcome = exhaust_request(container_factory().deps, payload, message_id=message_id,
+                                      dequeue_count=dequeue_count, poison=True)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: tell the outcome whatever went wrong
+            cause = exc if isinstance(exc, BrokerError) else RetriesExhausted(f"unexpected {type(exc).__name__}")
+            log.error("retries exhausted, message %s not recorded: %s", message_id, type(exc).__name__)
+            outcome = unrecorded_exhaustion(payload, message_id=message_id, cause=cause, clock=clock)
+        return told(*_exhausted(outcome, "poison"))
+
+
+def _exhausted(outcome: Outcome, source: str) -> tuple[str | None, str]:
+    """The final result of a message whose retries ran out (counted, unless it succeeded after all)."""
+    if outcome.status == Status.FAILED:
+        telemetry.retries_exhausted(source)
+    return outcome.message, outcome.status

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import telemetry
 from shared.domain.errors import BrokerError, RetriesExhausted
 from shared.domain.meeting_request import MeetingRequest
 from shared.domain.messages import payload_ids, result_message
@@ -23,6 +24,14 @@ def exhaust_request(deps: Deps, payload: Any, *, message_id: str, dequeue_count:
     """The final outcome of an intake message whose retries ran out (``payload`` is its decoded JSON, None when it
     could not be decoded). ``message_id`` is the message's id; ``poison``: it is the poison queue's copy, whose id
     the sender never saw. ``cause``: the last attempt's error, when it was told (else the record's last error)."""
+    with telemetry.span("usecase exhaust", {"broker.usecase": "exhaust", "broker.source": "queue"}) as span:
+        done = _exhaust(deps, payload, message_id=message_id, dequeue_count=dequeue_count, cause=cause, poison=poison)
+        span.set("broker.status", done.status)
+        return done
+
+
+def _exhaust(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | None, cause: BrokerError | None,
+             poison: bool) -> Outcome:
     request: MeetingRequest | None = None
     try:
         request = validate_request(payload, api_version=deps.settings.api_version, queue=True)

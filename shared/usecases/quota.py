@@ -148,6 +148,14 @@ class QuotaBook:
             return None
         return {"used": kept[0].used, "limit": self._limit}
 
+    def highest_ratio(self) -> float | None:
+        """The highest share of the limit used by an organizer this process saw this month (a gauge's value); None
+        without a limit or before any count was seen."""
+        month = month_of(self._clock())
+        with self._lock:
+            used = [counts.used for (_, _, seen), (counts, _) in self._views.items() if seen == month]
+        return max(used) / self._limit if used and self._limit else None
+
     def _exceeded(self, count: QuotaCounts) -> OrganizerQuotaExceeded:
         now = self._clock()
         resets = next_month_start(now)

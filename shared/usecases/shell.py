@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from shared import telemetry
 from shared.domain.errors import BrokerError
 from shared.domain.records import MeetingKey, Status
 from shared.usecases.context import Context, Deps, Outcome, log, outcome
@@ -17,12 +18,17 @@ def keyed_use_case(deps: Deps, context: Context, step: Callable[[str, MeetingKey
     ``failed`` outcome (logged, not recorded: a step records what it must itself)."""
     request = context.request
     assert request is not None
-    try:
-        tenant = authorize(deps, request)
-        if checks is not None:
-            checks(tenant)
-        return step(tenant, deps.records.key(tenant, request.organizer_id, request.external_id))
-    except BrokerError as error:
-        log.warning("%s failed code=%s correlation=%s externalId=%r", doing, error.code, context.correlation_id,
-                    request.external_id)
-        return outcome(deps, context, Status.FAILED, error=error, quota=error.extra.get("quota"))
+    with telemetry.span(f"usecase {doing}", {"broker.usecase": doing, "broker.source": context.source}) as span:
+        try:
+            tenant = authorize(deps, request)
+            if checks is not None:
+                checks(tenant)
+            done = step(tenant, deps.records.key(tenant, request.organizer_id, request.external_id))
+        except BrokerError as error:
+            log.warning("%s failed code=%s correlation=%s externalId=%r", doing, error.code, context.correlation_id,
+                        request.external_id)
+            done = outcome(deps, context, Status.FAILED, error=error, quota=error.extra.get("quota"))
+        span.set("broker.status", done.status)
+        if done.error is not None:
+            span.fail(done.error.code)
+        return done

@@ -10,9 +10,11 @@ import json
 import pytest
 import requests
 
+from localdev.emulator import DEFAULT_CLIENT_SECRET
 from localdev.world import LocalWorld
 from shared import bootstrap
 from tests.openapi_check import assert_documented
+from tests.telemetry_support import Collector, attribute_values, install
 
 _names = itertools.count(1)
 
@@ -92,3 +94,45 @@ def make_world(azurite, emulator):
 @pytest.fixture
 def world(make_world) -> World:
     return make_world()
+
+
+# ---- telemetry: the whole e2e suite runs traced, and no span attribute carries a value that must stay private ----------
+
+PRIVATE_MEMBERS = frozenset({"joinWebUrl", "joinUrl", "subject", "passcode", "address", "upn", "to", "from"})
+
+
+@pytest.fixture(scope="session")
+def telemetry():
+    """The SDK providers (span collector, metric reader), installed for the rest of the test process."""
+    return install()
+
+
+@pytest.fixture(autouse=True)
+def spans(telemetry, emulator):
+    """Every span that ends during the test; afterwards, every attribute of each (events, links and resource too) is
+    checked against what the emulator saw: secrets and tokens it issued, passcodes, join URLs, subjects, addresses."""
+    collector: Collector = telemetry[0]
+    with collector.recording() as recorded:
+        yield recorded
+    private = private_values(emulator)
+    leaked = [(name, key, value) for name, key, value in attribute_values(recorded)
+              if any(value == secret or (len(secret) >= 8 and secret in value) for secret in private)]
+    assert not leaked, f"span attributes carry private values: {leaked[:5]}"
+
+
+def private_values(emulator) -> set[str]:
+    state = emulator.state
+    found = {DEFAULT_CLIENT_SECRET, *state.issued_secrets(), *state.calendars.mailboxes()}
+
+    def walk(node, member=None):
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, name)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, member)
+        elif isinstance(node, str) and member in PRIVATE_MEMBERS:
+            found.add(node)
+
+    walk([state.meetings, state.calendars.event_list(), list(state.calendars.mailboxes().values())])
+    return {value for value in found if len(value) >= 4}

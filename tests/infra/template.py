@@ -69,9 +69,15 @@ class Unresolved:
         return self.text
 
 
+def _is_expression(expr: Any, kind: str) -> bool:
+    """pycep's ``{"operator": {...}}`` or ``{"function": {...}}``; an object with a member of that name whose value
+    is plain text (an alert criterion's ``operator: 'GreaterThan'``) is data."""
+    return isinstance(expr, dict) and isinstance(expr.get(kind), dict)
+
+
 def render(expr: Any) -> str:
     """Readable text for a pycep expression: ``identity.outputs.principalId``, ``tenant().tenantId``, ..."""
-    if isinstance(expr, dict) and "operator" in expr:
+    if _is_expression(expr, "operator"):
         op = expr["operator"]
         operands = op.get("operands", {})
         if op["type"] == "property_accessor":
@@ -79,7 +85,7 @@ def render(expr: Any) -> str:
         if op["type"] == "index_accessor":
             return f"{render(operands['operand_1'])}[{render(operands['operand_2'])}]"
         return f"{op['type']}({', '.join(render(v) for v in operands.values())})"
-    if isinstance(expr, dict) and "function" in expr:
+    if _is_expression(expr, "function"):
         fn = expr["function"]
         args = ", ".join(render(v) for v in (fn.get("parameters") or {}).values() if v is not None)
         return f"{fn['type']}({args})"
@@ -186,7 +192,7 @@ class Module:
         if isinstance(expr, list):
             return [self.resolve(item, local, _depth + 1) for item in expr]
         if isinstance(expr, dict):
-            if "operator" in expr or "function" in expr:
+            if _is_expression(expr, "operator") or _is_expression(expr, "function"):
                 return Unresolved(render(expr))
             return {key.strip("'"): self.resolve(value, local, _depth + 1) for key, value in expr.items()}
         return expr

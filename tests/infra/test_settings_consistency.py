@@ -16,11 +16,13 @@ NOT_SET_IN_AZURE = frozenset({
     "GRAPH_AUTHORITY_HOST",
     "GRAPH_BASE_URL",
 })
-# Read by the Functions host or the Application Insights integration, not by the app's code.
+# Read by the Functions host, its Python worker or the Azure Monitor distro, not by the app's code.
 PLATFORM_SETTINGS = frozenset({
     "AzureWebJobsStorage__blobServiceUri",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
 })
 # Flex Consumption rejects or ignores these: runtime and package live in functionAppConfig.
 FORBIDDEN_ON_FLEX = ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE")

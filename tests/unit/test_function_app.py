@@ -205,8 +205,10 @@ def test_a_403_within_the_grace_window_requeues_a_delayed_copy_and_emits_nothing
     call(functions, "process_meeting_request", QueueMessage(id="m-5", body=body, dequeue_count=1), results=results)
     assert results.value is None
     ((message, delay),) = requeued
-    assert json.loads(message) == {"organizerId": ALICE_ID, "externalId": "q-3", "correlationId": "m-5",
-                                   "tenantId": ENV["GRAPH_TENANT_ID"]}, "the validated request, its tenant resolved"
+    copy = json.loads(message)
+    copy.pop("traceparent", None)  # the delayed copy's trace context, when a tracer provider is live
+    assert copy == {"organizerId": ALICE_ID, "externalId": "q-3", "correlationId": "m-5",
+                    "tenantId": ENV["GRAPH_TENANT_ID"]}, "the validated request, its tenant resolved"
     assert delay == timedelta(minutes=1)
 
 

@@ -53,10 +53,11 @@ LAYERS = {
     "shared.domain": {"shared.domain"},
     "shared.config": {"shared.config", "shared.domain"},
     "shared.ports": {"shared.domain"},
-    "shared.usecases": {"shared.usecases", "shared.domain", "shared.ports", "shared.config"},
-    "shared.adapters": {"shared.adapters", "shared.domain", "shared.ports", "shared.config"},
+    "shared.telemetry": {"shared.telemetry", "shared.domain"},  # OpenTelemetry's API: every layer above may trace
+    "shared.usecases": {"shared.usecases", "shared.domain", "shared.ports", "shared.config", "shared.telemetry"},
+    "shared.adapters": {"shared.adapters", "shared.domain", "shared.ports", "shared.config", "shared.telemetry"},
     "shared.entrypoints": {"shared.entrypoints", "shared.usecases", "shared.domain", "shared.config",
-                           "shared.bootstrap"},
+                           "shared.bootstrap", "shared.telemetry"},
 }
 
 

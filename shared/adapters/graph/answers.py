@@ -14,6 +14,7 @@ import requests
 from shared.adapters.graph.operations import Operation, Refusal
 from shared.domain.errors import (
     BrokerError,
+    CalendarAccessDenied,
     GraphRejected,
     GraphThrottled,
     GraphUnauthorized,
@@ -102,6 +103,14 @@ def error_of(response: requests.Response, operation: Operation, *, app_id: str, 
     if status >= 500:
         return GraphUnavailable(f"Microsoft Graph failed {where}")
     return GraphRejected(f"Microsoft Graph rejected the request: {message or 'no message'} {where}")
+
+
+def forbidden_cause(response: requests.Response, error: BrokerError) -> str:
+    """Why Graph answered 403, for metrics: ``permission`` when Graph says the token lacks the permission, else what
+    a 403 means for the operation (``access_policy`` for onlineMeetings, ``calendar_scope`` for events)."""
+    if _graph_error(response)[0] == "Authorization_RequestDenied":
+        return "permission"
+    return "calendar_scope" if isinstance(error, CalendarAccessDenied) else "access_policy"
 
 
 def _graph_error(response: requests.Response) -> tuple[str, str]:

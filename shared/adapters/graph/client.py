@@ -12,12 +12,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
-from shared.adapters.graph.answers import (error_of, event_of, event_of_value, json_object, meeting_of,
-                                           meeting_of_value, parse_retry_after)
+from shared import telemetry
+from shared.adapters.graph.answers import (error_of, event_of, event_of_value, forbidden_cause, json_object,
+                                           meeting_of, meeting_of_value, parse_retry_after)
 from shared.adapters.graph.operations import (CANCEL_EVENT, CREATE_EVENT, CREATE_MEETING, CREATE_OR_GET,
                                               DELETE_MEETING, FIND_EVENTS, MEETINGS_BY_JOIN_URL, UPDATE_EVENT,
                                               UPDATE_MEETING, Operation)
@@ -65,6 +66,7 @@ class GraphClient(GraphPort):
         self._session = session
         self._tokens = tokens
         self._base = f"{base_url.rstrip('/')}/{api_version}"
+        self._host = urlsplit(base_url).hostname or ""
         self._app_id = app_id or "(this app)"
         self._policy = policy
         self._sleep = sleep
@@ -141,9 +143,27 @@ class GraphClient(GraphPort):
         """The call with bounded retries; a success answer (2xx), or the broker error for the last failure."""
         operation, policy = call.operation, self._policy
         url = self._base + operation.path(call.organizer_id, call.item_id) + call.query
-        last_error: BrokerError | None = None
         for attempt in range(1, policy.max_attempts + 1):
-            client_request_id = str(uuid.uuid4())
+            answer = self._attempt(call, url, attempt)
+            if isinstance(answer, requests.Response):
+                return answer
+            error, delay = answer
+            if attempt == policy.max_attempts or delay > policy.max_retry_after:
+                # Too long to wait in process: hand the wait to the caller (Retry-After) or to the queue.
+                error.retry_after = min(max(delay, error.retry_after or 0.0), MAX_HANDED_BACK)
+                raise error
+            self._sleep(delay)
+            telemetry.graph_waited(operation.name, delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, call: _Call, url: str, attempt: int) -> requests.Response | tuple[BrokerError, float]:
+        """One attempt in its span: a success answer, or the error and the wait before a retry (an error that no
+        retry can help is raised)."""
+        operation, policy = call.operation, self._policy
+        client_request_id = str(uuid.uuid4())
+        with telemetry.span(f"Graph {operation.name}", {"graph.operation": operation.name, "graph.attempt": attempt,
+                                                        "http.request.method": operation.method,
+                                                        "server.address": self._host}, kind="CLIENT") as span:
             headers = {
                 "Authorization": f"Bearer {self._tokens.token(call.tenant_id)}",
                 "client-request-id": client_request_id,
@@ -158,36 +178,45 @@ class GraphClient(GraphPort):
                 response = self._session.request(operation.method, url, json=call.body, headers=headers,
                                                  timeout=(policy.connect_timeout, policy.read_timeout))
             except (requests.Timeout, requests.ConnectionError) as exc:
+                telemetry.graph_answered(operation.name, "transport", time.monotonic() - started)
                 sent = not isinstance(exc, requests.ConnectTimeout)
                 log.warning("Graph %s attempt %d failed in transport (%s) correlation=%s client-request-id=%s%s",
                             operation.name, attempt, type(exc).__name__, call.correlation_id, client_request_id,
                             "" if operation.idempotent or not sent else
                             ": the meeting may have been created (possibly orphaned); a retry creates again")
-                last_error = GraphUnavailable(f"Microsoft Graph did not answer in time ({type(exc).__name__})")
+                error: BrokerError = GraphUnavailable(
+                    f"Microsoft Graph did not answer in time ({type(exc).__name__})")
                 if sent and not operation.idempotent:
-                    raise last_error from None
-                delay = self._backoff(attempt)
-            else:
-                request_id = response.headers.get("request-id")
-                log.info("Graph %s status=%d attempt=%d ms=%d correlation=%s request-id=%s client-request-id=%s",
-                         operation.name, response.status_code, attempt, (time.monotonic() - started) * 1000,
-                         call.correlation_id, request_id, client_request_id)
-                if 200 <= response.status_code < 300:
-                    return response
-                last_error = error_of(response, operation, app_id=self._app_id, tenant_id=call.tenant_id,
-                                      organizer_id=call.organizer_id)
-                retry_on = RETRY_STATUSES if operation.idempotent else NOT_ACTED  # a 5xx may have acted on a create
-                if response.status_code not in retry_on:
-                    raise last_error
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-                last_error.retry_after = retry_after
-                delay = retry_after if retry_after is not None else self._backoff(attempt)
-            if attempt == policy.max_attempts or delay > policy.max_retry_after:
-                # Too long to wait in process: hand the wait to the caller (Retry-After) or to the queue.
-                last_error.retry_after = min(max(delay, last_error.retry_after or 0.0), MAX_HANDED_BACK)
-                raise last_error
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+                    raise error from None
+                span.fail(type(exc).__name__)
+                return self._retry_in(span, error, self._backoff(attempt))
+            request_id = response.headers.get("request-id")
+            elapsed = time.monotonic() - started
+            telemetry.graph_answered(operation.name, response.status_code, elapsed)
+            span.set("http.response.status_code", response.status_code)
+            span.set("graph.request_id", request_id)
+            log.info("Graph %s status=%d attempt=%d ms=%d correlation=%s request-id=%s client-request-id=%s",
+                     operation.name, response.status_code, attempt, elapsed * 1000, call.correlation_id, request_id,
+                     client_request_id)
+            if 200 <= response.status_code < 300:
+                return response
+            error = error_of(response, operation, app_id=self._app_id, tenant_id=call.tenant_id,
+                             organizer_id=call.organizer_id)
+            if response.status_code == 403:
+                telemetry.graph_forbidden(operation.name, forbidden_cause(response, error))
+            retry_on = RETRY_STATUSES if operation.idempotent else NOT_ACTED  # a 5xx may have acted on a create
+            if response.status_code not in retry_on:
+                raise error
+            span.fail(error.code)
+            error.retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+            span.set("graph.retry_after", error.retry_after)
+            return self._retry_in(span, error, error.retry_after if error.retry_after is not None
+                                  else self._backoff(attempt))
+
+    @staticmethod
+    def _retry_in(span: telemetry.Span, error: BrokerError, delay: float) -> tuple[BrokerError, float]:
+        span.set("graph.retry_in", delay)
+        return error, delay
 
     def _backoff(self, attempt: int) -> float:
         return self._policy.backoff_base * (2 ** (attempt - 1)) * (0.5 + self._jitter())

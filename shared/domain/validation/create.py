@@ -11,6 +11,7 @@ from typing import Any
 from shared.domain.errors import FieldError, ValidationFailed
 from shared.domain.meeting_request import DEFAULT_DURATION, MeetingRequest
 from shared.domain.meeting_options import SETTINGS
+from shared.domain.messages import TRACEPARENT
 from shared.domain.identifiers import UPN, UPN_RULE, has_control_chars, is_guid, is_tenant_id
 from shared.domain.calendar_event import EVENT_MEMBERS
 from shared.domain.validation.calendar import check_calendar
@@ -25,7 +26,7 @@ MAX_CORRELATION_ID = 200
 KEY_MEMBERS = ("organizerId", "externalId", "tenantId")
 REQUEST_MEMBERS = KEY_MEMBERS + ("subject", "startDateTime", "endDateTime", "participants", "chatInfo",
                                  "joinMeetingIdSettings", "calendar", *SETTINGS, *EVENT_MEMBERS)
-QUEUE_ONLY_MEMBERS = ("correlationId", "acceptLanguage", "action")
+QUEUE_ONLY_MEMBERS = ("correlationId", "acceptLanguage", "action", TRACEPARENT)
 
 
 def start_checking(payload: Any) -> Checker:

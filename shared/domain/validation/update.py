@@ -10,6 +10,7 @@ from typing import Any
 from shared.domain.meeting_request import DEFAULT_DURATION, MeetingCancel, MeetingChange
 from shared.domain.meeting_options import SETTINGS
 from shared.domain.errors import ValidationFailed
+from shared.domain.messages import TRACEPARENT
 from shared.domain.calendar_event import EVENT_MEMBERS
 from shared.domain.validation.calendar import check_event_members
 from shared.domain.validation.checks import Checker, check_participants, check_presenters, check_settings, check_times
@@ -22,7 +23,7 @@ CANCEL_MODES = ("delete", "lock")
 def validate_change(payload: Any, *, queue: bool = False, key: dict[str, str | None] | None = None) -> MeetingChange:
     """Check a change; ``key`` names the meeting when it comes from the URL (HTTP), else the payload names it."""
     check = start_checking(payload)
-    allowed = CHANGE_MEMBERS + (KEY_MEMBERS + ("correlationId", "action") if queue else ())
+    allowed = CHANGE_MEMBERS + (KEY_MEMBERS + ("correlationId", "action", TRACEPARENT) if queue else ())
     if "joinMeetingIdSettings" in payload:
         check.add("joinMeetingIdSettings", "cannot change once the meeting is created (Graph's rule): ask for a new "
                                            "externalId to get a meeting with another passcode setting")
@@ -60,7 +61,7 @@ def _attendees(check: Checker, participants: Any) -> list[dict[str, Any]] | None
 def validate_cancel(payload: Any, *, queue: bool = False, key: dict[str, str | None] | None = None) -> MeetingCancel:
     """A cancel: the key (from the URL over HTTP, from the message on the queue) and ``mode`` delete or lock."""
     check = start_checking(payload)
-    check.unknown(payload, KEY_MEMBERS + ("correlationId", "action", "mode", "comment") if queue
+    check.unknown(payload, KEY_MEMBERS + ("correlationId", "action", "mode", "comment", TRACEPARENT) if queue
                   else ("mode", "comment"), "")
     organizer, external_id, tenant, correlation_id = check_key(check, {**payload, **(key or {})}, queue=queue)
     mode = payload.get("mode") or "delete"
