@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Iterable
 
 from shared.domain.records import MeetingKey, MeetingRecord
@@ -79,6 +80,27 @@ class Written:
 MAX_MOVES = 30  # a transaction holds 100 operations: a move is up to 4 (delete, insert, two index rows)
 
 
+@dataclass(frozen=True)
+class DueAttendance:
+    """The attendance of one occurrence of a key's meeting, to be collected at ``due_at``: the rows a timer finds by
+    due time (``MeetingRepository.due_attendance``), and what a collector that claimed one holds."""
+
+    key: MeetingKey
+    occurrence: str            # "" for the meeting itself (one per key); an occurrence's id for a series
+    end: datetime              # the occurrence's scheduled end
+    due_at: datetime           # when it is next due; a claim moves it to the claim's expiry
+    attempts: int = 0          # looks at Graph so far
+    lease_owner: str | None = None
+    last_error: dict | None = None
+    correlation_id: str | None = None  # of the request that asked for it: the result carries it
+    etag: str | None = None    # of the stored version; None: not stored yet
+
+
+class DueChanged(Exception):
+    """A due row changed or went since it was read (another collector claimed or finished it, or it was
+    rescheduled)."""
+
+
 class AliasChanged(Exception):
     """The alias written with a record changed since it was read (or exists though it was read as missing)."""
 
@@ -143,6 +165,28 @@ class MeetingRepository(ABC):
     @abstractmethod
     def put_quota(self, count: QuotaCount) -> QuotaCount:
         """Write one shard alone (inserted when its etag is None, else only if unchanged); QuotaChanged."""
+
+    # Attendance to collect after a meeting ends, kept by due time so that a timer finds what is due without
+    # scanning the records. Each (key, occurrence) is scheduled once and finished once: a finished one is remembered,
+    # and scheduling it again does nothing.
+
+    @abstractmethod
+    def schedule_attendance(self, due: DueAttendance) -> DueAttendance | None:
+        """Schedule (key, occurrence) at ``due.due_at``; when it is scheduled already, move it there (its attempts,
+        claim and error kept). None when it was finished before: nothing is written. DueChanged on a lost race."""
+
+    @abstractmethod
+    def due_attendance(self, now: datetime, limit: int) -> list[DueAttendance]:
+        """At most ``limit`` rows due at ``now`` or earlier, the longest due first: one range query."""
+
+    @abstractmethod
+    def move_attendance(self, due: DueAttendance, to: DueAttendance) -> DueAttendance:
+        """Replace ``due`` (only if unchanged since read: its etag) by ``to`` (same key and occurrence: a new due
+        time, claim, attempts or error); DueChanged otherwise."""
+
+    @abstractmethod
+    def finish_attendance(self, due: DueAttendance) -> None:
+        """Remove ``due`` (only if unchanged since read) and remember (key, occurrence) as finished; DueChanged."""
 
 
 class TokenProvider(ABC):
@@ -222,5 +266,33 @@ class CalendarGraph(ABC):
         Graph no longer had the event."""
 
 
-class GraphPort(MeetingsGraph, CalendarGraph):
+class ArtifactsGraph(ABC):
+    """What Graph keeps of a meeting that took place, read as its organizer: attendance reports (application
+    permission OnlineMeetingArtifact.Read.All) and transcripts of calendar-backed meetings
+    (OnlineMeetingTranscript.Read.All), both under the organizer's Teams application access policy. Lists are read
+    to their end (``@odata.nextLink``). A 403 raises ArtifactAccessDenied naming the permission, or
+    AccessPolicyMissing."""
+
+    @abstractmethod
+    def attendance_reports(self, tenant_id: str, organizer_id: str, meeting_id: str, *,
+                           correlation_id: str) -> list[dict[str, Any]]:
+        """``GET /users/{organizer}/onlineMeetings/{id}/attendanceReports``: the reports, without their records."""
+
+    @abstractmethod
+    def attendance_records(self, tenant_id: str, organizer_id: str, meeting_id: str, report_id: str, *,
+                           correlation_id: str) -> list[dict[str, Any]]:
+        """``GET .../attendanceReports/{reportId}/attendanceRecords``: every record of one report."""
+
+    @abstractmethod
+    def transcripts(self, tenant_id: str, organizer_id: str, meeting_id: str, *,
+                    correlation_id: str) -> list[dict[str, Any]]:
+        """``GET /users/{organizer}/onlineMeetings/{id}/transcripts``: the transcripts' metadata."""
+
+    @abstractmethod
+    def transcript_content(self, tenant_id: str, organizer_id: str, meeting_id: str, transcript_id: str, *,
+                           correlation_id: str) -> str:
+        """``GET .../transcripts/{transcriptId}/content``: the WebVTT text."""
+
+
+class GraphPort(MeetingsGraph, CalendarGraph, ArtifactsGraph):
     """Everything the use cases ask of Graph (``shared.adapters.graph.client.GraphClient``)."""

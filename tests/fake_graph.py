@@ -1,5 +1,6 @@
 """A hand-written fake of the Graph port, in process for unit tests: the documented semantics of createOrGet, plain
-create, PATCH, DELETE and calendar events (the emulator in localdev/ is the HTTP-level stand-in)."""
+create, PATCH, DELETE, calendar events and meeting artifacts (attendance reports, transcripts); the emulator in
+localdev/ is the HTTP-level stand-in."""
 from __future__ import annotations
 
 import copy
@@ -46,6 +47,8 @@ class FakeGraph(GraphPort):
         self.mailbox: list[tuple[str, str, str]] = []   # (kind, attendee address, event id)
         self.crash_after_event_create = False          # raise (after the event exists) once, as a lost answer
         self.crash_after_event_create_with: BrokerError = MeetingGone("unused")
+        self.reports: dict[str, list[dict[str, Any]]] = {}       # meeting id -> reports, each with its records
+        self.transcript_items: dict[str, list[dict[str, Any]]] = {}  # meeting id -> transcripts, with "content"
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -163,6 +166,69 @@ class FakeGraph(GraphPort):
             for attendee in event.get("attendees", []):
                 self.mailbox.append(("cancellation", attendee["emailAddress"]["address"], event_id))
             return True
+
+    # ---- meeting artifacts: what a test put there with end_occurrence / add_transcript --------------------------
+
+    def attendance_reports(self, tenant_id: str, organizer_id: str, meeting_id: str, *,
+                           correlation_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self._step("attendanceReports", meeting_id)
+            self._existing(meeting_id)
+            return [{**copy.deepcopy({k: v for k, v in report.items() if k != "attendanceRecords"}),
+                     "attendanceRecords": []} for report in self.reports.get(meeting_id, [])]
+
+    def attendance_records(self, tenant_id: str, organizer_id: str, meeting_id: str, report_id: str, *,
+                           correlation_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self._step("attendanceRecords", meeting_id)
+            self._existing(meeting_id)
+            for report in self.reports.get(meeting_id, []):
+                if report["id"] == report_id:
+                    return copy.deepcopy(report["attendanceRecords"])
+            raise MeetingGone("the attendance report no longer exists")
+
+    def transcripts(self, tenant_id: str, organizer_id: str, meeting_id: str, *,
+                    correlation_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            self._step("transcripts", meeting_id)
+            self._existing(meeting_id)
+            return [{k: v for k, v in item.items() if k != "content"}
+                    for item in self.transcript_items.get(meeting_id, [])]
+
+    def transcript_content(self, tenant_id: str, organizer_id: str, meeting_id: str, transcript_id: str, *,
+                           correlation_id: str) -> str:
+        with self._lock:
+            self._step("transcriptContent", meeting_id)
+            self._existing(meeting_id)
+            for item in self.transcript_items.get(meeting_id, []):
+                if item["id"] == transcript_id:
+                    return str(item["content"])
+            raise MeetingGone("the transcript no longer exists")
+
+    def end_occurrence(self, meeting_id: str, start: str, end: str,
+                       people: list[tuple[str, str, int]]) -> dict[str, Any]:
+        """A report of an occurrence that ended: one record per (address, role, seconds attended) in ``people``."""
+        with self._lock:
+            report = {"id": f"report-{next(self._ids)}", "meetingStartDateTime": start, "meetingEndDateTime": end,
+                      "totalParticipantCount": len(people), "attendanceRecords": [
+                          {"emailAddress": address, "role": role, "totalAttendanceInSeconds": seconds,
+                           "identity": {"id": USERS.get(address.lower()), "displayName": address.split("@")[0]},
+                           "attendanceIntervals": [{"joinDateTime": start, "leaveDateTime": end,
+                                                    "durationInSeconds": seconds}]}
+                          for address, role, seconds in people]}
+            self.reports.setdefault(meeting_id, []).append(report)
+            return copy.deepcopy(report)
+
+    def add_transcript(self, meeting_id: str, content: str, created: str = "2026-03-01T10:00:00Z") -> str:
+        with self._lock:
+            transcript_id = f"transcript-{next(self._ids)}"
+            self.transcript_items.setdefault(meeting_id, []).append(
+                {"id": transcript_id, "createdDateTime": created, "endDateTime": created, "content": content})
+            return transcript_id
+
+    def _existing(self, meeting_id: str) -> None:
+        if meeting_id not in self.meetings:
+            raise MeetingGone("the meeting no longer exists in Microsoft Graph")
 
     def count(self, operation: str) -> int:
         return sum(1 for name, _ in self.operations if name == operation)

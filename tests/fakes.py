@@ -17,8 +17,8 @@ from shared.config.settings import Settings
 from shared.usecases import Deps
 from shared.adapters.table import keys
 from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, meeting_json
-from shared.ports import (MAX_MOVES, Alias, AliasChanged, MeetingRepository, QuotaChanged, QuotaCount, QuotaCounts,
-                               Written)
+from shared.ports import (MAX_MOVES, Alias, AliasChanged, DueAttendance, DueChanged, MeetingRepository, QuotaChanged,
+                          QuotaCount, QuotaCounts, Written)
 from shared.domain.clock import Clock
 from shared.domain.identifiers import is_guid, normalize_organizer
 
@@ -81,6 +81,8 @@ class InMemoryMeetingRepository(MeetingRepository):
         self.aliases: dict[tuple[str, str], Alias] = {}
         self.counters: dict[tuple[str, str, str, int], QuotaCount] = {}
         self.index: dict[tuple[str, str], MeetingKey] = {}
+        self.due: dict[tuple[MeetingKey, str], DueAttendance] = {}   # scheduled, by (key, occurrence)
+        self.finished: set[tuple[MeetingKey, str]] = set()
         self.outage: BrokerError | None = None
         self.ready = False
         self.calls: list[str] = []
@@ -207,6 +209,49 @@ class InMemoryMeetingRepository(MeetingRepository):
             raise QuotaChanged("the counter changed since it was read")
         written = self.counters[_counter_key(count)] = with_changes(count, etag=self._next_etag())
         return written
+
+    @_atomic
+    def schedule_attendance(self, due: DueAttendance) -> DueAttendance | None:
+        self._call("schedule_attendance")
+        identity = (due.key, due.occurrence)
+        if identity in self.finished:
+            return None
+        current = self.due.get(identity)
+        if current is not None and current.due_at == due.due_at:
+            return current
+        stored = with_changes(current or due, due_at=due.due_at, end=due.end, etag=self._next_etag())
+        self.due[identity] = stored
+        return stored
+
+    @_atomic
+    def due_attendance(self, now: datetime, limit: int) -> list[DueAttendance]:
+        self._call("due_attendance")
+        found = sorted((due for due in self.due.values() if due.due_at <= now),
+                       key=lambda due: (due.due_at, due.key.tenant_id, due.key.organizer_key, due.key.external_id))
+        return found[:max(0, limit)]
+
+    @_atomic
+    def move_attendance(self, due: DueAttendance, to: DueAttendance) -> DueAttendance:
+        self._call("move_attendance")
+        if (to.key, to.occurrence) != (due.key, due.occurrence):
+            raise ValueError("a due row moves only in time: the key and occurrence stay")
+        self._current_due(due)
+        stored = self.due[(due.key, due.occurrence)] = with_changes(to, etag=self._next_etag())
+        return stored
+
+    @_atomic
+    def finish_attendance(self, due: DueAttendance) -> None:
+        self._call("finish_attendance")
+        self._current_due(due)
+        del self.due[(due.key, due.occurrence)]
+        self.finished.add((due.key, due.occurrence))
+
+    def _current_due(self, due: DueAttendance) -> None:
+        if not due.etag:
+            raise ValueError("a due row changes only on the ETag it was read with")
+        current = self.due.get((due.key, due.occurrence))
+        if current is None or current.etag != due.etag:
+            raise DueChanged("the due row changed or went since it was read")
 
 
 def _alias_key(alias: Alias) -> tuple[str, str]:

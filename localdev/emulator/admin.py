@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from . import event_admin
+from . import artifact_admin, event_admin
 from .directory import DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE
 from .replies import Reply
 from .state import FAULT_TARGETS, EmulatorState
@@ -103,6 +103,10 @@ def handle(state: EmulatorState, method: str, segments: list[str], query: str, b
             return traffic_admin(state.traffic, method, data)
         if segments and segments[0] in event_admin.RESOURCES:  # calendars: mailboxes, events, scopes, after-faults
             answer = event_admin.handle(state, method, segments, query, data)
+            if answer is not None:
+                return answer
+        if segments and segments[0] in artifact_admin.RESOURCES:  # occurrences, the artifact lists' page size
+            answer = artifact_admin.handle(state, method, segments, data)
             if answer is not None:
                 return answer
         if (method, resource) == ("POST", "reset"):

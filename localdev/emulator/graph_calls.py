@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from typing import Any, Mapping
 from urllib.parse import unquote
@@ -34,6 +35,13 @@ GRAPH_ERROR_MESSAGES = {
 _ENDPOINTS = {("POST", "collection"): "create_meeting", ("GET", "collection"): "list_meetings",
               ("POST", "createOrGet"): "create_or_get", ("GET", "item"): "get_meeting",
               ("PATCH", "item"): "update_meeting", ("DELETE", "item"): "delete_meeting"}
+# Below one meeting, its artifacts: (shape of the segments after the meeting id) -> endpoint name (GET only).
+_ARTIFACT_ENDPOINTS = {("attendancereports",): "list_attendance_reports",
+                       ("attendancereports", "*"): "get_attendance_report",
+                       ("attendancereports", "*", "attendancerecords"): "list_attendance_records",
+                       ("transcripts",): "list_transcripts", ("transcripts", "*"): "get_transcript",
+                       ("transcripts", "*", "content"): "get_transcript_content"}
+_KEYED = re.compile(r"^(?P<name>[A-Za-z]+)\('(?P<key>[^']*)'\)$")  # OData key syntax: users('{id}')
 # The same for /users/{id}/events (or /calendar/events): "event" is .../events/{eventId}, "cancel" .../cancel.
 _EVENT_ENDPOINTS = {("POST", "events"): "create_event", ("GET", "events"): "list_events",
                     ("GET", "event"): "get_event", ("PATCH", "event"): "update_event",
@@ -127,10 +135,21 @@ def authenticate(call: GraphCall, signing: SigningKey, headers: Mapping[str, str
 
 def classify(method: str, path: str) -> tuple[str | None, dict[str, str]]:
     """(endpoint name or None, parts) for a Graph path (the raw, still-encoded path). parts: version, and for an
-    onlineMeetings path user and shape ("collection", "createOrGet", "item"), meeting_id for an item; for an events
-    path user and shape ("events", "event", "cancel"), event_id for the last two."""
-    segments = path.strip("/").split("/")
+    onlineMeetings path user and shape ("collection", "createOrGet", "item"), meeting_id for an item; for an artifact
+    path below a meeting user, meeting_id, shape "artifact" and report_id or transcript_id; for an events path user and
+    shape ("events", "event", "cancel"), event_id for the last two. Segments in OData key syntax (``users('{id}')``,
+    as Teams writes some next-page links) count as two."""
+    segments = [part for segment in path.strip("/").split("/") for part in _unkeyed(segment)]
     parts: dict[str, str] = {"version": segments[0] if segments else ""}
+    if len(segments) in (6, 7, 8) and segments[1].lower() == "users" and segments[3].lower() == "onlinemeetings":
+        shape = tuple("*" if index == 1 else s.lower() for index, s in enumerate(segments[5:]))
+        endpoint = _ARTIFACT_ENDPOINTS.get(shape)
+        if endpoint is None:
+            return None, parts
+        parts.update(user=unquote(segments[2]), meeting_id=unquote(segments[4]), shape="artifact")
+        if len(segments) > 6:
+            parts["report_id" if shape[0] == "attendancereports" else "transcript_id"] = unquote(segments[6])
+        return endpoint if method == "GET" else None, parts
     if len(segments) in (4, 5) and segments[1].lower() == "users" and segments[3].lower() == "onlinemeetings":
         parts["user"] = unquote(segments[2])
         if len(segments) == 4:
@@ -151,6 +170,11 @@ def classify(method: str, path: str) -> tuple[str | None, dict[str, str]]:
             parts["event_id"] = unquote(segments[4])
         return _EVENT_ENDPOINTS.get((method, parts["shape"])), parts
     return None, parts
+
+
+def _unkeyed(segment: str) -> list[str]:
+    match = _KEYED.match(segment)
+    return [match.group("name"), match.group("key")] if match else [segment]
 
 
 def record(state: EmulatorState, method: str, path: str, query: str, parts: Mapping[str, str], endpoint: str,

@@ -1,5 +1,6 @@
 """Microsoft Graph ``onlineMeetings`` stand-in, v1.0 and beta, application tokens only: createOrGet, create, get,
-update, delete and find by join URL (endpoints and order of checks: localdev/README.md, "Graph onlineMeetings")."""
+update, delete and find by join URL (endpoints and order of checks: localdev/README.md, "Graph onlineMeetings");
+events and meeting artifacts are handed to ``graph_events`` and ``graph_artifacts``."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, unquote
 
-from . import graph_events
+from . import graph_artifacts, graph_events
+from .artifacts import ARTIFACT_ENDPOINTS
 from .directory import ONLINE_MEETINGS_ROLE, User
 from .events import EVENT_ENDPOINTS
 from .graph_calls import GraphCall, authenticate, classify, record
@@ -110,6 +112,8 @@ def _handle(call: GraphCall, signing: SigningKey, schemas: GraphSchemas, method:
     assert claims is not None
     if endpoint in EVENT_ENDPOINTS:  # Outlook calendars: their own permissions, no Teams access policy
         return graph_events.operate(call, endpoint, parts, headers, query, raw_body, claims, facts), claims
+    if endpoint in ARTIFACT_ENDPOINTS:  # attendance and transcripts: their own permissions, the access policy
+        return graph_artifacts.operate(call, endpoint, parts, path, query, claims, facts), claims
     if ONLINE_MEETINGS_ROLE not in (claims.get("roles") or []):
         return call.error(403, "Forbidden", "Insufficient privileges to complete the operation. The application "
                                             f"needs the {ONLINE_MEETINGS_ROLE} application permission."), claims

@@ -1,6 +1,7 @@
-"""In-memory state of the Graph/Entra/managed-identity emulator: ``EmulatorState``, its three stores
-(``state.directory``, ``state.online_meetings``, ``state.calendars``), injected faults, counters, the record of every
-Graph call and the clock; one re-entrant lock, shared by the stores (localdev/README.md, "State and its stores")."""
+"""In-memory state of the Graph/Entra/managed-identity emulator: ``EmulatorState``, its four stores
+(``state.directory``, ``state.online_meetings``, ``state.calendars``, ``state.artifacts``), injected faults, counters,
+the record of every Graph call and the clock; one re-entrant lock, shared by the stores (localdev/README.md, "State
+and its stores")."""
 from __future__ import annotations
 
 import collections
@@ -9,6 +10,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from .artifact_store import ArtifactStore
+from .artifacts import ARTIFACT_ENDPOINTS
 from .calendar_store import CalendarStore
 from .directory import Directory
 from .events import EVENT_ENDPOINTS
@@ -19,12 +22,13 @@ from .traffic import GraphTraffic
 FAULT_TARGETS = ("token", "identity", "graph", "discovery")
 # Graph endpoint names: the ``endpoint`` of recorded calls, the keys of ``counters`` next to the Entra ones.
 GRAPH_ENDPOINTS = ("create_or_get", "create_meeting", "get_meeting", "update_meeting", "delete_meeting",
-                   "list_meetings", *EVENT_ENDPOINTS)
+                   "list_meetings", *EVENT_ENDPOINTS, *ARTIFACT_ENDPOINTS)
 COUNTER_NAMES = ("token", "identity", "discovery", "jwks", *GRAPH_ENDPOINTS)
 
 
 class EmulatorState:
-    """The stores (directory, online meetings, calendars), faults, counters, recorded calls and the clock."""
+    """The stores (directory, online meetings, calendars, artifacts), faults, counters, recorded calls and the
+    clock."""
 
     def __init__(self, now: Callable[[], float] = time.time) -> None:
         self.lock = threading.RLock()
@@ -34,6 +38,7 @@ class EmulatorState:
         self.directory = Directory(self.lock)
         self.online_meetings = MeetingStore(self.lock, lambda: self.base_url)
         self.calendars = CalendarStore(self.lock, lambda: self.base_url)
+        self.artifacts = ArtifactStore(self.lock, self.online_meetings, self.directory)
         self._clear()
 
     def _clear(self) -> None:
@@ -41,6 +46,7 @@ class EmulatorState:
             self.directory.clear()
             self.online_meetings.clear()
             self.calendars.clear()
+            self.artifacts.clear()
             self._faults: dict[str, collections.deque[Fault]] = {t: collections.deque() for t in FAULT_TARGETS}
             self._counters: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTER_NAMES})
             self._requests: list[dict[str, Any]] = []
@@ -55,7 +61,8 @@ class EmulatorState:
             self.traffic = GraphTraffic(self.now)
 
     def reset(self, *, seed: bool = True) -> None:
-        """Forget everything (directory, faults, counters, calls, meetings, setting policies, clock offset)."""
+        """Forget everything (directory, faults, counters, calls, meetings, setting policies, artifacts, clock
+        offset)."""
         with self.lock:
             self._clear()
             self._clock_offset = 0.0

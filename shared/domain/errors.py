@@ -274,3 +274,28 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float_or_none(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# Issue 23 (attendance and transcripts): the core answers these; the routes that do come with the wiring.
+
+class ArtifactsDisabled(BrokerError):
+    """MEETING_ARTIFACTS does not cover what was asked (attendance, or transcripts): refused before any Graph call."""
+
+    status, code, title = 403, "artifacts_disabled", "Meeting attendance and transcripts are not enabled"
+
+
+class ArtifactAccessDenied(BrokerError):
+    """Graph refused to read a meeting artifact: the app lacks the application permission it needs (a missing
+    access policy answers ``access_policy_missing``, as for creates)."""
+
+    status, code, title = 403, "artifact_access_denied", "The app may not read this meeting's attendance or transcripts"
+
+
+class TranscriptsNeedCalendarMeeting(BrokerError):
+    """Graph serves transcripts only for meetings backed by a calendar event: a standalone key has none."""
+
+    status, code, title = 409, "transcripts_need_calendar_meeting", "Transcripts need a calendar-backed meeting"
+
+
+class TranscriptNotFound(BrokerError):
+    status, code, title = 404, "transcript_not_found", "The meeting has no transcript with this id"

@@ -27,6 +27,7 @@ class Status(StrEnum):
     UPDATED = "updated"      # result: the recorded meeting was changed to what the request asked for
     ACCEPTED = "accepted"    # answer: queued for async processing (202)
     DEFERRED = "deferred"    # queue path: tried again later by a delayed copy; nothing emitted yet
+    ATTENDANCE = "attendance"  # result: the attendance of a meeting that ended, collected after its end
 
 
 RECORD_STATUSES = frozenset({Status.PENDING, Status.CREATED, Status.FAILED, Status.LOCKED, Status.CANCELLED})

@@ -8,6 +8,10 @@
 - ``cancel_meeting`` (cancel.py): delete (a tombstone stays) or lock a meeting
 - ``find_meeting``, ``find_by_join_link``, ``organizer_quota`` (find.py): lookups, from the table only
 - ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
+- ``meeting_attendance`` (attendance.py), ``meeting_transcripts`` and ``transcript_text`` (transcripts.py): what
+  Graph kept of a meeting, against the key's participants
+- ``schedule_attendance`` and ``collect_due_attendance`` (collect_attendance.py): attendance after a meeting ends,
+  one result per occurrence
 """
 from shared.usecases.accept import accept_meeting
 from shared.usecases.context import Context, Deps, Outcome, refused
@@ -17,7 +21,11 @@ from shared.usecases.exhaust import exhaust_request, unrecorded_exhaustion, unre
 from shared.usecases.cancel import cancel_meeting
 from shared.usecases.find import find_by_join_link, find_meeting, organizer_quota
 from shared.usecases.update import update_meeting
+from shared.usecases.attendance import meeting_attendance
+from shared.usecases.collect_attendance import collect_due_attendance, schedule_attendance
+from shared.usecases.transcripts import meeting_transcripts, transcript_text
 
 __all__ = ["Context", "Deps", "Outcome", "refused", "tombstone", "accept_meeting", "cancel_meeting", "create_meeting", "exhaust_request",
            "find_by_join_link", "find_meeting", "organizer_quota",
-           "unrecorded_exhaustion", "unrecorded_failure", "update_meeting"]
+           "unrecorded_exhaustion", "unrecorded_failure", "update_meeting", "meeting_attendance",
+           "meeting_transcripts", "transcript_text", "schedule_attendance", "collect_due_attendance"]

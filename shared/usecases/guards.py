@@ -80,3 +80,13 @@ def changeable(row: MeetingRecord | None, organizer_id: str, *, doing: str) -> M
     raise MeetingPending(f"this key has no meeting yet: {doing} it once its create request has succeeded")
 
 
+
+
+def live_meeting(deps: Deps, organizer_id: str, external_id: str, tenant_id: str | None, *,
+                 doing: str) -> MeetingRecord:
+    """The record of a key whose meeting exists, for a lookup that goes on to Graph (attendance, transcripts): the
+    allowlists, then 404 nothing recorded, 410 cancelled, 409 ``meeting_pending`` or ``meeting_create_failed``."""
+    tenant = allowed_tenant(deps, tenant_id)
+    allowed_organizer(deps, organizer_id)
+    return changeable(deps.records.get(deps.records.key(tenant, organizer_id, external_id)), organizer_id,
+                      doing=doing)

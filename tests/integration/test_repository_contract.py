@@ -16,7 +16,7 @@ from shared.adapters.table import keys
 from shared.adapters import storage
 from shared.domain.errors import MeetingTooLarge, StorageUnavailable
 from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
-from shared.ports import QUOTA_SHARDS, Alias, AliasChanged, QuotaChanged, QuotaCount
+from shared.ports import QUOTA_SHARDS, Alias, AliasChanged, DueAttendance, DueChanged, QuotaChanged, QuotaCount
 from shared.adapters.table.repository import TableMeetingRepository
 from shared.domain.identifiers import normalize_organizer
 from shared.config.settings import StorageSettings
@@ -342,6 +342,99 @@ def test_ensure_ready_can_run_again_and_the_repository_still_works(repository):
     assert repository.insert(make_record()).etag
 
 
+# Attendance due after meetings end: found by due time, claimed and finished on the version read.
+
+NOON = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def due_row(external_id: str = "order-1", *, minutes: int = 0, **changes) -> DueAttendance:
+    key = MeetingKey(TENANT, "6e2b4c1a-0000-4000-8000-000000000001", external_id)
+    due = DueAttendance(key=key, occurrence="", end=NOON - timedelta(minutes=10),
+                        due_at=NOON + timedelta(minutes=minutes), correlation_id="corr-1")
+    return with_changes(due, **changes)
+
+
+def test_a_scheduled_row_is_due_from_its_time_on_and_reads_back_equal(repository):
+    stored = repository.schedule_attendance(due_row("a/b?c#d", minutes=5, occurrence="2026-03-01"))
+    assert stored is not None and stored.etag
+    assert repository.due_attendance(NOON, 10) == []
+    [found] = repository.due_attendance(NOON + timedelta(minutes=5), 10)
+    assert found == stored
+    assert (found.key.external_id, found.occurrence, found.end, found.attempts) == (
+        "a/b?c#d", "2026-03-01", NOON - timedelta(minutes=10), 0)
+
+
+def test_due_rows_come_longest_due_first_and_at_most_the_limit(repository):
+    for name, minutes in (("late", -1), ("early", -30), ("later", 20), ("middle", -10)):
+        repository.schedule_attendance(due_row(name, minutes=minutes))
+    assert [d.key.external_id for d in repository.due_attendance(NOON, 10)] == ["early", "middle", "late"]
+    assert [d.key.external_id for d in repository.due_attendance(NOON, 2)] == ["early", "middle"]
+
+
+def test_scheduling_again_keeps_one_row_moved_to_the_new_time_with_its_state(repository):
+    first = repository.schedule_attendance(due_row(minutes=-5))
+    assert repository.schedule_attendance(due_row(minutes=-5)) == first
+    assert first is not None
+    claimed = repository.move_attendance(first, with_changes(first, attempts=2, lease_owner="c-1"))
+    moved = repository.schedule_attendance(due_row(minutes=30, end=NOON + timedelta(minutes=20)))
+    assert moved is not None and (moved.attempts, moved.lease_owner) == (2, "c-1")
+    assert repository.due_attendance(NOON, 10) == []
+    [found] = repository.due_attendance(NOON + timedelta(minutes=30), 10)
+    assert found == moved and found.end == NOON + timedelta(minutes=20) and found.etag != claimed.etag
+
+
+def test_of_two_claims_on_the_version_read_one_wins(repository):
+    scheduled = repository.schedule_attendance(due_row(minutes=-1))
+    [seen_by_a] = repository.due_attendance(NOON, 10)
+    [seen_by_b] = repository.due_attendance(NOON, 10)
+    claimed = repository.move_attendance(seen_by_a, with_changes(seen_by_a, due_at=NOON + timedelta(minutes=5),
+                                                                 lease_owner="a", last_error={"code": "x"}))
+    with pytest.raises(DueChanged):
+        repository.move_attendance(seen_by_b, with_changes(seen_by_b, due_at=NOON + timedelta(minutes=5),
+                                                           lease_owner="b"))
+    assert scheduled is not None and repository.due_attendance(NOON, 10) == []
+    [held] = repository.due_attendance(NOON + timedelta(minutes=5), 10)
+    assert held == claimed and held.lease_owner == "a" and held.last_error == {"code": "x"}
+    same_time = repository.move_attendance(held, with_changes(held, attempts=1))
+    assert same_time.attempts == 1 and same_time.etag != held.etag
+    with pytest.raises(DueChanged):
+        repository.finish_attendance(held)  # the version it was read as is gone
+
+
+def test_a_finished_row_is_gone_and_scheduling_it_again_does_nothing(repository):
+    scheduled = repository.schedule_attendance(due_row(minutes=-1))
+    assert scheduled is not None
+    repository.finish_attendance(scheduled)
+    assert repository.due_attendance(NOON + timedelta(days=9), 10) == []
+    assert repository.schedule_attendance(due_row(minutes=60)) is None
+    assert repository.due_attendance(NOON + timedelta(days=9), 10) == []
+    with pytest.raises(DueChanged):
+        repository.finish_attendance(scheduled)
+
+
+def test_a_due_row_moves_only_in_time(repository):
+    scheduled = repository.schedule_attendance(due_row(minutes=-1))
+    assert scheduled is not None
+    with pytest.raises(ValueError):
+        repository.move_attendance(scheduled, due_row("another"))
+    with pytest.raises(ValueError):
+        repository.finish_attendance(with_changes(scheduled, etag=None))
+
+
+def test_due_rows_sort_by_due_time_in_their_own_partition(table_client):
+    from shared.adapters.table import due
+
+    repo = TableMeetingRepository(table_client)
+    repo.ensure_ready()
+    repo.insert(make_record())
+    for name, minutes in (("b", 3), ("a", -7)):
+        repo.schedule_attendance(due_row(name, minutes=minutes))
+    rows = list(table_client.query_entities("PartitionKey eq @p", parameters={"p": due.DUE_PARTITION}))
+    keys_found = [row["RowKey"] for row in rows]
+    assert [k[:2] for k in keys_found] == ["k|", "k|", "q|", "q|"]
+    assert keys_found[2].startswith("q|2026-03-01T11:53:00.000000Z|") and rows[2]["ExternalId"] == "a"
+
+
 # Fake only: the outage switch the service tests rely on.
 
 def test_the_fake_raises_its_outage_from_every_call_while_set():
@@ -353,6 +446,8 @@ def test_the_fake_raises_its_outage_from_every_call_while_set():
         lambda: repo.learn_alias(Alias(TENANT, "a@b.c", "oid"), []), lambda: repo.rows_of(TENANT, "a@b.c"),
         lambda: repo.record_by_join_url(TENANT, "https://x"), lambda: repo.record_by_join_meeting_id(TENANT, "1"),
         lambda: repo.get_quota(TENANT, "oid", "2026-12"), lambda: repo.put_quota(QuotaCount(TENANT, "o", "m", 1)),
+        lambda: repo.schedule_attendance(due_row()), lambda: repo.due_attendance(NOON, 10),
+        lambda: repo.move_attendance(due_row(etag="x"), due_row()), lambda: repo.finish_attendance(due_row(etag="x")),
     ]
     for call in calls:
         with pytest.raises(StorageUnavailable):
@@ -442,6 +537,8 @@ def test_a_dead_endpoint_raises_storage_unavailable_naming_the_operation_but_not
         "index read": lambda: repo.record_by_join_meeting_id(TENANT, "1"),
         "counter read": lambda: repo.get_quota(TENANT, "oid", "2026-12"),
         "counter write": lambda: repo.put_quota(QuotaCount(TENANT, "oid", "2026-12", 1)),
+        "due read": lambda: repo.schedule_attendance(due_row()),
+        "due query": lambda: repo.due_attendance(NOON, 10),
     }
     for operation, call in calls.items():
         with pytest.raises(StorageUnavailable) as raised:

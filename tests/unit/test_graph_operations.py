@@ -6,11 +6,15 @@ import pytest
 from shared.adapters.graph import operations
 from shared.adapters.graph.answers import error_of
 from shared.adapters.graph.operations import Operation, Refusal
-from shared.domain.errors import (AccessPolicyMissing, BrokerError, CalendarAccessDenied, MeetingGone,
-                                  OrganizerNotFound)
+import requests
+
+from shared.domain.errors import (AccessPolicyMissing, ArtifactAccessDenied, BrokerError, CalendarAccessDenied,
+                                  MeetingGone, OrganizerNotFound)
 from tests.fake_graph import error_answer
 
 OPERATIONS = [value for value in vars(operations).values() if isinstance(value, Operation)]
+ARTIFACTS = (operations.ATTENDANCE_REPORTS, operations.ATTENDANCE_RECORDS, operations.TRANSCRIPTS,
+             operations.TRANSCRIPT_CONTENT)
 
 
 def _error(status: int, operation: Operation) -> BrokerError:
@@ -20,10 +24,13 @@ def _error(status: int, operation: Operation) -> BrokerError:
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.name)
 def test_a_403_means_what_the_operations_resource_says(operation):
     error = _error(403, operation)
-    expected = CalendarAccessDenied if "/events" in operation.template else AccessPolicyMissing
+    artifact = operation in ARTIFACTS
+    expected = CalendarAccessDenied if "/events" in operation.template else \
+        ArtifactAccessDenied if artifact else AccessPolicyMissing
     assert type(error) is expected and error.status == 403
     assert f"may not {operation.doing} " in error.detail or f"allowed to {operation.doing} " in error.detail
-    assert error.extra == {"appId": "app-1", "organizerId": "o-1"}
+    assert {name: value for name, value in error.extra.items() if name != "permission"} == \
+        {"appId": "app-1", "organizerId": "o-1"}
     assert error.detail.endswith("(Graph status 403, code Forbidden, request-id r-1)")
 
 
@@ -53,3 +60,43 @@ def test_a_path_keeps_a_upns_at_and_encodes_the_item_whole():
     with pytest.raises(KeyError):
         operations.UPDATE_EVENT.path("o")  # an operation on one item needs the item
 
+
+
+@pytest.mark.parametrize("operation, permission", [
+    (operations.ATTENDANCE_REPORTS, "OnlineMeetingArtifact.Read.All"),
+    (operations.ATTENDANCE_RECORDS, "OnlineMeetingArtifact.Read.All"),
+    (operations.TRANSCRIPTS, "OnlineMeetingTranscript.Read.All"),
+    (operations.TRANSCRIPT_CONTENT, "OnlineMeetingTranscript.Read.All")], ids=lambda value: getattr(value, "name", value))
+def test_an_artifacts_403_names_the_permission_it_lacks_and_the_setting_that_grants_it(operation, permission):
+    error = _error(403, operation)
+    assert error.code == "artifact_access_denied" and error.extra["permission"] == permission
+    assert permission in error.detail and "MEETING_ARTIFACTS=" in error.detail and "azd provision" in error.detail
+
+
+def _policy_refusal() -> requests.Response:
+    """Graph's 403 when the organizer has no Teams application access policy for the app."""
+    response = requests.Response()
+    response.status_code = 403
+    response._content = b'{"error": {"code": "General", "message": "No application access policy found for this app."}}'
+    return response
+
+
+@pytest.mark.parametrize("operation", ARTIFACTS, ids=lambda operation: operation.name)
+def test_an_artifacts_403_for_a_missing_access_policy_answers_as_for_creates(operation):
+    error = error_of(_policy_refusal(), operation, app_id="app-1", tenant_id="t-1", organizer_id="o-1")
+    assert type(error) is AccessPolicyMissing and "Grant-CsApplicationAccessPolicy" in error.detail
+
+
+def test_an_operation_below_a_sub_item_names_it_encoded_and_needs_it():
+    records = operations.ATTENDANCE_RECORDS.under(report="r/1 ?")
+    assert records.path("o", "M1") == "/users/o/onlineMeetings/M1/attendanceReports/r%2F1%20%3F/attendanceRecords"
+    with pytest.raises(KeyError):
+        operations.ATTENDANCE_RECORDS.path("o", "M1")  # the report is not named
+    assert records.on_one_item and records.name == "attendanceRecords"
+
+
+def test_an_operation_at_a_literal_path_keeps_what_its_404_and_403_mean():
+    page = operations.TRANSCRIPTS.at("/users('o')/onlineMeetings('M{1}')/transcripts")
+    assert page.path("ignored") == "/users('o')/onlineMeetings('M{1}')/transcripts"
+    assert page.on_one_item and page.forbidden is operations.TRANSCRIPTS.forbidden
+    assert type(_error(404, page)) is MeetingGone

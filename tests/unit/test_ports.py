@@ -40,6 +40,7 @@ def test_a_fake_that_forgets_a_method_fails_when_made_not_when_called(fake, forg
         forgetful()
 
 
-def test_the_graph_port_is_the_meetings_and_the_calendar_port():
+def test_the_graph_port_is_the_meetings_the_calendar_and_the_artifacts_port():
     assert {"create_or_get", "create", "update", "delete", "meeting_by_join_url", "create_event", "find_event",
-            "update_event", "cancel_event"} == GraphPort.__abstractmethods__
+            "update_event", "cancel_event", "attendance_reports", "attendance_records", "transcripts",
+            "transcript_content"} == GraphPort.__abstractmethods__

@@ -93,7 +93,7 @@ def error_of(response: requests.Response, operation: Operation, *, app_id: str, 
     if status == 401:
         return GraphUnauthorized(f"Microsoft Graph did not accept the app's token for tenant {tenant_id} {where}")
     if status == 403:
-        return operation.forbidden(Refusal(app_id, tenant_id, organizer_id, operation.doing, where))
+        return operation.forbidden(Refusal(app_id, tenant_id, organizer_id, operation.doing, where, code, message))
     if status == 404 and operation.on_one_item:
         return MeetingGone(f"the meeting no longer exists in Microsoft Graph (deleted outside the broker?) {where}")
     if status == 404:

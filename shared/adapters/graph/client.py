@@ -22,6 +22,7 @@ from shared.adapters.graph.answers import (error_of, event_of, event_of_value, f
 from shared.adapters.graph.operations import (CANCEL_EVENT, CREATE_EVENT, CREATE_MEETING, CREATE_OR_GET,
                                               DELETE_MEETING, FIND_EVENTS, MEETINGS_BY_JOIN_URL, UPDATE_EVENT,
                                               UPDATE_MEETING, Operation)
+from shared.adapters.graph.operations import ATTENDANCE_RECORDS, ATTENDANCE_REPORTS, TRANSCRIPT_CONTENT, TRANSCRIPTS
 from shared.domain.calendar_event import carries_property
 from shared.domain.errors import BrokerError, GraphUnavailable
 from shared.ports import GraphAnswer, GraphPort, TokenProvider
@@ -220,6 +221,54 @@ class GraphClient(GraphPort):
 
     def _backoff(self, attempt: int) -> float:
         return self._policy.backoff_base * (2 ** (attempt - 1)) * (0.5 + self._jitter())
+
+    # ---- meeting artifacts (issue 23): read-only lists, paged through @odata.nextLink, over the request path above
+
+    MAX_PAGES = 100  # pages of one collection read before giving up (an artifact list is far shorter)
+
+    def attendance_reports(self, tenant_id: str, organizer_id: str, meeting_id: str, *,
+                           correlation_id: str) -> list[dict[str, Any]]:
+        return self._every_page(_Call(ATTENDANCE_REPORTS, tenant_id, organizer_id, correlation_id, meeting_id))
+
+    def attendance_records(self, tenant_id: str, organizer_id: str, meeting_id: str, report_id: str, *,
+                           correlation_id: str) -> list[dict[str, Any]]:
+        return self._every_page(_Call(ATTENDANCE_RECORDS.under(report=report_id), tenant_id, organizer_id,
+                                      correlation_id, meeting_id))
+
+    def transcripts(self, tenant_id: str, organizer_id: str, meeting_id: str, *,
+                    correlation_id: str) -> list[dict[str, Any]]:
+        return self._every_page(_Call(TRANSCRIPTS, tenant_id, organizer_id, correlation_id, meeting_id))
+
+    def transcript_content(self, tenant_id: str, organizer_id: str, meeting_id: str, transcript_id: str, *,
+                           correlation_id: str) -> str:
+        response = self._send(_Call(TRANSCRIPT_CONTENT.under(transcript=transcript_id), tenant_id, organizer_id,
+                                    correlation_id, meeting_id))
+        return response.content.decode("utf-8", "replace")  # WebVTT is UTF-8 text
+
+    def _every_page(self, call: _Call) -> list[dict[str, Any]]:
+        """The items of a collection, page after page while Graph names a next one (at most MAX_PAGES)."""
+        items: list[dict[str, Any]] = []
+        for _ in range(self.MAX_PAGES):
+            page = json_object(self._send(call), "a collection")
+            value = page.get("value")
+            if not isinstance(value, list):
+                raise GraphUnavailable(f"Microsoft Graph answered {call.operation.name} without a list of values")
+            items += [item for item in value if isinstance(item, dict)]
+            link = page.get("@odata.nextLink")
+            if not link:
+                return items
+            call = self._next_page(call, link)
+        raise GraphUnavailable(f"Microsoft Graph answered {call.operation.name} with more than {self.MAX_PAGES} pages")
+
+    def _next_page(self, call: _Call, link: Any) -> _Call:
+        """The call of the page a nextLink names, verbatim: only below this client's Graph address and version (the
+        app's token goes nowhere else)."""
+        if not isinstance(link, str) or not link.startswith(self._base + "/"):
+            raise GraphUnavailable(f"Microsoft Graph answered {call.operation.name} with a next page outside "
+                                   f"{self._base}")
+        path, _, query = link[len(self._base):].partition("?")
+        return _Call(call.operation.at(path), call.tenant_id, call.organizer_id, call.correlation_id,
+                     query=f"?{query}" if query else "")
 
 
 def _odata(value: str) -> str:

@@ -1,15 +1,14 @@
 """The Azure Table Storage adapter of ``MeetingRepository``: a record, its index rows, an alias and a counter change in
 one entity-group transaction, each operation conditional on the ETag it was read with. SDK errors never leave this
 module. https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+Attendance due after meetings end is kept in a partition of its own (``due.py``).
 """
 from __future__ import annotations
 
-import functools
 from contextlib import contextmanager
 from dataclasses import replace as with_changes
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Iterator
 
-from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
     HttpResponseError,
@@ -27,40 +26,13 @@ from shared.ports import (MAX_MOVES, Alias, AliasChanged, MeetingRepository, Quo
                          Written)
 from shared.adapters.table.entities import (alias_entity, alias_from, from_entity, index_rows, quota_entity, quota_from,
                              record_keys, to_entity)
-
-_IF_MATCH = MatchConditions.IfNotModified
-T = TypeVar("T")
-
-
-class TableMissing(StorageUnavailable):
-    """404 TableNotFound: the table itself is missing (not a row)."""
+from shared.adapters.table.due import TableDueAttendance
+from shared.adapters.table.operations import IF_MATCH as _IF_MATCH, TableMissing
+from shared.adapters.table.operations import conditional_write as _write, creating_table as _creating_table
+from shared.adapters.table.operations import table_missing as _table_missing
 
 
-def _creating_table(method: Callable[..., T]) -> Callable[..., T]:
-    """In Azure the template creates the table, so no request spends a round trip on creating it: the first operation
-    that finds it missing (a local run, or a table deleted by hand) creates it and runs once more."""
-    @functools.wraps(method)
-    def run(self: "TableMeetingRepository", *args: Any, **kwargs: Any) -> T:
-        try:
-            return method(self, *args, **kwargs)
-        except TableMissing:
-            self.ensure_ready()
-            return method(self, *args, **kwargs)
-    return run
-
-
-def _write(entity: dict[str, Any], etag: str | None) -> tuple:
-    """A transaction operation: insert when there is no ETag, else replace only that version."""
-    if etag is None:
-        return ("create", entity)
-    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": _IF_MATCH})
-
-
-def _table_missing(error: HttpResponseError) -> bool:
-    return getattr(error, "error_code", None) == "TableNotFound"
-
-
-class TableMeetingRepository(MeetingRepository):
+class TableMeetingRepository(TableDueAttendance, MeetingRepository):
     """Meeting records in one Azure table."""
 
     def __init__(self, table_client: TableClient) -> None:

@@ -1,0 +1,170 @@
+"""Use case: the attendance of meetings created with ``collectAttendance``, collected by a timer after they end and
+emitted once per occurrence as an ``attendance`` result: ``schedule_attendance`` keeps a due row, and
+``collect_due_attendance`` claims the rows due, reads Graph, and finishes each with its one result or moves it to its
+next look (docs/architecture.md, "Attendance after a meeting ends")."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.config.artifacts import ArtifactSettings
+from shared.domain.attendance import deadline, first_due, fitted, retry_at
+from shared.domain.calendar_event import event_summary
+from shared.domain.clock import parse_datetime
+from shared.domain.errors import BrokerError, MeetingGone
+from shared.domain.messages import result_message
+from shared.domain.records import MeetingRecord, Status
+from shared.ports import DueAttendance, DueChanged
+from shared.usecases.attendance import read_attendance
+from shared.usecases.context import Deps, Outcome
+
+log = logging.getLogger("shared.usecases")
+
+# How long a collector holds a due row: longer than reading one meeting's reports and records takes with the Graph
+# adapter's in-process retries; a collector that died is taken over after it.
+CLAIM = timedelta(minutes=5)
+# Room for the attendance in a result message: a queue message holds 64 KiB, the rest of a result stays within 20 KB.
+ATTENDANCE_BUDGET = 36_000
+SOURCE = "timer"
+
+
+def schedule_attendance(deps: Deps, record: MeetingRecord, *, artifacts: ArtifactSettings,
+                        correlation_id: str | None = None) -> DueAttendance | None:
+    """Keep the attendance of the record's meeting due at its end plus the delay (again: moved to the meeting's
+    current end). None when the meeting has no end to go by or its attendance was reported already."""
+    end = _end(record)
+    if end is None:
+        return None
+    due = DueAttendance(key=record.key, occurrence="", end=end, due_at=first_due(end, artifacts.delay),
+                        correlation_id=correlation_id or record.correlation_id)
+    for _ in range(3):
+        try:
+            return deps.repository.schedule_attendance(due)
+        except DueChanged:  # scheduled or moved by a concurrent request meanwhile: look again
+            continue
+    return None
+
+
+def collect_due_attendance(deps: Deps, now: datetime, limit: int, *,
+                           artifacts: ArtifactSettings) -> list[Outcome]:
+    """The ``attendance`` outcomes of at most ``limit`` rows due at ``now``, each occurrence's once
+    (docs/architecture.md). A failure with one row (storage) leaves it to its claim's expiry and goes on with the
+    next. A claim runs from when it is taken (the clock), so a long run does not shorten the last ones."""
+    owner, outcomes = uuid.uuid4().hex, []
+    for due in deps.repository.due_attendance(now, limit):
+        try:
+            claimed = deps.repository.move_attendance(due, dataclasses.replace(
+                due, due_at=max(now, deps.clock()) + CLAIM, lease_owner=owner))
+        except DueChanged:
+            continue  # another collector claimed it first
+        except BrokerError as error:
+            log.warning("attendance claim failed code=%s externalId=%r", error.code, due.key.external_id)
+            continue
+        try:
+            collected = _collect(deps, claimed, now, artifacts)
+        except BrokerError as error:  # the table failed: the claim expires and a later run collects it
+            log.warning("attendance collection failed code=%s externalId=%r", error.code, due.key.external_id)
+            continue
+        if collected is not None:
+            outcomes.append(collected)
+    return outcomes
+
+
+def _collect(deps: Deps, claimed: DueAttendance, now: datetime, artifacts: ArtifactSettings) -> Outcome | None:
+    record = deps.records.get(claimed.key)
+    if record is None or not record.has_meeting:
+        why = "the meeting was cancelled" if record is not None and record.cancelled else "no meeting recorded"
+        log.info("attendance not collected (%s) externalId=%r", why, claimed.key.external_id)
+        _settle(deps, claimed)
+        return None
+    end = (_end(record) or claimed.end) if not claimed.occurrence else claimed.end
+    if first_due(end, artifacts.delay) > now:  # the meeting was moved later since it was scheduled
+        _move(deps, claimed, due_at=first_due(end, artifacts.delay), end=end)
+        return None
+    attempts = claimed.attempts + 1
+    try:
+        artifacts.mode.require_attendance()
+        attendance = read_attendance(deps, record, organizer_id=record.organizer_id,
+                                     correlation_id=claimed.correlation_id or _result_id(claimed))
+    except BrokerError as error:
+        later = None if isinstance(error, MeetingGone) else retry_at(end, now, attempts, window=artifacts.window,
+                                                                     at_least=error.retry_after)
+        log.warning("attendance look %d failed code=%s externalId=%r%s", attempts, error.code,
+                    claimed.key.external_id, "" if later else "; giving up")
+        if later is None:
+            return _report(deps, claimed, record, now, None, error)
+        _move(deps, claimed, due_at=later, end=end, attempts=attempts, last_error=error.as_result_error())
+        return None
+    if attendance["reports"]:
+        return _report(deps, claimed, record, now, attendance, None)
+    later = retry_at(end, now, attempts, window=artifacts.window)
+    if later is None:
+        log.info("no attendance report by %s externalId=%r", deadline(end, artifacts.window).isoformat(),
+                 claimed.key.external_id)
+        return _report(deps, claimed, record, now, attendance, None)
+    _move(deps, claimed, due_at=later, end=end, attempts=attempts, last_error=None)
+    return None
+
+
+def _report(deps: Deps, claimed: DueAttendance, record: MeetingRecord, now: datetime,
+            attendance: dict[str, Any] | None, error: BrokerError | None) -> Outcome | None:
+    """The one result of the occurrence, once its row is finished on the claimed version."""
+    if not _settle(deps, claimed):
+        return None
+    unavailable = attendance is None or not attendance["reports"]
+    shown = attendance or {"organizerId": record.organizer_id, "externalId": record.key.external_id,
+                           "tenantId": record.key.tenant_id, "reports": []}
+    result = result_message(correlation_id=claimed.correlation_id or _result_id(claimed),
+                            tenant_id=record.key.tenant_id, organizer_id=record.organizer_id,
+                            external_id=record.key.external_id, status=Status.ATTENDANCE, meeting=record.meeting,
+                            error=error.as_result_error() if error else None, source=SOURCE, completed_at=now)
+    result["attendance"], truncated = fitted(shown, ATTENDANCE_BUDGET)
+    if truncated:
+        result["attendanceTruncated"] = True
+    if unavailable:
+        result["attendanceUnavailable"] = True
+    if claimed.occurrence:
+        result["occurrence"] = claimed.occurrence
+    if record.event:
+        result["event"] = event_summary(record.event)
+    log.info("attendance reported (%d reports%s) externalId=%r", len(shown["reports"]),
+             ", unavailable" if unavailable else "", record.key.external_id)
+    return Outcome(Status.ATTENDANCE, result, meeting=record.meeting, record=record, error=error)
+
+
+def _settle(deps: Deps, claimed: DueAttendance) -> bool:
+    """Finish the claimed row; False when the claim was lost meanwhile (someone else reports it)."""
+    try:
+        deps.repository.finish_attendance(claimed)
+    except DueChanged:
+        log.info("attendance claim lost before finishing externalId=%r", claimed.key.external_id)
+        return False
+    return True
+
+
+def _move(deps: Deps, claimed: DueAttendance, *, due_at: datetime, end: datetime, attempts: int | None = None,
+          last_error: dict[str, Any] | None = None) -> None:
+    """Give the row back for a later look, unclaimed."""
+    later = dataclasses.replace(claimed, due_at=due_at, end=end, lease_owner=None, last_error=last_error,
+                                attempts=claimed.attempts if attempts is None else attempts)
+    try:
+        deps.repository.move_attendance(claimed, later)
+    except DueChanged:
+        log.info("attendance claim lost before moving externalId=%r", claimed.key.external_id)
+
+
+def _end(record: MeetingRecord) -> datetime | None:
+    try:
+        return parse_datetime(record.end_date_time) if record.end_date_time else None
+    except ValueError:
+        return None
+
+
+def _result_id(due: DueAttendance) -> str:
+    """A stable correlation id for a result whose request named none: the same for every attempt."""
+    parts = "\x1f".join((due.key.tenant_id, due.key.organizer_key, due.key.external_id, due.occurrence))
+    return "attendance-" + hashlib.sha256(parts.encode("utf-8", "surrogatepass")).hexdigest()[:32]
