@@ -28,7 +28,8 @@ from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
 
 from shared.domain.callback_urls import CallbackAllowlist, CallbackUrl, IPAddress, address_allowed, ip_literal
-from shared.domain.callbacks import AttemptResult, CallbackDelivery, CallbackNotAllowed, require_signing_secrets
+from shared.domain.callbacks import AttemptResult, CallbackDelivery, require_signing_secrets
+from shared.domain.errors import CallbackNotAllowed
 from shared.domain.clock import Clock, utc_now
 
 Resolver = Callable[[str, int], list[str]]

@@ -21,25 +21,8 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from shared.domain.clock import format_datetime, parse_datetime
-from shared.domain.errors import BrokerError, FieldError
 from shared.domain.jsontext import MAX_QUEUE_MESSAGE_BYTES, fits_queue, nesting_depth, MAX_DEPTH
 from shared.domain.messages import to_message
-
-
-class CallbackNotAllowed(BrokerError):
-    """A callbackUrl that breaks a rule of ``callback_urls`` (scheme, user info, host not listed, ...)."""
-
-    status, code, title = 400, "callback_not_allowed", "The callbackUrl is not allowed"
-
-    @classmethod
-    def because(cls, rule: str) -> "CallbackNotAllowed":
-        return cls(f"callbackUrl {rule}", errors=[FieldError("callbackUrl", rule)])
-
-
-class SignatureInvalid(BrokerError):
-    """A write whose Standard Webhooks signature is missing, malformed, stale or matches no INTAKE_SIGNING_SECRETS."""
-
-    status, code, title = 401, "signature_invalid", "The request's signature is not valid"
 
 
 # Signing secrets: "whsec_" then the base64 of the key. The spec asks for 24 to 64 random bytes; new ones have 32.
@@ -260,3 +243,4 @@ class FailedDelivery:
 
     def to_json(self) -> str:
         return to_message(self.to_document())
+

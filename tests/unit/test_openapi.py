@@ -7,11 +7,11 @@ import pytest
 from openapi_spec_validator import validate
 
 import shared.domain.errors as errors
-from shared.domain.callbacks import CallbackNotAllowed, SignatureInvalid
+from shared.domain.errors import CallbackNotAllowed, SignatureInvalid
 from shared.entrypoints.openapi import document
 
-# Issue 21's errors come with its core (shared/domain/callbacks.py) but no route answers them until it is wired; the
-# wiring moves them into errors.py, documents them (400 callback_not_allowed, 401 signature_invalid) and drops this.
+# Issue 21's errors (shared/domain/errors.py) are answered by no route until the entry points are wired; the wiring
+# documents them (400 callback_not_allowed, 401 signature_invalid) and drops this.
 NOT_YET_ROUTED = (CallbackNotAllowed, SignatureInvalid)
 
 
