@@ -8,9 +8,12 @@
 - ``cancel_meeting`` (cancel.py): delete (a tombstone stays) or lock a meeting
 - ``find_meeting``, ``find_by_join_link``, ``organizer_quota`` (find.py): lookups, from the table only
 - ``exhaust_request`` (exhaust.py): the final result of a message whose retries ran out
+- ``deliver_attempt`` (deliver.py) makes one attempt of a result's delivery to its callbackUrl; callbacks.py decides
+  where a result goes (``Outcome.callback``) and keeps the URL and a 410's mark on the key's record
 """
 from shared.usecases.accept import accept_meeting
-from shared.usecases.context import Context, Deps, Outcome, refused
+from shared.usecases.callbacks import refused  # told to the callbackUrl a refused payload names, too
+from shared.usecases.context import Context, Deps, Outcome
 from shared.usecases.keyed_write import tombstone
 from shared.usecases.create import create_meeting
 from shared.usecases.exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
