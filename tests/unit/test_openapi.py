@@ -7,12 +7,7 @@ import pytest
 from openapi_spec_validator import validate
 
 import shared.domain.errors as errors
-from shared.domain.errors import CallbackNotAllowed, SignatureInvalid
 from shared.entrypoints.openapi import document
-
-# Issue 21's errors (shared/domain/errors.py) are answered by no route until the entry points are wired; the wiring
-# documents them (400 callback_not_allowed, 401 signature_invalid) and drops this.
-NOT_YET_ROUTED = (CallbackNotAllowed, SignatureInvalid)
 
 
 def _error_classes():
@@ -20,7 +15,7 @@ def _error_classes():
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls not in (errors.BrokerError, errors.RecordedFailure, *NOT_YET_ROUTED):
+        if cls not in (errors.BrokerError, errors.RecordedFailure):
             yield cls
 
 
@@ -70,7 +65,8 @@ def test_lookups_document_every_status_a_recorded_failure_can_replay(path):
                       errors.MalformedJson, errors.RequestInProgress, errors.PasscodeSettingImmutable,
                       errors.PreconditionFailed, errors.MeetingPending, errors.MeetingGone,
                       errors.OrganizerQuotaExceeded, errors.MeetingKindDiffers,
-                      errors.ChangeInProgress, errors.MeetingCreateFailed}
+                      errors.ChangeInProgress, errors.MeetingCreateFailed, errors.CallbackNotAllowed,
+                      errors.SignatureInvalid}
     missing = {cls.__name__: cls.status for cls in _error_classes()
                if cls not in never_recorded and str(cls.status) not in responses}
     assert missing == {}
@@ -118,3 +114,24 @@ def test_retries_exhausted_replays_the_status_of_the_last_error(last, status, re
     assert (error.code, error.status, error.retry_after) == ("retries_exhausted", status, retry_after)
     replayed = errors.RecordedFailure(error.as_record_error(), state="failed")
     assert (replayed.code, replayed.status, replayed.retry_after) == ("retries_exhausted", status, retry_after)
+
+
+@pytest.mark.parametrize("path, method", [("/api/meetings", "post"), ("/api/meetings", "patch"),
+                                          ("/api/meetings", "delete"), ("/api/meetings/{organizerId}/{externalId}",
+                                                                        "patch"),
+                                          ("/api/meetings/{organizerId}/{externalId}", "delete")])
+def test_every_write_documents_signed_intake_and_its_401(path, method):
+    operation = document()["paths"][path][method]
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= {p["name"] for p in operation["parameters"]}
+    assert "`signature_invalid`" in operation["responses"]["401"]["description"]
+
+
+def test_the_callback_is_a_webhook_whose_body_is_the_result_message_and_create_takes_its_url():
+    doc = document()
+    webhook = doc["webhooks"]["meetingResult"]["post"]
+    assert webhook["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ResultMessage"}
+    assert {p["name"] for p in webhook["parameters"] if p["required"]} == {"webhook-id", "webhook-timestamp",
+                                                                            "webhook-signature"}
+    assert "callbackUrl" in doc["components"]["schemas"]["MeetingRequest"]["properties"]
+    assert "`callback_not_allowed`" in doc["paths"]["/api/meetings"]["post"]["responses"]["400"]["description"]
