@@ -244,3 +244,14 @@ class FailedDelivery:
     def to_json(self) -> str:
         return to_message(self.to_document())
 
+
+def malformed_delivery(text: str, problem: str, failed_at: datetime) -> str:
+    """What MEETING_CALLBACKS_FAILED_QUEUE keeps of a message on the callbacks queue that is no delivery: the text as
+    received (shortened, and marked so, only when the record would not fit a queue message) and what is wrong."""
+    kept, truncated = text, False
+    while True:
+        record = to_message({"malformed": True, "error": problem, "message": kept, "truncated": truncated,
+                             "failedAt": format_datetime(failed_at)})
+        if fits_queue(record):
+            return record
+        kept, truncated = kept[:len(kept) // 2], True

@@ -1,5 +1,6 @@
-"""The queue adapter: one intake message in, at most one result message out. A permanent failure is told at once; a
-transient one raises so the host retries, and the last attempt tells the final ``retries_exhausted`` result itself.
+"""The queue adapter: one intake message in, at most one result message out (and its delivery to a callbackUrl). A
+permanent failure is told at once; a transient one raises so the host retries, and the last attempt tells the final
+``retries_exhausted`` result itself.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from shared.bootstrap import Container
@@ -27,6 +29,18 @@ log = logging.getLogger(__name__)
 MAX_DEQUEUE_COUNT = 5
 
 
+@dataclass(frozen=True)
+class Told:
+    """What one message comes to: its result message (None: deferred) and that result's delivery to a callbackUrl."""
+
+    result: str | None = None
+    callback: str | None = None
+
+    @classmethod
+    def of(cls, outcome: Outcome | None) -> "Told":
+        return cls(outcome.message, outcome.callback) if outcome is not None else cls()
+
+
 def decode_message(body: bytes) -> Any:
     """The JSON of an intake message. host.json reads messages as plain text (``messageEncoding: none``) so that no
     message can fail decoding in the host and skip this code; base64-encoded JSON (the Functions default that many
@@ -43,8 +57,13 @@ def decode_message(body: bytes) -> Any:
 
 
 def process_request(body: bytes, *, message_id: str, dequeue_count: int,
-                    container_factory: Callable[[], Container], clock: Clock) -> str | None:
-    """Handle one intake message; return the result message (None when deferred), or raise a retryable error."""
+                    container_factory: Callable[[], Container], clock: Clock) -> Told:
+    """Handle one intake message; what it comes to (nothing when deferred), or raise a retryable error."""
+    return Told.of(_handle(body, message_id, dequeue_count, container_factory, clock))
+
+
+def _handle(body: bytes, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
+            clock: Clock) -> Outcome | None:
     last_attempt = dequeue_count >= MAX_DEQUEUE_COUNT
     payload = None
     try:
@@ -56,14 +75,14 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         if not last_attempt:
             raise
         log.error("retries exhausted under %s, message %s", error.code, message_id)
-        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock).message
+        return unrecorded_exhaustion(payload, message_id=message_id, cause=error, clock=clock)
     deps = container.deps
     try:
         outcome = _process(deps, payload, message_id, dequeue_count)
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
-        return refused(deps, Context(correlation_id, "queue", payload=payload), error).message
+        return refused(deps, Context(correlation_id, "queue", payload=payload), error)
     if outcome.status == Status.DEFERRED:
         assert outcome.retry_in is not None and outcome.intake is not None
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
@@ -74,11 +93,11 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
         assert outcome.error is not None
         if last_attempt:
             return exhaust_request(deps, payload, message_id=message_id, dequeue_count=dequeue_count,
-                                   cause=outcome.error).message
+                                   cause=outcome.error)
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
                     outcome.error.code)
         raise outcome.error
-    return outcome.message
+    return outcome
 
 
 def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> Outcome:
@@ -99,19 +118,18 @@ def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> O
 
 
 def _refused(container_factory: Callable[[], Container], error: BrokerError, payload: Any, message_id: str,
-             clock: Clock) -> str | None:
+             clock: Clock) -> Outcome:
     """A message that is not JSON at all: told at once, even when the app's settings cannot load."""
     log.warning("queue message %s refused: %s", message_id, error.code)
     try:
         deps = container_factory().deps
     except BrokerError:
-        return unrecorded_failure(payload, correlation_id=message_id, error=error, clock=clock,
-                                  source="queue").message
-    return refused(deps, Context(message_id, "queue", payload=payload), error).message
+        return unrecorded_failure(payload, correlation_id=message_id, error=error, clock=clock, source="queue")
+    return refused(deps, Context(message_id, "queue", payload=payload), error)
 
 
 def process_poison(body: bytes, *, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
-                   clock: Clock) -> str | None:
+                   clock: Clock) -> Told:
     """A message the host gave up on: emit its final result. Never raises, whatever the body."""
     payload = None
     try:
@@ -120,9 +138,9 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int, containe
         pass
     try:
         container = container_factory()
-        return exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count,
-                               poison=True).message
+        return Told.of(exhaust_request(container.deps, payload, message_id=message_id, dequeue_count=dequeue_count,
+                                       poison=True))
     except Exception as exc:  # noqa: BLE001 - the last line of defence: tell the outcome whatever went wrong
         cause = exc if isinstance(exc, BrokerError) else RetriesExhausted(f"unexpected {type(exc).__name__}")
         log.error("retries exhausted, message %s not recorded: %s", message_id, type(exc).__name__)
-        return unrecorded_exhaustion(payload, message_id=message_id, cause=cause, clock=clock).message
+        return Told.of(unrecorded_exhaustion(payload, message_id=message_id, cause=cause, clock=clock))
