@@ -134,3 +134,33 @@ def test_signed_intake_refuses_an_unsigned_write_and_serves_a_signed_one(make_wo
     assert deleted.status_code == 204
     assert [json.loads(r)["correlationId"] for r in raw_results(world)] == ["msg_signed-1", "msg_signed-2"]
 
+
+def test_the_readme_receiver_verifies_a_real_delivery(make_world, tmp_path, capsys):
+    """The six lines of README.md, "Result callbacks and signed intake", as written (the secret's file and the port
+    aside), receive a delivery of the local host."""
+    import http.server
+    import re
+    import threading
+
+    from tests.conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"takes six lines.*?```python\n(.*?)```", readme, re.S).group(1)
+    *handler, serve = code.strip().splitlines()
+    assert len(handler) == 5 and serve.startswith("HTTPServer(")
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    namespace: dict = {}
+    exec("\n".join(handler).replace(".localdev/callback-signing-secret", str(tmp_path / "secret")), namespace)
+    server = http.server.HTTPServer(("127.0.0.1", 0), namespace["Receiver"])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        world = make_world(**CALLBACKS)
+        world.post({"organizerId": ALICE, "externalId": "cb-readme",
+                    "callbackUrl": f"http://127.0.0.1:{server.server_address[1]}/hook"})
+        world.host.drain()
+    finally:
+        server.shutdown()
+        server.server_close()
+    printed = capsys.readouterr().out
+    assert "'externalId': 'cb-readme'" in printed and "'status': 'created'" in printed
+    assert failed_deliveries(world) == []
