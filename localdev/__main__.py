@@ -60,8 +60,10 @@ def _banner(world: LocalWorld) -> str:
     lines += ["", f"Storage: Azurite; connection string and endpoints in {_shown(ENV_FILE)}"]
     allowed = world.settings.get("CALLBACK_ALLOWED_HOSTS")
     if allowed:
+        kept = CALLBACK_SECRET_FILE.exists() and CALLBACK_SECRET_FILE.read_text(encoding="utf-8").strip() == \
+            world.settings.get("CALLBACK_SIGNING_SECRETS")
         lines.append(f"Result callbacks: to {allowed}; signed with CALLBACK_SIGNING_SECRETS"
-                     + (f" (kept in {_shown(CALLBACK_SECRET_FILE)})" if CALLBACK_SECRET_FILE.exists() else ""))
+                     + (f" (kept in {_shown(CALLBACK_SECRET_FILE)})" if kept else ""))
     if emulator is not None:
         lines.append(f"Graph emulator: {emulator.url} (CA {emulator.ca_bundle})")
     lines += ["", "Ctrl-C to stop.", ""]

@@ -233,3 +233,23 @@ def test_reads_stay_unsigned(functions, app):
     req = func.HttpRequest("GET", "http://localhost/api/meetings/x/y", body=b"",
                            route_params={"organizerId": ALICE, "externalId": "none"})
     assert call(functions, "get_meeting", req).status_code == 404
+
+
+# --- the local run's defaults ------------------------------------------------------------------------------------
+
+def test_the_local_run_allows_loopback_and_keeps_one_secret_unless_the_settings_name_their_own(tmp_path, monkeypatch):
+    import stat
+
+    import localdev.__main__ as run_command
+    from shared.domain.callbacks import signing_secret_key
+
+    monkeypatch.setattr(run_command, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(run_command, "CALLBACK_SECRET_FILE", tmp_path / "callback-signing-secret")
+    first = run_command.with_local_callbacks({"CALLBACK_SIGNING_SECRETS": "<a whsec_ secret: ...>"})
+    assert first["CALLBACK_ALLOWED_HOSTS"] == "127.0.0.1,::1"
+    assert signing_secret_key(first["CALLBACK_SIGNING_SECRETS"]) is not None, "a placeholder counts as none"
+    assert stat.S_IMODE((tmp_path / "callback-signing-secret").stat().st_mode) == 0o600
+    assert run_command.with_local_callbacks({})["CALLBACK_SIGNING_SECRETS"] == first["CALLBACK_SIGNING_SECRETS"]
+    named = run_command.with_local_callbacks({"CALLBACK_ALLOWED_HOSTS": "hooks.example.com",
+                                              "CALLBACK_SIGNING_SECRETS": SECRET})
+    assert (named["CALLBACK_ALLOWED_HOSTS"], named["CALLBACK_SIGNING_SECRETS"]) == ("hooks.example.com", SECRET)
