@@ -6,6 +6,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared import bootstrap
+from shared.entrypoints import deliveries
 from shared.entrypoints import http as http_api
 from shared.entrypoints import queue as worker
 from shared.entrypoints.http_io import Reply
@@ -23,8 +24,9 @@ def _emit(out: func.Out[str], message: str | None) -> None:
         out.set(message)
 
 
-def _answer(reply: Reply, results: func.Out[str]) -> func.HttpResponse:
+def _answer(reply: Reply, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
     _emit(results, reply.result)
+    _emit(callbacks, reply.callback)
     return reply.response
 
 
@@ -42,11 +44,12 @@ def _query_key(req: func.HttpRequest) -> Key:
 @app.route(route="meetings", methods=["POST"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
 @app.queue_output(arg_name="intake", queue_name="%MEETING_REQUESTS_QUEUE%", connection=STORAGE)
-def create_meeting(req: func.HttpRequest, results: func.Out[str], intake: func.Out[str]) -> func.HttpResponse:
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def create_meeting(req: func.HttpRequest, results: func.Out[str], intake: func.Out[str],
+                   callbacks: func.Out[str]) -> func.HttpResponse:
     reply = http_api.create_meeting(req, bootstrap.get_container, bootstrap.clock)
-    _emit(results, reply.result)
     _emit(intake, reply.intake)
-    return reply.response
+    return _answer(reply, results, callbacks)
 
 
 @app.function_name("get_meeting")
@@ -68,37 +71,41 @@ def _get(req: func.HttpRequest, key: Key) -> func.HttpResponse:
 @app.function_name("update_meeting")
 @app.route(route="meetings/{organizerId}/{externalId}", methods=["PATCH"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-def update_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    return _update(req, _path_key(req), results)
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def update_meeting(req: func.HttpRequest, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
+    return _update(req, _path_key(req), results, callbacks)
 
 
 @app.function_name("change_meeting")
 @app.route(route="meetings", methods=["PATCH"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-def change_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    return _update(req, _query_key(req), results)
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def change_meeting(req: func.HttpRequest, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
+    return _update(req, _query_key(req), results, callbacks)
 
 
-def _update(req: func.HttpRequest, key: Key, results: func.Out[str]) -> func.HttpResponse:
-    return _answer(http_api.update_meeting(req, bootstrap.get_container, *key), results)
+def _update(req: func.HttpRequest, key: Key, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
+    return _answer(http_api.update_meeting(req, bootstrap.get_container, *key), results, callbacks)
 
 
 @app.function_name("cancel_meeting")
 @app.route(route="meetings/{organizerId}/{externalId}", methods=["DELETE"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-def cancel_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    return _cancel(req, _path_key(req), results)
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def cancel_meeting(req: func.HttpRequest, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
+    return _cancel(req, _path_key(req), results, callbacks)
 
 
 @app.function_name("end_meeting")
 @app.route(route="meetings", methods=["DELETE"])
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-def end_meeting(req: func.HttpRequest, results: func.Out[str]) -> func.HttpResponse:
-    return _cancel(req, _query_key(req), results)
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def end_meeting(req: func.HttpRequest, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
+    return _cancel(req, _query_key(req), results, callbacks)
 
 
-def _cancel(req: func.HttpRequest, key: Key, results: func.Out[str]) -> func.HttpResponse:
-    return _answer(http_api.cancel_meeting(req, bootstrap.get_container, *key), results)
+def _cancel(req: func.HttpRequest, key: Key, results: func.Out[str], callbacks: func.Out[str]) -> func.HttpResponse:
+    return _answer(http_api.cancel_meeting(req, bootstrap.get_container, *key), results, callbacks)
 
 
 @app.function_name("organizer_quota")
@@ -122,17 +129,36 @@ def openapi(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("process_meeting_request")
 @app.queue_trigger(arg_name="msg", queue_name="%MEETING_REQUESTS_QUEUE%", connection=STORAGE)
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-def process_meeting_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
-    _emit(results, worker.process_request(msg.get_body(), message_id=msg.id or "", dequeue_count=msg.dequeue_count or 1,
-                                          container_factory=bootstrap.get_container, clock=bootstrap.clock,
-                                          inserted_at=msg.insertion_time))
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def process_meeting_request(msg: func.QueueMessage, results: func.Out[str], callbacks: func.Out[str]) -> None:
+    _tell(worker.process_request(msg.get_body(), message_id=msg.id or "", dequeue_count=msg.dequeue_count or 1,
+                                 container_factory=bootstrap.get_container, clock=bootstrap.clock,
+                                 inserted_at=msg.insertion_time), results, callbacks)
 
 
 @app.function_name("process_poison_request")
 @app.queue_trigger(arg_name="msg", queue_name="%MEETING_REQUESTS_QUEUE%-poison", connection=STORAGE)
 @app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-def process_poison_request(msg: func.QueueMessage, results: func.Out[str]) -> None:
-    _emit(results, worker.process_poison(msg.get_body(), message_id=msg.id or "",
-                                         dequeue_count=msg.dequeue_count or 1,
-                                         container_factory=bootstrap.get_container, clock=bootstrap.clock,
-                                         inserted_at=msg.insertion_time))
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def process_poison_request(msg: func.QueueMessage, results: func.Out[str], callbacks: func.Out[str]) -> None:
+    _tell(worker.process_poison(msg.get_body(), message_id=msg.id or "", dequeue_count=msg.dequeue_count or 1,
+                                container_factory=bootstrap.get_container, clock=bootstrap.clock,
+                                inserted_at=msg.insertion_time), results, callbacks)
+
+
+def _tell(told: worker.Told, results: func.Out[str], callbacks: func.Out[str]) -> None:
+    _emit(results, told.result)
+    _emit(callbacks, told.callback)
+
+
+@app.function_name("deliver_callback")
+@app.queue_trigger(arg_name="msg", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def deliver_callback(msg: func.QueueMessage) -> None:
+    deliveries.deliver(msg.get_body(), message_id=msg.id or "", container_factory=bootstrap.get_container)
+
+
+@app.function_name("process_poison_callback")
+@app.queue_trigger(arg_name="msg", queue_name="%MEETING_CALLBACKS_QUEUE%-poison", connection=STORAGE)
+@app.queue_output(arg_name="failed", queue_name="%MEETING_CALLBACKS_FAILED_QUEUE%", connection=STORAGE)
+def process_poison_callback(msg: func.QueueMessage, failed: func.Out[str]) -> None:
+    failed.set(deliveries.poisoned(msg.get_body(), message_id=msg.id or "", clock=bootstrap.clock))

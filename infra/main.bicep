@@ -6,6 +6,8 @@
 // grant is made by the postprovision hook (infra/hooks/grant-app-roles.*) from outputs below, once the new
 // service principal can be read (see graph-app.bicep for why not in this deployment).
 // No secret is created anywhere: storage is reached with the identity, Graph with the identity as a federated credential.
+// The Standard Webhooks signing secrets (result callbacks, signed intake) are set by the operator in the Key Vault
+// (app/keyvault.bicep) and reach the app as Key Vault references.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -136,6 +138,25 @@ param alertEmail string = ''
 @description('How long no meeting request may succeed while requests arrive before the no-success alert fires.')
 param alertNoSuccessWindow string = 'PT30M'
 
+@description('Name of the queue of result callback deliveries (one message per attempt); its poison queue is "<name>-poison".')
+param callbacksQueueName string = 'meeting-callbacks'
+
+@description('Name of the queue keeping the callback deliveries whose every attempt failed.')
+param callbacksFailedQueueName string = 'meeting-callbacks-failed'
+
+@description('Hosts result callbacks may be sent to: comma-separated names (hooks.example.com), *. wildcards (*.example.com) or IP addresses. Empty (the default) refuses every callbackUrl. Set the secret callback-signing-secrets in the Key Vault first (README).')
+param callbackAllowedHosts string = ''
+
+@description('Seconds before each retry of a result callback, comma-separated; empty: 5,300,1800,7200,18000,36000,36000.')
+param callbackRetrySchedule string = ''
+
+@description('Signed intake: enabled requires Standard Webhooks signatures on every write with the secret intake-signing-secrets in the Key Vault (set it first: README).')
+@allowed([
+  'enabled'
+  'disabled'
+])
+param intakeSigning string = 'disabled'
+
 @minValue(1)
 @maxValue(1000)
 @description('Upper bound of Flex Consumption instances.')
@@ -153,6 +174,7 @@ var abbrs = {
   identity: 'id-'
   storage: 'st'
   logAnalytics: 'log-'
+  keyVault: 'kv-'
   appInsights: 'appi-'
   plan: 'plan-'
   functionApp: 'func-'
@@ -163,6 +185,7 @@ var tags = {
 }
 var functionAppName = '${abbrs.functionApp}${resourceToken}'
 var poisonQueueName = '${requestsQueueName}-poison'
+var callbacksPoisonQueueName = '${callbacksQueueName}-poison'
 var deploymentContainerName = 'app-package-${resourceToken}'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -196,6 +219,9 @@ module storage 'app/storage.bicep' = {
       requestsQueueName
       poisonQueueName
       resultsQueueName
+      callbacksQueueName
+      callbacksPoisonQueueName
+      callbacksFailedQueueName
     ]
   }
 }
@@ -211,12 +237,24 @@ module monitoring 'app/monitoring.bicep' = {
   }
 }
 
+module keyVault 'app/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVault}${resourceToken}'
+    location: location
+    tags: tags
+    deployerPrincipalId: principalId
+  }
+}
+
 module rbac 'app/rbac.bicep' = {
   name: 'rbac'
   scope: rg
   params: {
     storageAccountName: storage.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
+    keyVaultName: keyVault.outputs.name
     principalId: identity.outputs.principalId
   }
 }
@@ -275,6 +313,12 @@ module api 'app/function.bicep' = {
     meetingChanges: meetingChanges
     monthlyMeetingLimit: monthlyMeetingLimit
     calendarMode: calendarMode
+    callbacksQueueName: callbacksQueueName
+    callbacksFailedQueueName: callbacksFailedQueueName
+    callbackAllowedHosts: callbackAllowedHosts
+    callbackRetrySchedule: callbackRetrySchedule
+    intakeSigning: intakeSigning
+    keyVaultUri: keyVault.outputs.uri
   }
   // The host must be able to reach its storage and publish telemetry the moment it starts.
   dependsOn: [
@@ -322,3 +366,5 @@ output MICROSOFT_GRAPH_ENDPOINT string = graphApp.outputs.microsoftGraphEndpoint
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
+// Where the operator sets the signing secrets (README, "Result callbacks and signed intake").
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

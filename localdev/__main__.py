@@ -3,7 +3,9 @@ without Core Tools.
 
 Starts Azurite (persisted in .localdev/azurite), the local Graph emulator when no tenant is configured, and the local
 Functions host serving function_app.py on 127.0.0.1; writes .localdev/env.json for other local tools; Ctrl-C stops all.
-With Core Tools installed, `func start` is the real way to run the app.
+Result callbacks may go to a receiver on this machine (127.0.0.1 and ::1 listed, plain http allowed for them), signed
+with the secret in .localdev/callback-signing-secret, made on the first run. With Core Tools installed, `func start`
+is the real way to run the app.
 """
 from __future__ import annotations
 
@@ -20,14 +22,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from shared.domain.callbacks import new_signing_secret
+
 from .host import LocalHostError
-from .settings_file import is_configured, merged_settings
+from .settings_file import is_configured, is_placeholder, merged_settings
 from .world import APP_DEFAULTS, LocalWorld
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Where Azurite's data, the emulator's CA and env.json live; LOCALDEV_STATE_DIR moves it (the tests use a temp dir).
 STATE_DIR = Path(os.environ.get("LOCALDEV_STATE_DIR") or REPO_ROOT / ".localdev")
 ENV_FILE = STATE_DIR / "env.json"
+CALLBACK_SECRET_FILE = STATE_DIR / "callback-signing-secret"
 log = logging.getLogger("localdev")
 
 
@@ -54,6 +59,12 @@ def _banner(world: LocalWorld) -> str:
         lines += ["", "Queue functions:"]
         lines += [f"  {spec.name}: queue {spec.trigger['queueName']}" for spec in queue_functions]
     lines += ["", f"Storage: Azurite; connection string and endpoints in {_shown(ENV_FILE)}"]
+    allowed = world.settings.get("CALLBACK_ALLOWED_HOSTS")
+    if allowed:
+        kept = CALLBACK_SECRET_FILE.exists() and CALLBACK_SECRET_FILE.read_text(encoding="utf-8").strip() == \
+            world.settings.get("CALLBACK_SIGNING_SECRETS")
+        lines.append(f"Result callbacks: to {allowed}; signed with CALLBACK_SIGNING_SECRETS"
+                     + (f" (kept in {_shown(CALLBACK_SECRET_FILE)})" if kept else ""))
     if emulator is not None:
         lines.append(f"Graph emulator: {emulator.url} (CA {emulator.ca_bundle})")
     lines += ["", "Ctrl-C to stop.", ""]
@@ -78,7 +89,8 @@ def run(port: int, fresh: bool) -> int:
             # The app reads its settings lazily (first request) from the environment: the world exports them.
             # Against the emulator, calendar-backed meetings are on: its app may write alice's and bob's calendars.
             defaults = {**APP_DEFAULTS, **({} if is_configured("GRAPH_TENANT_ID") else {"CALENDAR_MODE": "enabled"})}
-            world = LocalWorld(app=_import_app, settings=merged_settings(defaults), state_dir=STATE_DIR,
+            world = LocalWorld(app=_import_app, settings=with_local_callbacks(merged_settings(defaults)),
+                               state_dir=STATE_DIR,
                                persist_storage=True, export_settings=True, http_port=port, queue_workers=True)
             try:
                 stack.enter_context(world)
@@ -94,6 +106,21 @@ def run(port: int, fresh: bool) -> int:
         except (_Shutdown, KeyboardInterrupt):
             print("\nStopping...", flush=True)
     return 0
+
+
+def with_local_callbacks(settings: dict[str, str]) -> dict[str, str]:
+    """Local runs only: callbacks to this machine's loopback addresses unless the settings name other hosts, signed
+    with the secret the settings name, else one kept in the state folder (made once, readable by its owner only)."""
+    settings = dict(settings)
+    if "CALLBACK_ALLOWED_HOSTS" not in settings:
+        settings["CALLBACK_ALLOWED_HOSTS"] = "127.0.0.1,::1"
+    if is_placeholder(settings.get("CALLBACK_SIGNING_SECRETS", "")):
+        if not CALLBACK_SECRET_FILE.exists():
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            CALLBACK_SECRET_FILE.touch(mode=0o600)
+            CALLBACK_SECRET_FILE.write_text(new_signing_secret() + "\n", encoding="utf-8")
+        settings["CALLBACK_SIGNING_SECRETS"] = CALLBACK_SECRET_FILE.read_text(encoding="utf-8").strip()
+    return settings
 
 
 def _import_app() -> Any:

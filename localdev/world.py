@@ -28,8 +28,11 @@ APP_DEFAULTS = {
     "MEETINGS_TABLE": "meetings",
     "MEETING_REQUESTS_QUEUE": "meeting-requests",
     "MEETING_RESULTS_QUEUE": "meeting-results",
+    "MEETING_CALLBACKS_QUEUE": "meeting-callbacks",
+    "MEETING_CALLBACKS_FAILED_QUEUE": "meeting-callbacks-failed",
 }
-QUEUE_SETTINGS = ("MEETING_REQUESTS_QUEUE", "MEETING_RESULTS_QUEUE")
+QUEUE_SETTINGS = ("MEETING_REQUESTS_QUEUE", "MEETING_RESULTS_QUEUE", "MEETING_CALLBACKS_QUEUE",
+                  "MEETING_CALLBACKS_FAILED_QUEUE")
 _private_apps = itertools.count(1)
 
 
@@ -212,6 +215,8 @@ class LocalWorld:
             "azuriteTableEndpoint": self.azurite.endpoint("table"),
             "meetingRequestsQueue": self.settings["MEETING_REQUESTS_QUEUE"],
             "meetingResultsQueue": self.settings["MEETING_RESULTS_QUEUE"],
+            "meetingCallbacksQueue": self.settings["MEETING_CALLBACKS_QUEUE"],
+            "meetingCallbacksFailedQueue": self.settings["MEETING_CALLBACKS_FAILED_QUEUE"],
             "meetingsTable": self.settings["MEETINGS_TABLE"],
             "graphEmulatorUrl": self.emulator.url if self.emulator else None,
             "caBundle": str(self.emulator.ca_bundle) if self.emulator else None,

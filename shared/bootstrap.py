@@ -16,7 +16,10 @@ from typing import Any, Callable, Mapping
 import requests
 from azure.core.exceptions import AzureError
 
+from shared.adapters.callback_queues import CallbackQueues
+from shared.adapters.callbacks import CallbackSender, callback_session
 from shared.adapters.graph.credentials import MsalTokenProvider
+from shared.domain.callbacks import AttemptResult, CallbackDelivery
 from shared.domain.errors import BrokerError, StorageUnavailable
 from shared.adapters.graph.client import GraphClient, RetryPolicy
 from shared.usecases.organizers import OrganizerDirectory
@@ -49,10 +52,20 @@ def quiet_sdk_logging() -> None:
             logger.setLevel(logging.WARNING)
 
 
+@dataclass(frozen=True)
+class CallbackOutlets:
+    """What the callbacks trigger needs besides Deps (issue 21): the sender and the two callbacks queues."""
+
+    send: Callable[[CallbackDelivery], AttemptResult]
+    requeue: Callable[[CallbackDelivery, int], None]   # the next attempt, visible after a delay (seconds)
+    dead_letter: Callable[[str], None]                 # a failed delivery's record, to the failed queue
+
+
 @dataclass
 class Container:
     deps: Deps                                  # what the use cases work with
     requeue: Callable[[str, timedelta], None]   # a delayed copy on the intake queue
+    callbacks: CallbackOutlets                  # result callbacks' sender and queues
 
     @property
     def settings(self) -> Settings:
@@ -75,7 +88,8 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
                     clock: Clock = utc_now, retry_policy: RetryPolicy = RetryPolicy(),
                     tokens: TokenProvider | None = None, graph: GraphPort | None = None,
                     tenants: TenantResolver | None = None,
-                    requeue: Callable[[str, timedelta], None] | None = None) -> Container:
+                    requeue: Callable[[str, timedelta], None] | None = None,
+                    callbacks: CallbackOutlets | None = None) -> Container:
     quiet_sdk_logging()
     settings = load_settings(env)
     network = network_for(settings, os.environ)  # process-level variables (CA bundle, proxies), not app settings
@@ -95,7 +109,8 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     telemetry_setup.trace_azure_sdk()  # storage spans, once a provider is live (the worker's, a local one, a test's)
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
                 OrganizerDirectory(repository), quotas, sleep=sleep)
-    return Container(deps, requeue or _intake_requeue(settings, network))
+    return Container(deps, requeue or _intake_requeue(settings, network),
+                     callbacks or _callback_outlets(settings, network, clock))
 
 
 def start_telemetry() -> None:
@@ -123,6 +138,23 @@ def _intake_requeue(settings: Settings, network: Network) -> Callable[[str, time
             raise StorageUnavailable(f"could not re-queue the request ({type(exc).__name__})") from None
 
     return requeue
+
+
+def _callback_outlets(settings: Settings, network: Network, clock: Clock) -> CallbackOutlets:
+    """The sender (signing with CALLBACK_SIGNING_SECRETS, trusting what the process trusts) and the queues. With
+    callbacks off, an attempt is refused as every callbackUrl is: it is retried, then kept on the failed queue."""
+    callbacks = settings.callbacks
+    if callbacks.enabled:
+        send = CallbackSender(callback_session(network.verify), callbacks.signing_secrets, callbacks.allowed_hosts,
+                              clock=clock).send
+    else:
+        def send(delivery: CallbackDelivery) -> AttemptResult:
+            return AttemptResult.not_sent("not allowed: callbacks are not enabled: CALLBACK_ALLOWED_HOSTS lists no "
+                                          "host")
+    queues = CallbackQueues(lambda name: queue_client(settings.storage, name, network=network,
+                                                      base64=MESSAGE_ENCODING == "base64"),
+                            callbacks.queue, callbacks.failed_queue)
+    return CallbackOutlets(send, queues.requeue, queues.dead_letter)
 
 
 _lock = threading.Lock()

@@ -29,6 +29,20 @@ param accessPolicyGraceMinutes string
 param meetingChanges string
 param monthlyMeetingLimit string
 param calendarMode string
+param callbacksQueueName string
+param callbacksFailedQueueName string
+param callbackAllowedHosts string
+param callbackRetrySchedule string
+param intakeSigning string
+@description('URI of the Key Vault holding the signing secrets (keyvault.bicep), ending in a slash.')
+param keyVaultUri string
+
+// The signing secrets are Key Vault references (resolved by the platform with the identity; the trailing slash names
+// the secret's latest version). A reference is set only when its feature is on: an unresolved reference reaches the
+// app as its own text, which the app reports as a malformed secret (/api/health), so a feature that is off must not
+// depend on a secret that was never set.
+var callbackSigningSecrets = empty(callbackAllowedHosts) ? '' : '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/callback-signing-secrets/)'
+var intakeSigningSecrets = (intakeSigning == 'enabled') ? '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/intake-signing-secrets/)' : ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -74,6 +88,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
     clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
     // Flex Consumption rejects or ignores many siteConfig properties and app settings ("Flex Consumption plan
     // deprecations", functions-app-settings): ftpsState is refused outright (error 51021). Set only what the official
     // Flex samples set, plus the TLS floor; tests/infra/test_flex_deprecations.py keeps the deprecated list out.
@@ -183,6 +198,31 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'CALENDAR_MODE'
           value: calendarMode
+        }
+        // Result callbacks and signed intake (Standard Webhooks); the secrets as Key Vault references.
+        {
+          name: 'MEETING_CALLBACKS_QUEUE'
+          value: callbacksQueueName
+        }
+        {
+          name: 'MEETING_CALLBACKS_FAILED_QUEUE'
+          value: callbacksFailedQueueName
+        }
+        {
+          name: 'CALLBACK_ALLOWED_HOSTS'
+          value: callbackAllowedHosts
+        }
+        {
+          name: 'CALLBACK_RETRY_SCHEDULE'
+          value: callbackRetrySchedule
+        }
+        {
+          name: 'CALLBACK_SIGNING_SECRETS'
+          value: callbackSigningSecrets
+        }
+        {
+          name: 'INTAKE_SIGNING_SECRETS'
+          value: intakeSigningSecrets
         }
       ]
     }

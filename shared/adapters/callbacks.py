@@ -28,7 +28,8 @@ from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
 
 from shared.domain.callback_urls import CallbackAllowlist, CallbackUrl, IPAddress, address_allowed, ip_literal
-from shared.domain.callbacks import AttemptResult, CallbackDelivery, CallbackNotAllowed, require_signing_secrets
+from shared.domain.callbacks import AttemptResult, CallbackDelivery, require_signing_secrets
+from shared.domain.errors import CallbackNotAllowed
 from shared.domain.clock import Clock, utc_now
 
 Resolver = Callable[[str, int], list[str]]
@@ -76,7 +77,8 @@ def callback_session(verify: str | bool = True) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     session.verify = verify
-    adapter = PinnedNameAdapter(pool_connections=8, pool_maxsize=8, max_retries=0)
+    # Up to batchSize + newBatchThreshold (24) attempts run at once in an instance: room for as many connections.
+    adapter = PinnedNameAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -1,7 +1,7 @@
-"""The app settings of result callbacks and signed intake (issue 21), read by pure functions of a Mapping so that
-``load_settings`` takes them in with a few lines: ``callbacks, problems = read_callback_settings(env)``, the problems
-joining the others (every one reported at once, by /api/health too), the names joining SETTING_NAMES and the secret
-ones SECRET_SETTINGS. Secret values are never echoed in problems or in ``repr``.
+"""The app settings of result callbacks and signed intake (issue 21), read by pure functions of a Mapping:
+``load_settings`` keeps them as ``Settings.callbacks`` and their problems join the others (every one reported at
+once, by /api/health too); the names are part of SETTING_NAMES, the secret ones of SECRET_SETTINGS. Secret values
+are never echoed in problems or in ``repr``.
 
 - ``CALLBACK_ALLOWED_HOSTS``: where callbacks may go (``callback_urls``); empty (the default) refuses every one.
 - ``CALLBACK_SIGNING_SECRETS``: one or more ``whsec_`` secrets separated by spaces; each signs every callback.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from shared.config.settings import QUEUE_NAME, SettingsReader
+from shared.config.reader import QUEUE_NAME, SettingsReader
 from shared.domain.callback_urls import CallbackAllowlist
 from shared.domain.callbacks import DEFAULT_RETRY_SCHEDULE, SECRET_RULE, parse_retry_schedule, parse_signing_secrets
 from shared.domain.errors import ConfigurationError
@@ -105,6 +105,10 @@ def load_callback_settings(env: Mapping[str, str]) -> CallbackSettings:
 
 
 def _secrets(name: str, raw: str, problems: list[str]) -> tuple[str, ...]:
+    if raw.startswith("@Microsoft.KeyVault("):  # the platform hands an unresolved reference over as its own text
+        problems.append(f"{name} is a Key Vault reference the platform could not resolve: set the secret in the Key "
+                        "Vault (README, \"Result callbacks and signed intake\") and restart the app")
+        return ()
     try:
         return parse_signing_secrets(raw)
     except ValueError as error:

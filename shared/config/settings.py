@@ -11,58 +11,14 @@ from datetime import timedelta
 from enum import Enum
 from typing import Mapping
 from urllib.parse import urlsplit
-import re
 
 from shared.config.allowlists import OrganizerAllowlist
+from shared.config.callback_settings import (CALLBACK_SECRET_SETTINGS, CALLBACK_SETTING_NAMES, CallbackSettings,
+                                             read_callback_settings)
+from shared.config.reader import QUEUE_NAME, TABLE_NAME, SettingsReader, https_url
 from shared.config.clouds import CLOUDS, Cloud
 from shared.domain.identifiers import is_guid, is_tenant_id
 from shared.domain.errors import ConfigurationError
-
-# Azure queue names: 3-63 chars, lowercase letters, digits and single hyphens; table names: 3-63 alphanumerics.
-QUEUE_NAME = re.compile(r"(?=.{3,63}\Z)[a-z0-9]+(-[a-z0-9]+)*", re.ASCII)
-TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}", re.ASCII)
-
-
-def https_url(name: str, value: str, problems: list[str]) -> str:
-    value = value.rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        problems.append(f"{name} must be an https:// URL")
-    return value
-
-
-class SettingsReader:
-    """Reads app settings (blank counts as unset) and collects every problem found."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.problems: list[str] = []
-
-    def get(self, name: str) -> str | None:
-        value = self.env.get(name)
-        value = value.strip() if isinstance(value, str) else None
-        return value or None
-
-    def get_or(self, name: str, default: str) -> str:
-        return self.get(name) or default
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str, *, fold_case: bool = True) -> str:
-        value = self.get_or(name, default).lower() if fold_case else self.get_or(name, default)
-        if value not in choices:
-            self.problems.append(f"{name} must be one of {', '.join(choices)}")
-            return default
-        return value
-
-    def number(self, name: str, default: float, low: float, high: float, *, whole: bool, rule: str) -> float:
-        try:
-            value = int(self.get_or(name, str(default))) if whole else float(self.get_or(name, str(default)))
-            if not low <= value <= high:
-                raise ValueError
-            return value
-        except ValueError:
-            self.problems.append(f"{name} must be {rule}")
-            return default
-
 
 # Every app setting the code reads. The infra test checks these against the Bicep app settings.
 SETTING_NAMES: tuple[str, ...] = (
@@ -91,9 +47,11 @@ SETTING_NAMES: tuple[str, ...] = (
     "MEETING_CHANGES",
     "MONTHLY_MEETING_LIMIT",
     "CALENDAR_MODE",
+    *CALLBACK_SETTING_NAMES,
 )
-# Settings that hold secrets: never echoed, and the template must not set them in Azure.
-SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE"})
+# Settings that hold secrets: never echoed; the template sets none of them in Azure except as Key Vault references.
+SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE",
+                             *CALLBACK_SECRET_SETTINGS})
 
 CREDENTIAL_MODES = ("managed_identity_fic", "managed_identity", "certificate", "client_secret")
 
@@ -142,6 +100,7 @@ class Settings:
     meeting_changes: MeetingChanges = MeetingChanges.APPLY
     monthly_meeting_limit: int = 2000
     calendar_mode: bool = False
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # result callbacks and signed intake
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_pem: str | None = field(default=None, repr=False)
@@ -270,6 +229,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     monthly_limit = int(reader.number("MONTHLY_MEETING_LIMIT", 2000, 0, 1_000_000, whole=True,
                                       rule="a whole number of meetings from 0 (no limit) to 1000000"))
     calendar_mode = reader.choice("CALENDAR_MODE", CALENDAR_MODES, "disabled")
+    callbacks, callback_problems = read_callback_settings(env)
+    problems += callback_problems
+    if {callbacks.queue, callbacks.failed_queue} & set(queues.values()):
+        problems.append("MEETING_CALLBACKS_QUEUE and MEETING_CALLBACKS_FAILED_QUEUE must differ from "
+                        "MEETING_REQUESTS_QUEUE and MEETING_RESULTS_QUEUE")
 
     if problems:
         raise ConfigurationError(problems)
@@ -292,6 +256,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         meeting_changes=MeetingChanges(meeting_changes),
         monthly_meeting_limit=monthly_limit,
         calendar_mode=calendar_mode == "enabled",
+        callbacks=callbacks,
         client_secret=secret,
         certificate_path=cert_path,
         certificate_pem=cert_pem,

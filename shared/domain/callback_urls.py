@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from shared.domain.callbacks import CallbackNotAllowed
+from shared.domain.errors import CallbackNotAllowed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 import uuid
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -21,25 +22,8 @@ from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from shared.domain.clock import format_datetime, parse_datetime
-from shared.domain.errors import BrokerError, FieldError
 from shared.domain.jsontext import MAX_QUEUE_MESSAGE_BYTES, fits_queue, nesting_depth, MAX_DEPTH
 from shared.domain.messages import to_message
-
-
-class CallbackNotAllowed(BrokerError):
-    """A callbackUrl that breaks a rule of ``callback_urls`` (scheme, user info, host not listed, ...)."""
-
-    status, code, title = 400, "callback_not_allowed", "The callbackUrl is not allowed"
-
-    @classmethod
-    def because(cls, rule: str) -> "CallbackNotAllowed":
-        return cls(f"callbackUrl {rule}", errors=[FieldError("callbackUrl", rule)])
-
-
-class SignatureInvalid(BrokerError):
-    """A write whose Standard Webhooks signature is missing, malformed, stale or matches no INTAKE_SIGNING_SECRETS."""
-
-    status, code, title = 401, "signature_invalid", "The request's signature is not valid"
 
 
 # Signing secrets: "whsec_" then the base64 of the key. The spec asks for 24 to 64 random bytes; new ones have 32.
@@ -260,3 +244,21 @@ class FailedDelivery:
 
     def to_json(self) -> str:
         return to_message(self.to_document())
+
+
+def malformed_delivery(text: str, problem: str, failed_at: datetime) -> str:
+    """What MEETING_CALLBACKS_FAILED_QUEUE keeps of a message on the callbacks queue that is no delivery: the text as
+    received (shortened, and marked so, only when the record would not fit a queue message) and what is wrong."""
+    kept, truncated = text, False
+    while True:
+        record = to_message({"malformed": True, "error": problem, "message": kept, "truncated": truncated,
+                             "failedAt": format_datetime(failed_at)})
+        if fits_queue(record):
+            return record
+        kept, truncated = kept[:len(kept) // 2], True
+
+
+def with_body(delivery_json: str, body: str) -> str:
+    """The delivery message ``delivery_json`` carrying ``body`` instead (the result message as finally written, e.g.
+    with its ``traceparent``), so that the callback and the results queue get the very same text."""
+    return dataclasses.replace(CallbackDelivery.from_json(delivery_json), body=body).to_json()

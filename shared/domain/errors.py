@@ -71,6 +71,23 @@ class UnsupportedMediaType(BrokerError):
     status, code, title = 415, "unsupported_media_type", "The body must be application/json"
 
 
+class CallbackNotAllowed(BrokerError):
+    """A callbackUrl that breaks a rule of ``callback_urls`` (scheme, user info, host not listed, ...): refused before
+    any Graph call or row."""
+
+    status, code, title = 400, "callback_not_allowed", "The callbackUrl is not allowed"
+
+    @classmethod
+    def because(cls, rule: str) -> "CallbackNotAllowed":
+        return cls(f"callbackUrl {rule}", errors=[FieldError("callbackUrl", rule)])
+
+
+class SignatureInvalid(BrokerError):
+    """A write whose Standard Webhooks signature is missing, malformed, stale or matches no INTAKE_SIGNING_SECRETS."""
+
+    status, code, title = 401, "signature_invalid", "The request's signature is not valid"
+
+
 class MeetingNotFound(BrokerError):
     status, code, title = 404, "meeting_not_found", "No meeting is known for this organizer and externalId"
 

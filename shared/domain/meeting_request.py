@@ -36,6 +36,9 @@ class MeetingRequest:
     accept_language: str | None = None                        # localizes joinInformation
     calendar: bool = False                                    # a calendar-backed meeting (an Outlook event)
     event_members: dict[str, Any] = field(default_factory=dict)  # timeZone, body, location, recurrence, reminder
+    # Where this key's results are delivered from now on (issue 21); not part of the fingerprint: it asks nothing of
+    # the meeting. Checked against CALLBACK_ALLOWED_HOSTS by the use case (``guards.callback_url``).
+    callback_url: str | None = None
 
     @property
     def plain_create(self) -> bool:
@@ -103,6 +106,8 @@ class MeetingRequest:
         payload.update({name: value for name, value in asked.items() if value is not None})
         if self.accept_language is not None:
             payload["acceptLanguage"] = self.accept_language
+        if self.callback_url is not None:
+            payload["callbackUrl"] = self.callback_url
         return payload
 
 

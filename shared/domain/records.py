@@ -93,6 +93,10 @@ class MeetingRecord:
     # What callers last asked of the event's own members (calendar_events.asked): the time zone by name, the body,
     # location, recurrence and reminder as digests, because Graph answers them rewritten (HTML, normalised).
     event_asked: dict | None = None
+    # Result callbacks (issue 21): the callbackUrl the key's last create request named (every later result of the key
+    # is delivered to it), and the URL whose receiver answered 410 Gone (none is delivered there any more).
+    callback_url: str | None = None
+    callback_gone: str | None = None
     # The index rows (join URL, join meeting id) stored with this version: bookkeeping of the store, not state.
     indexed: tuple[str, ...] = field(default=(), compare=False)
 
@@ -127,6 +131,11 @@ class MeetingRecord:
     def leased_by_other(self, owner: str, now: datetime) -> bool:
         return (self.lease_owner is not None and self.lease_owner != owner and self.lease_expires_at is not None
                 and self.lease_expires_at > now)
+
+    @property
+    def callback_target(self) -> str | None:
+        """Where the key's results are delivered: its callbackUrl, unless that receiver answered 410 Gone."""
+        return self.callback_url if self.callback_url and self.callback_url != self.callback_gone else None
 
     @property
     def meeting_id(self) -> str | None:

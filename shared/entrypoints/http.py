@@ -2,7 +2,8 @@
 the messages its output bindings send). Every route runs in one preamble (``_route``): its correlation id, the app's
 dependencies, and any error it lets through answered as a problem. Every POST /meetings answered here yields exactly
 one result message, except a request accepted for async processing, whose result comes from the queue worker.
-Answers that carry a meeting carry its record's ``ETag``; PATCH honours ``If-Match``.
+Answers that carry a meeting carry its record's ``ETag``; PATCH honours ``If-Match``. With INTAKE_SIGNING_SECRETS
+set, every write (POST, PATCH, DELETE) is verified in the preamble first (``signatures``): 401, and nothing else.
 """
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from typing import Any, Callable, Concatenate, ParamSpec
 
 import azure.functions as func
 
-from shared.bootstrap import Container
+from shared.bootstrap import Container, clock as process_clock
 from shared.domain.calendar_event import event_summary
+from shared.domain.callbacks import with_body
 from shared.domain.clock import Clock
-from shared.domain.errors import BrokerError, FieldError, RecordedFailure, ValidationFailed
+from shared.domain.errors import BrokerError, FieldError, RecordedFailure, SignatureInvalid, ValidationFailed
 from shared.domain.records import MeetingRecord, Status
 from shared.domain.validation import validate_cancel, validate_change, validate_request
-from shared.entrypoints.http_io import Reply, correlation_id_of, json_answer, location, problem, read_json, wants_async
+from shared.entrypoints.http_io import (Reply, correlation_id_of, given_correlation_id, json_answer, location, problem,
+                                       read_json, wants_async)
+from shared.entrypoints.signatures import IntakeVerifier, correlation_id
 from shared.usecases import (Deps, Outcome, accept_meeting, cancel_meeting as cancel_use_case,
                              create_meeting as create_or_get, find_by_join_link, find_meeting, organizer_quota,
                              unrecorded_failure, update_meeting as change_meeting)
@@ -92,6 +96,10 @@ def _route(work: Callable[Concatenate[_Call, P], Reply],
     def route(req: func.HttpRequest, container_factory: ContainerFactory, /, *args: P.args,
               **kwargs: P.kwargs) -> Reply:
         call = _Call(req, correlation_id_of(req), container_factory)
+        try:
+            call = _signed(call)
+        except SignatureInvalid as unsigned:  # before anything else: no Graph call, no row, no message
+            return Reply(problem(unsigned, correlation_id=call.correlation_id))
         with telemetry.serving(req.method, work.__name__, req.headers) as span:
             span.set("broker.correlation_id", call.correlation_id)
             try:
@@ -109,9 +117,35 @@ def _route(work: Callable[Concatenate[_Call, P], Reply],
             if code >= 500:
                 span.fail(str(code))
             telemetry.request_done(work.__name__, "http", status, code)
-            return dataclasses.replace(reply, result=telemetry.stamp("result", reply.result),
-                                       intake=telemetry.stamp("intake", reply.intake))
+            result = telemetry.stamp("result", reply.result)
+            callback = with_body(reply.callback, result) if reply.callback is not None and result is not None \
+                else reply.callback
+            return dataclasses.replace(reply, result=result, intake=telemetry.stamp("intake", reply.intake),
+                                       callback=callback)
     return route
+
+
+WRITES = frozenset({"POST", "PATCH", "DELETE"})
+
+
+@functools.lru_cache(maxsize=4)
+def _verifier(secrets: tuple[str, ...]) -> IntakeVerifier:
+    return IntakeVerifier(secrets, clock=process_clock)
+
+
+def _signed(call: _Call) -> _Call:
+    """A write, verified when INTAKE_SIGNING_SECRETS is set (SignatureInvalid otherwise); its correlation id the
+    webhook-id when the caller names none. Settings that cannot load are the route's to answer."""
+    if call.req.method.upper() not in WRITES:
+        return call
+    try:
+        secrets = call.deps().settings.callbacks.intake_signing_secrets
+    except BrokerError:
+        return call
+    if not secrets:
+        return call
+    webhook_id = _verifier(secrets).verify(call.req.headers, call.req.get_body() or b"")
+    return dataclasses.replace(call, correlation_id=correlation_id(given_correlation_id(call.req), webhook_id))
 
 
 def _telling(unrecorded: Callable[Concatenate[_Call, BrokerError, P], str | None]
@@ -176,7 +210,7 @@ def cancel_meeting(call: _Call, organizer_id: str | None, external_id: str | Non
     if outcome.status == Status.CANCELLED:
         call.status = outcome.status
         return Reply(func.HttpResponse(status_code=204, headers={"x-correlation-id": call.correlation_id}),
-                     outcome.message)
+                     outcome.message, callback=outcome.callback)
     return call.reply(outcome)
 
 
@@ -184,7 +218,7 @@ def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None
     """The HTTP answer to an outcome, and the messages its output bindings send."""
     if outcome.status == Status.FAILED:
         assert outcome.error is not None
-        return Reply(problem(outcome.error, correlation_id=correlation_id), outcome.message)
+        return Reply(problem(outcome.error, correlation_id=correlation_id), outcome.message, callback=outcome.callback)
     headers = {**(headers or {}), "x-correlation-id": correlation_id}
     if outcome.status == Status.ACCEPTED:
         body = {"status": Status.ACCEPTED, "correlationId": correlation_id}
@@ -194,7 +228,7 @@ def _reply(outcome: Outcome, correlation_id: str, headers: dict[str, str] | None
         headers["ETag"] = outcome.record.etag
     status = 201 if outcome.status == Status.CREATED else 200
     body = _meeting_body(outcome.meeting, outcome.not_applied, outcome.quota, outcome.event)
-    return Reply(json_answer(body, status, headers), outcome.message)
+    return Reply(json_answer(body, status, headers), outcome.message, callback=outcome.callback)
 
 
 def _meeting_body(meeting: dict[str, Any] | None, not_applied: tuple[str, ...] = (),

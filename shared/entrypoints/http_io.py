@@ -31,6 +31,7 @@ class Reply:
     response: func.HttpResponse
     result: str | None = None   # to the results queue
     intake: str | None = None   # to the requests queue (async)
+    callback: str | None = None  # the result's delivery, to the callbacks queue
 
 
 def json_answer(body: Any, status: int, headers: dict[str, str] | None = None, mimetype: str = "application/json"
@@ -73,8 +74,13 @@ def retry_after_seconds(value: float | None) -> int:
 
 
 def correlation_id_of(req: func.HttpRequest) -> str:
+    return given_correlation_id(req) or str(uuid.uuid4())
+
+
+def given_correlation_id(req: func.HttpRequest) -> str | None:
+    """The caller's own correlation id (``x-correlation-id``), when it sent a usable one."""
     given = (req.headers.get("x-correlation-id") or "").strip()
-    return given if _CORRELATION.fullmatch(given) else str(uuid.uuid4())
+    return given if _CORRELATION.fullmatch(given) else None
 
 
 def read_json(req: func.HttpRequest) -> Any:

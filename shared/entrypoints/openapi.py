@@ -72,6 +72,18 @@ _FIND_BY = [
 ]
 _TENANT = {"name": "tenantId", "in": "query", "required": False, "schema": {"type": "string"},
            "description": "The tenant (GUID or verified domain), when not the app's default tenant."}
+# Signed intake (Standard Webhooks): required on every write when INTAKE_SIGNING_SECRETS is set.
+_SIGNED = [{"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text}
+           for name, text in (
+               ("webhook-id", "Signed intake: a unique id of this request; the correlation id when the request "
+                              "names none."),
+               ("webhook-timestamp", "Signed intake: seconds since the epoch, at most 5 minutes from the broker's "
+                                     "time."),
+               ("webhook-signature", "Signed intake: `v1,<base64 HMAC-SHA256 of id.timestamp.body>` per "
+                                     "Standard Webhooks (space-separated when signed with several secrets)."))]
+_UNSIGNED = {"401": _problem("`signature_invalid`: `INTAKE_SIGNING_SECRETS` is set and the request's Standard "
+                             "Webhooks headers are missing, malformed, more than 5 minutes off or match none of "
+                             "the secrets. Nothing was done.")}
 _CORRELATION_PARAM = {"name": "x-correlation-id", "in": "header", "required": False,
                       "schema": {"type": "string", "maxLength": 200},
                       "description": "Your id for this request; echoed in the result message. Default: a new UUID."}
@@ -87,6 +99,7 @@ def _create() -> dict[str, Any]:
             {"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
              "description": "Forwarded to Graph: the language of the meeting's joinInformation."},
             _CORRELATION_PARAM,
+            *_SIGNED,
         ],
         "requestBody": {"required": True, "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/MeetingRequest"}}}},
@@ -99,7 +112,10 @@ def _create() -> dict[str, Any]:
                     "headers": {**_LOCATION, "Preference-Applied": {"schema": {"type": "string"}}, **_CORRELATION,
                                 **_RETRY_AFTER},
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
-            "400": _problem("`validation_failed` (with `errors`) or `malformed_json`."),
+            "400": _problem("`validation_failed` (with `errors`), `malformed_json`, or `callback_not_allowed` (the "
+                            "`callbackUrl` is not https, carries user info, or its host is not listed in "
+                            "`CALLBACK_ALLOWED_HOSTS`; nothing was done)."),
+            **_UNSIGNED,
             "404": _problem("`organizer_not_found`."),
             "409": _problem("`concurrent_update` (retry), `request_in_progress` (another request is creating this "
                             "passcode meeting; retry after `Retry-After`), `change_in_progress` (a repeat with other "
@@ -123,7 +139,7 @@ def _create() -> dict[str, Any]:
 def _update(parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "summary": "Change a meeting: the members given, in one PATCH of what differs",
-        "parameters": [*parameters, _TENANT, _CORRELATION_PARAM,
+        "parameters": [*parameters, _TENANT, _CORRELATION_PARAM, *_SIGNED,
                        {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                         "description": "The ETag read with the meeting: the change applies only to that version."}],
         "requestBody": {"required": True, "content": {
@@ -135,6 +151,7 @@ def _update(parameters: list[dict[str, Any]]) -> dict[str, Any]:
             "400": _problem("`validation_failed`: a broken rule (one time without the other, end before start, "
                             "`joinMeetingIdSettings`, an organizer in participants, an empty body) or "
                             "`malformed_json`."),
+            **_UNSIGNED,
             "404": _problem("`meeting_not_found` (nothing recorded for this key) or `organizer_not_found`."),
             "409": _problem("`meeting_pending` (no meeting yet for this key: retry once its create has succeeded), "
                             "`meeting_create_failed` (the key's create failed for good: not retryable, send the "
@@ -154,7 +171,7 @@ def _update(parameters: list[dict[str, Any]]) -> dict[str, Any]:
 def _cancel(parameters: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "summary": "Cancel a meeting: delete it (a tombstone stays) or lock it (nobody new gets in)",
-        "parameters": [*parameters, _TENANT, _CORRELATION_PARAM,
+        "parameters": [*parameters, _TENANT, _CORRELATION_PARAM, *_SIGNED,
                        {"name": "mode", "in": "query", "required": False,
                         "schema": {"type": "string", "enum": ["delete", "lock"], "default": "delete"},
                         "description": "`delete`: DELETE in Graph, the key stays cancelled. `lock`: lobby for the "
@@ -168,6 +185,7 @@ def _cancel(parameters: list[dict[str, Any]]) -> dict[str, Any]:
             "204": {"description": "Deleted (again: a second DELETE calls nobody).", "headers": _CORRELATION},
             "200": _meeting("Locked: the meeting as Graph returned it (result `locked`)."),
             "400": _problem("`validation_failed` (a missing key, an unknown mode)."),
+            **_UNSIGNED,
             "404": _problem("`meeting_not_found`: nothing is recorded for this key."),
             "409": _problem("`meeting_pending` (no meeting yet for this key: retry once its create has succeeded), "
                             "`meeting_create_failed` (the key's create failed for good: not retryable, send the "
@@ -185,18 +203,50 @@ def _lookup(parameters: list[dict[str, Any]], operation_id: str, summary: str) -
             "responses": _LOOKUP_RESPONSES}
 
 
+def _result_callback() -> dict[str, Any]:
+    """The POST the broker makes to a key's callbackUrl for each of its results (issue 21)."""
+    return {
+        "operationId": "meetingResult",
+        "summary": "A result of a key whose create request named a callbackUrl",
+        "description": (
+            "The body is byte for byte the `ResultMessage` the results queue got. Signed per Standard Webhooks "
+            "(https://www.standardwebhooks.com/) with each secret of `CALLBACK_SIGNING_SECRETS`: verify with "
+            "`standardwebhooks.Webhook(secret).verify(body, headers)`. `webhook-id` is the same on every attempt of "
+            "one result (deduplicate on it): delivery is at least once. A 2xx ends the delivery; 410 stops every "
+            "later delivery of this key to this URL; anything else (a 3xx included: redirects are not followed), a "
+            "timeout (15 s) or a connection error is retried after `CALLBACK_RETRY_SCHEDULE`, and a delivery whose "
+            "every attempt failed is kept on `MEETING_CALLBACKS_FAILED_QUEUE`."),
+        "parameters": [
+            {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
+             "description": "This result's id, the same on every attempt (`msg_` then 32 hex digits)."},
+            {"name": "webhook-timestamp", "in": "header", "required": True, "schema": {"type": "string"},
+             "description": "When this attempt was signed, in seconds since the epoch."},
+            {"name": "webhook-signature", "in": "header", "required": True, "schema": {"type": "string"},
+             "description": "`v1,<base64>` per secret, space-separated."},
+        ],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ResultMessage"}}}},
+        "responses": {
+            "2XX": {"description": "Delivered."},
+            "410": {"description": "Gone: no later result of this key is delivered to this URL."},
+            "default": {"description": "Not delivered: the attempt is made again after the retry schedule's delay."},
+        },
+    }
+
+
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Teams Meeting Broker",
-            "version": "1.1.0",
+            "version": "1.2.0",
             "description": (
                 "Creates Microsoft Teams online meetings for organizers, idempotently, with Microsoft Graph "
                 "`onlineMeetings/createOrGet` (or plain create for a passcode choice), applies their options, and "
                 "keeps them as asked. A meeting is identified by (tenant, organizer, externalId). Every processed "
-                "request also emits a `ResultMessage` to the results queue."
+                "request also emits a `ResultMessage` to the results queue, and a key whose create request named a "
+                "`callbackUrl` has each of its results POSTed there (the `meetingResult` webhook)."
             ),
         },
         "servers": [{"url": "/"}],
@@ -249,6 +299,7 @@ def document() -> dict[str, Any]:
                                       "content": {"application/json": {"schema": {"type": "object"}}}}},
             }},
         },
+        "webhooks": {"meetingResult": {"post": _result_callback()}},
         "components": {
             "securitySchemes": {
                 "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key"},

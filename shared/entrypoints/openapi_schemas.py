@@ -112,6 +112,12 @@ def schemas() -> dict[str, Any]:
                     "type": "object", "additionalProperties": False, "required": ["isPasscodeRequired"],
                     "properties": {"isPasscodeRequired": {"type": "boolean"}},
                     "description": "A passcode choice: the meeting is made by plain create (it cannot change later)."},
+                "callbackUrl": {"type": ["string", "null"], "format": "uri", "maxLength": 2048,
+                                "description": "Where every result of this key is POSTed from now on, signed per "
+                                               "Standard Webhooks (the `meetingResult` webhook): an absolute https "
+                                               "URL, no user info, its host listed in CALLBACK_ALLOWED_HOSTS "
+                                               "(else 400 `callback_not_allowed`). A later request that names "
+                                               "another URL moves the key's results there."},
                 "calendar": {"type": "boolean", "default": False,
                              "description": "true: a calendar-backed meeting, an Outlook event in the organizer's "
                                             "calendar that sends invitations to the attendees (needs "

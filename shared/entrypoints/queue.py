@@ -1,5 +1,6 @@
-"""The queue adapter: one intake message in, at most one result message out. A permanent failure is told at once; a
-transient one raises so the host retries, and the last attempt tells the final ``retries_exhausted`` result itself.
+"""The queue adapter: one intake message in, at most one result message out (and its delivery to a callbackUrl). A
+permanent failure is told at once; a transient one raises so the host retries, and the last attempt tells the final
+``retries_exhausted`` result itself.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#poison-messages
 """
 from __future__ import annotations
@@ -8,10 +9,12 @@ import base64
 import binascii
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from shared.bootstrap import Container
+from shared.domain.callbacks import with_body
 from shared.domain.errors import BrokerError, MalformedJson, RetriesExhausted
 from shared.domain.jsontext import parse, parse_utf8
 from shared.domain.messages import payload_ids, traceparent_of
@@ -28,6 +31,26 @@ log = logging.getLogger(__name__)
 
 # host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
 MAX_DEQUEUE_COUNT = 5
+
+
+@dataclass(frozen=True)
+class Told:
+    """What one message comes to: its result message (None: deferred) and that result's delivery to a callbackUrl,
+    whose body is the result message byte for byte."""
+
+    result: str | None = None
+    callback: str | None = None
+
+    @classmethod
+    def of(cls, outcome: Outcome | None) -> "Told":
+        return cls(outcome.message, outcome.callback) if outcome is not None else cls()
+
+    def stamped(self) -> "Told":
+        """The result with the current span's ``traceparent``, and its delivery carrying that very text."""
+        result = telemetry.stamp("result", self.result)
+        callback = with_body(self.callback, result) if self.callback is not None and result is not None else \
+            self.callback
+        return Told(result, callback)
 
 
 def decode_message(body: bytes) -> Any:
@@ -47,9 +70,9 @@ def decode_message(body: bytes) -> Any:
 
 def process_request(body: bytes, *, message_id: str, dequeue_count: int,
                     container_factory: Callable[[], Container], clock: Clock,
-                    inserted_at: datetime | None = None) -> str | None:
-    """Handle one intake message; return the result message (None when deferred), or raise a retryable error. Its
-    span continues the trace its ``traceparent`` names; every message it writes carries its own."""
+                    inserted_at: datetime | None = None) -> Told:
+    """Handle one intake message; what it comes to (nothing when deferred), or raise a retryable error. Its span
+    continues the trace its ``traceparent`` names; every message it writes carries its own."""
     try:
         payload, unreadable = decode_message(body), None
     except MalformedJson as error:
@@ -60,8 +83,8 @@ def process_request(body: bytes, *, message_id: str, dequeue_count: int,
 
 
 def _request(payload: Any, unreadable: MalformedJson | None, message_id: str, dequeue_count: int,
-             container_factory: Callable[[], Container], clock: Clock) -> tuple[str | None, str]:
-    """The result message of one intake message and its status (for metrics)."""
+             container_factory: Callable[[], Container], clock: Clock) -> tuple[Outcome | None, str]:
+    """The outcome of one intake message and its status (for metrics)."""
     last_attempt = dequeue_count >= MAX_DEQUEUE_COUNT
     if unreadable is not None:
         return _refused(container_factory, unreadable, payload, message_id, clock), Status.FAILED
@@ -78,7 +101,7 @@ def _request(payload: Any, unreadable: MalformedJson | None, message_id: str, de
     except BrokerError as error:
         log.warning("queue message %s refused: %s", message_id, error.code)
         correlation_id = payload_ids(payload)["correlationId"] or message_id
-        return refused(deps, Context(correlation_id, "queue", payload=payload), error).message, Status.FAILED
+        return refused(deps, Context(correlation_id, "queue", payload=payload), error), Status.FAILED
     if outcome.status == Status.DEFERRED:
         assert outcome.retry_in is not None and outcome.intake is not None
         # A new copy that becomes visible after the delay (the trigger's own retry delay is fixed by host.json);
@@ -93,13 +116,13 @@ def _request(payload: Any, unreadable: MalformedJson | None, message_id: str, de
         log.warning("queue message %s will be retried (attempt %d): %s", message_id, dequeue_count,
                     outcome.error.code)
         raise outcome.error
-    return outcome.message, outcome.status
+    return outcome, outcome.status
 
 
 @contextlib.contextmanager
 def _consuming(queue: str, route: str, payload: Any, message_id: str, dequeue_count: int,
-               inserted_at: datetime | None, clock: Clock) -> Iterator[Callable[[str | None, str], str | None]]:
-    """The span and metrics of one queue message; yields ``told(message, status)``, which stamps the result."""
+               inserted_at: datetime | None, clock: Clock) -> Iterator[Callable[[Outcome | None, str], Told]]:
+    """The span and metrics of one queue message; yields ``told(outcome, status)``, which stamps the result."""
     ids = payload_ids(payload)
     if inserted_at is not None and inserted_at.tzinfo is None:
         inserted_at = inserted_at.replace(tzinfo=timezone.utc)
@@ -108,10 +131,10 @@ def _consuming(queue: str, route: str, payload: Any, message_id: str, dequeue_co
                                                              "broker.dequeue_count": dequeue_count}) as span:
         span.set("broker.correlation_id", ids["correlationId"] or message_id)
 
-        def told(message: str | None, status: str) -> str | None:
+        def told(outcome: Outcome | None, status: str) -> Told:
             span.set("broker.status", status)
             telemetry.request_done(route, queue, status)
-            return telemetry.stamp("result", message)
+            return Told.of(outcome).stamped()
         try:
             yield told
         except Exception:  # raised for the host to retry (the span notes the error's code)
@@ -137,19 +160,18 @@ def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> O
 
 
 def _refused(container_factory: Callable[[], Container], error: BrokerError, payload: Any, message_id: str,
-             clock: Clock) -> str | None:
+             clock: Clock) -> Outcome:
     """A message that is not JSON at all: told at once, even when the app's settings cannot load."""
     log.warning("queue message %s refused: %s", message_id, error.code)
     try:
         deps = container_factory().deps
     except BrokerError:
-        return unrecorded_failure(payload, correlation_id=message_id, error=error, clock=clock,
-                                  source="queue").message
-    return refused(deps, Context(message_id, "queue", payload=payload), error).message
+        return unrecorded_failure(payload, correlation_id=message_id, error=error, clock=clock, source="queue")
+    return refused(deps, Context(message_id, "queue", payload=payload), error)
 
 
 def process_poison(body: bytes, *, message_id: str, dequeue_count: int, container_factory: Callable[[], Container],
-                   clock: Clock, inserted_at: datetime | None = None) -> str | None:
+                   clock: Clock, inserted_at: datetime | None = None) -> Told:
     """A message the host gave up on: emit its final result. Never raises, whatever the body."""
     payload = None
     try:
@@ -169,8 +191,8 @@ def process_poison(body: bytes, *, message_id: str, dequeue_count: int, containe
         return told(*_exhausted(outcome, "poison"))
 
 
-def _exhausted(outcome: Outcome, source: str) -> tuple[str | None, str]:
+def _exhausted(outcome: Outcome, source: str) -> tuple[Outcome, str]:
     """The final result of a message whose retries ran out (counted, unless it succeeded after all)."""
     if outcome.status == Status.FAILED:
         telemetry.retries_exhausted(source)
-    return outcome.message, outcome.status
+    return outcome, outcome.status

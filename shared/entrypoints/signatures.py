@@ -18,7 +18,8 @@ from typing import Mapping, Sequence
 
 from standardwebhooks import Webhook
 
-from shared.domain.callbacks import SignatureInvalid, require_signing_secrets
+from shared.domain.callbacks import require_signing_secrets
+from shared.domain.errors import SignatureInvalid
 from shared.domain.clock import Clock, utc_now
 
 TOLERANCE = timedelta(minutes=5)

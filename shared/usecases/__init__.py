@@ -12,9 +12,12 @@
   Graph kept of a meeting, against the key's participants
 - ``schedule_attendance`` and ``collect_due_attendance`` (collect_attendance.py): attendance after a meeting ends,
   one result per occurrence
+- ``deliver_attempt`` (deliver.py) makes one attempt of a result's delivery to its callbackUrl; callbacks.py decides
+  where a result goes (``Outcome.callback``) and keeps the URL and a 410's mark on the key's record
 """
 from shared.usecases.accept import accept_meeting
-from shared.usecases.context import Context, Deps, Outcome, refused
+from shared.usecases.callbacks import refused  # told to the callbackUrl a refused payload names, too
+from shared.usecases.context import Context, Deps, Outcome
 from shared.usecases.keyed_write import tombstone
 from shared.usecases.create import create_meeting
 from shared.usecases.exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure

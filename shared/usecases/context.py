@@ -55,6 +55,7 @@ class Outcome:
     intake: str | None = None            # ACCEPTED / DEFERRED: the intake message to queue
     not_applied: tuple[str, ...] = ()    # options Graph kept its own value for
     quota: dict[str, int] | None = None  # the organizer's figures, from 90% of the monthly limit
+    callback: str | None = None          # the result's first delivery to a callbackUrl (``usecases.callbacks``)
 
     @property
     def event(self) -> dict[str, Any] | None:

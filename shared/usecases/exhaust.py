@@ -14,6 +14,7 @@ from shared.domain.records import MeetingRecord, Status
 from shared.domain.validation import validate_request
 from shared.domain.clock import Clock
 from shared.usecases.attempts import queued_correlation
+from shared.usecases.callbacks import with_callback
 from shared.usecases.context import Context, Deps, Outcome, from_table, log, refused
 from shared.usecases.guards import tenant_of
 from shared.usecases.record_outcome import record_error
@@ -48,7 +49,7 @@ def _exhaust(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | 
                       or (queued_correlation(record, request) if poison else None) or message_id)
     context = Context(correlation_id, "queue", request, payload)
     if record is not None and record.has_meeting:
-        return from_table(deps, context, record)  # it did succeed after all
+        return with_callback(deps, context, from_table(deps, context, record))  # it did succeed after all
     error = RetriesExhausted.after(cause if cause is not None else (record.last_error if record else None))
     stored = None
     if record is not None:
@@ -58,7 +59,7 @@ def _exhaust(deps: Deps, payload: Any, *, message_id: str, dequeue_count: int | 
             stored = record
     log.error("retries exhausted correlation=%s dequeue_count=%s", correlation_id, dequeue_count)
     failed = refused(deps, context, error)
-    return Outcome(failed.status, failed.result, record=stored, error=error)
+    return with_callback(deps, context, Outcome(failed.status, failed.result, record=stored, error=error))
 
 
 def unrecorded_exhaustion(payload: Any, *, message_id: str, cause: BrokerError, clock: Clock) -> Outcome:

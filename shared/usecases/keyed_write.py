@@ -19,7 +19,9 @@ from shared.ports import Alias, AliasChanged, MeetingRepository, QuotaChanged, Q
 from shared.usecases.organizers import OrganizerDirectory
 
 WRITE_ATTEMPTS = 5
-ALIAS_ATTEMPTS = 3  # re-keyings onto a UPN's learned object id before ConcurrentUpdate
+# Rounds of a write whose alias row changed meanwhile before ConcurrentUpdate. Concurrent new rows keyed by one UPN
+# take turns on its alias row (each round one of them writes the placeholder), so a burst of N of them needs N rounds.
+ALIAS_ATTEMPTS = 12
 # How long a request holds a key while it calls Graph (a plain create, or a change): longer than the Graph adapter
 # spends on one operation with its retries in the common case; a holder that died is taken over after it.
 LEASE = timedelta(seconds=60)

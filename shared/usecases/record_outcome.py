@@ -53,7 +53,7 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
             event_asked=event_asked if event is not None else base.event_asked, last_error=None,
             settings_not_applied=not_applied, attempts=base.attempts + 1,
             first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
-            updated_at=now)
+            updated_at=now, callback_url=request.callback_url or base.callback_url)
         counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, target.external_id,
                                       created=created)
         return Commit(stored, quota=counted)
@@ -102,14 +102,17 @@ def failed(deps: Deps, context: Context, request: MeetingRequest, tenant: str, k
 
     def note(row: MeetingRecord | None, key: MeetingKey) -> MeetingRecord | None:
         if row and (row.has_meeting or row.cancelled):  # a meeting (or its tombstone) stays whatever happens later
-            return dataclasses.replace(row, last_error=error.as_record_error(), updated_at=now)
+            return dataclasses.replace(row, last_error=error.as_record_error(), updated_at=now,
+                                       callback_url=row.callback_url if row.cancelled
+                                       else request.callback_url or row.callback_url)
         base = row or new_record(key, context, request, now)
         if lease_owner is not None and base.lease_owner == lease_owner:  # let the next request create
             base = dataclasses.replace(base, lease_owner=None, lease_expires_at=None)
         return dataclasses.replace(
             base, status=status, fingerprint=request.fingerprint, correlation_id=context.correlation_id,
             source=context.source, last_error=error.as_record_error(), attempts=base.attempts + 1,
-            first_attempt_at=base.first_attempt_at or now, updated_at=now)
+            first_attempt_at=base.first_attempt_at or now, updated_at=now,
+            callback_url=request.callback_url or base.callback_url)
 
     written = deps.records.write(key, note, current=record)
     assert written is not None

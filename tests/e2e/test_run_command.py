@@ -1,6 +1,7 @@
 """The README's main-job command, as a user runs it: ``./scripts/run`` in a clone with nothing beside it, one process
 that starts everything and stops it on Ctrl-C; with the caller's CA variables as they are (a corporate machine sets
-REQUESTS_CA_BUNDLE), and once more with REQUESTS_CA_BUNDLE naming an unrelated CA."""
+REQUESTS_CA_BUNDLE), and once more with REQUESTS_CA_BUNDLE naming an unrelated CA. A result callback to a local
+receiver works out of the box."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from localdev.certs import ensure_certs, environment_bundle
+from localdev.receiver import CallbackReceiver
 from localdev.settings_file import LOCAL_SETTINGS
 from tests.conftest import REPO_ROOT
 
@@ -53,6 +55,17 @@ def test_the_run_command_serves_the_app_from_a_bare_clone_and_stops_cleanly_on_c
         repeat = http.post(f"{where['baseUrl']}/api/meetings", json=body, timeout=30)
         assert (repeat.status_code, repeat.json()["id"]) == (200, created.json()["id"])
         assert http.get(f"{where['baseUrl']}/api/health", timeout=30).json() == {"status": "ok"}
+        # A result callback to a receiver on this machine: loopback is allowed in local runs, and the secret the
+        # run made is in the state folder. The host's queue listener delivers it (no drain here).
+        secret = (state / "callback-signing-secret").read_text().strip()
+        with CallbackReceiver(secret) as receiver:
+            hooked = http.post(f"{where['baseUrl']}/api/meetings", timeout=30, json={
+                "organizerId": "alice@contoso.example", "externalId": "run-command-2", "callbackUrl": receiver.url()})
+            assert hooked.status_code == 201, hooked.text
+            assert receiver.wait_for(lambda received: len(received) >= 1, timeout=60), "no callback delivered"
+            (delivery,) = receiver.received
+            assert delivery.verified and json.loads(delivery.body)["externalId"] == "run-command-2"
+        assert any("Result callbacks: to 127.0.0.1,::1" in line for line in banner), "".join(banner)
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

@@ -17,6 +17,11 @@ NOT_SET_IN_AZURE = frozenset({
     "GRAPH_BASE_URL",
 })
 # Read by the Functions host, its Python worker or the Azure Monitor distro, not by the app's code.
+# Secrets set in Azure only as Key Vault references (the signing secrets of result callbacks and signed intake), and
+# only when their feature is on: an empty value otherwise.
+KEY_VAULT_REFERENCES = {"CALLBACK_SIGNING_SECRETS": ("callback-signing-secrets", "empty(callbackAllowedHosts)"),
+                        "INTAKE_SIGNING_SECRETS": ("intake-signing-secrets", "equals(intakeSigning, enabled)")}
+# Read by the Functions host or the Application Insights integration, not by the app's code.
 PLATFORM_SETTINGS = frozenset({
     "AzureWebJobsStorage__blobServiceUri",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
@@ -30,7 +35,7 @@ FORBIDDEN_ON_FLEX = ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", 
 
 def test_the_exclusions_name_settings_the_code_really_reads():
     assert NOT_SET_IN_AZURE <= set(code.SETTING_NAMES)
-    assert code.SECRET_SETTINGS <= NOT_SET_IN_AZURE
+    assert code.SECRET_SETTINGS <= NOT_SET_IN_AZURE | set(KEY_VAULT_REFERENCES)
 
 
 def test_template_sets_every_setting_the_code_reads(app_settings):
@@ -45,6 +50,17 @@ def test_template_sets_no_setting_that_nobody_reads(app_settings):
 
 def test_template_sets_no_secret_and_no_local_override(app_settings):
     assert not NOT_SET_IN_AZURE & set(app_settings)
+
+
+def test_the_signing_secrets_are_key_vault_references_set_only_when_their_feature_is_on(modules, app_settings):
+    function = modules["function.bicep"]
+    for setting, (secret, condition) in KEY_VAULT_REFERENCES.items():
+        reference = f"@Microsoft.KeyVault(SecretUri=${{keyVaultUri}}secrets/{secret}/)"
+        branches = f", {reference}" if condition.startswith("empty") else f"{reference}, "  # (on false, on true)
+        assert render(app_settings[setting]) == f"conditional({condition}, {branches})"
+    assert render(function.args["keyVaultUri"]) == "keyVault.outputs.uri"
+    (site,) = function.resources("Microsoft.Web/sites")
+    assert site.raw("properties", "keyVaultReferenceIdentity") == "identityId", "resolved as the app's identity"
 
 
 def test_template_sets_nothing_flex_consumption_forbids(app_settings):
@@ -79,6 +95,9 @@ def _azure_like_environment(app_settings: dict) -> dict[str, str]:
         "GRAPH_TENANT_ID": "22222222-2222-2222-2222-222222222222",
         "GRAPH_CLIENT_ID": "33333333-3333-3333-3333-333333333333",
         "ALLOWED_ORGANIZERS": "@contoso.com",
+        # The Key Vault references' values with their features off (the defaults): empty.
+        "CALLBACK_SIGNING_SECRETS": "",
+        "INTAKE_SIGNING_SECRETS": "",
     }
     env = {}
     for name, value in app_settings.items():
@@ -113,6 +132,16 @@ def test_template_names_match_the_code_defaults(app_settings):
     assert app_settings["MEETINGS_TABLE"] == loaded.meetings_table
     assert app_settings["MEETING_REQUESTS_QUEUE"] == loaded.requests_queue
     assert app_settings["MEETING_RESULTS_QUEUE"] == loaded.results_queue
+    assert app_settings["MEETING_CALLBACKS_QUEUE"] == loaded.callbacks.queue
+    assert app_settings["MEETING_CALLBACKS_FAILED_QUEUE"] == loaded.callbacks.failed_queue
+
+
+def test_callbacks_are_off_and_intake_unsigned_by_default_in_azure(modules, app_settings):
+    loaded = code.load_settings(_azure_like_environment(app_settings))
+    assert not loaded.callbacks.enabled and not loaded.callbacks.intake_signed
+    assert modules["main.bicep"].parameters["callbackAllowedHosts"]["default"] == ""
+    parameter = modules["main.bicep"].parameters["intakeSigning"]
+    assert set(_allowed(parameter)) == {"enabled", "disabled"} and parameter["default"] == "disabled"
 
 
 def _allowed(decl: dict) -> list:

@@ -12,6 +12,8 @@ from tests.infra.template import (
     STORAGE_QUEUE_DATA_CONTRIBUTOR, STORAGE_TABLE_DATA_CONTRIBUTOR, TABLES, render,
 )
 
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+
 # The uses the app makes of AzureWebJobsStorage: the host, the queue triggers and outputs, the code's Table and Queue
 # clients (tests/infra/test_function_bindings.py reads the real bindings when function_app imports).
 APP_USES = ("host", "queueTrigger", "queue", "table")
@@ -19,7 +21,9 @@ APP_USES = ("host", "queueTrigger", "queue", "table")
 
 def test_every_queue_the_app_uses_exists(root, app_settings):
     requests, results = app_settings["MEETING_REQUESTS_QUEUE"], app_settings["MEETING_RESULTS_QUEUE"]
-    assert {requests, f"{requests}-poison", results} <= template.names_of(root, QUEUES)
+    callbacks, failed = app_settings["MEETING_CALLBACKS_QUEUE"], app_settings["MEETING_CALLBACKS_FAILED_QUEUE"]
+    assert {requests, f"{requests}-poison", results, callbacks, f"{callbacks}-poison", failed} <= template.names_of(
+        root, QUEUES)
 
 
 def test_the_meetings_table_exists(root, app_settings):
@@ -78,8 +82,17 @@ def test_telemetry_publisher_role_is_on_application_insights(assignments):
 def test_no_role_beyond_least_privilege(assignments):
     assert sorted(role for role, _, _ in assignments) == sorted({
         STORAGE_BLOB_DATA_OWNER, STORAGE_QUEUE_DATA_CONTRIBUTOR, STORAGE_TABLE_DATA_CONTRIBUTOR,
-        MONITORING_METRICS_PUBLISHER,
+        MONITORING_METRICS_PUBLISHER, KEY_VAULT_SECRETS_USER,
     })
+
+
+def test_the_identity_may_read_the_signing_secrets_and_nothing_else_of_the_key_vault(assignments, modules):
+    on_vault = [role for role, scope, _ in assignments if scope.type == "Microsoft.KeyVault/vaults"]
+    assert on_vault == [KEY_VAULT_SECRETS_USER]
+    (vault,) = modules["keyvault.bicep"].resources("Microsoft.KeyVault/vaults")
+    assert vault.value("properties", "enableRbacAuthorization") is True
+    assert vault.raw("properties", "accessPolicies") is None
+    assert render(modules["rbac.bicep"].args["keyVaultName"]) == "keyVault.outputs.name"
 
 
 def test_every_role_assignment_says_which_binding_or_client_needs_it(modules):

@@ -118,6 +118,15 @@ def test_a_record_without_meeting_or_first_attempt_reads_back_with_none(reposito
     assert with_changes(repository.get(record.key), etag=None) == record
 
 
+def test_the_callback_url_and_its_gone_mark_read_back_and_change_with_a_replace(repository):
+    url = "https://hooks.example.com/results?token=a%2Fb&x=\u00e9"
+    inserted = repository.insert(make_record(callback_url=url))
+    assert repository.get(inserted.key).callback_url == url and repository.get(inserted.key).callback_gone is None
+    repository.replace(with_changes(inserted, callback_gone=url))
+    read = repository.get(inserted.key)
+    assert (read.callback_url, read.callback_gone, read.callback_target) == (url, url, None)
+
+
 def test_a_missing_record_reads_as_none(repository):
     assert repository.get(make_record().key) is None
 

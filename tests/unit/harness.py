@@ -2,12 +2,13 @@
 objects, over fakes of the table and of Graph (``world``), with the use cases wired as in production."""
 from __future__ import annotations
 
+import inspect
 import json
 
 import azure.functions as func
 import pytest
 
-import function_app
+from localdev.world import load_app
 from shared import bootstrap
 from tests.fake_graph import FakeGraph
 from tests.fakes import InMemoryMeetingRepository, StaticTenants
@@ -31,8 +32,8 @@ class Out(func.Out):
 
 @pytest.fixture(scope="module")
 def functions():
-    # get_functions() may be called once per FunctionApp instance.
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+    # get_functions() may be called once per FunctionApp instance: each module indexes a private instance.
+    return {f.get_function_name(): f for f in load_app().get_functions()}
 
 
 @pytest.fixture
@@ -51,7 +52,10 @@ def world(requeued):
 
 
 def call(functions, name, *args, **kwargs):
-    return functions[name].get_user_function()(*args, **kwargs)
+    """Call a function; an output binding the test does not name gets an ``Out`` of its own (e.g. ``callbacks``)."""
+    function = functions[name].get_user_function()
+    outputs = list(inspect.signature(function).parameters)[len(args):]
+    return function(*args, **{**{name: Out() for name in outputs}, **kwargs})
 
 
 def post(body, headers=None):

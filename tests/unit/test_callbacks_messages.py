@@ -13,9 +13,9 @@ from standardwebhooks import Webhook
 from shared.config.callback_settings import (CALLBACK_SECRET_SETTINGS, CALLBACK_SETTING_NAMES, CallbackSettings,
                                              load_callback_settings, read_callback_settings)
 from shared.domain.callbacks import (DEFAULT_RETRY_SCHEDULE, AttemptOutcome, AttemptResult, CallbackDelivery,
-                                     FailedDelivery, SignatureInvalid, new_signing_secret, parse_retry_schedule,
-                                     parse_signing_secrets, signing_secret_key)
-from shared.domain.errors import BrokerError, ConfigurationError
+                                     FailedDelivery, new_signing_secret, parse_retry_schedule, parse_signing_secrets,
+                                     signing_secret_key)
+from shared.domain.errors import BrokerError, ConfigurationError, SignatureInvalid
 from shared.domain.messages import result_message, to_message
 from tests.conftest import REPO_ROOT
 

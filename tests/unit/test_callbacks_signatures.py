@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from standardwebhooks import Webhook
 
-from shared.domain.callbacks import SignatureInvalid
+from shared.domain.errors import SignatureInvalid
 from shared.entrypoints.signatures import IntakeVerifier, correlation_id
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from shared.domain.callback_urls import CallbackAllowlist, address_allowed, is_public_address
-from shared.domain.callbacks import CallbackNotAllowed
+from shared.domain.errors import CallbackNotAllowed
 
 LISTED = CallbackAllowlist.parse("hooks.example.com, *.partner.example, 127.0.0.1, [::1], 10.0.0.5")
 

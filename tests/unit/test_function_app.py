@@ -17,19 +17,22 @@ from tests.unit.harness import ENV, Out, call, post
 
 def test_the_app_registers_every_function_with_its_bindings(functions):
     bindings = {name: {(b.type, b.name) for b in f.get_bindings()} for name, f in functions.items()}
+    told = {("queue", "results"), ("queue", "callbacks")}  # every result, and its delivery to a callbackUrl
     assert bindings == {
-        "create_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results"), ("queue", "intake")},
+        "create_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "intake"), *told},
         "get_meeting": {("httpTrigger", "req"), ("http", "$return")},
         "find_meeting": {("httpTrigger", "req"), ("http", "$return")},
-        "update_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
-        "change_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
-        "cancel_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
-        "end_meeting": {("httpTrigger", "req"), ("http", "$return"), ("queue", "results")},
+        "update_meeting": {("httpTrigger", "req"), ("http", "$return"), *told},
+        "change_meeting": {("httpTrigger", "req"), ("http", "$return"), *told},
+        "cancel_meeting": {("httpTrigger", "req"), ("http", "$return"), *told},
+        "end_meeting": {("httpTrigger", "req"), ("http", "$return"), *told},
         "organizer_quota": {("httpTrigger", "req"), ("http", "$return")},
         "health": {("httpTrigger", "req"), ("http", "$return")},
         "openapi": {("httpTrigger", "req"), ("http", "$return")},
-        "process_meeting_request": {("queueTrigger", "msg"), ("queue", "results")},
-        "process_poison_request": {("queueTrigger", "msg"), ("queue", "results")},
+        "process_meeting_request": {("queueTrigger", "msg"), *told},
+        "process_poison_request": {("queueTrigger", "msg"), *told},
+        "deliver_callback": {("queueTrigger", "msg")},
+        "process_poison_callback": {("queueTrigger", "msg"), ("queue", "failed")},
     }
 
 
@@ -50,6 +53,12 @@ def test_queue_bindings_name_app_settings_and_the_storage_connection(functions):
         ("process_meeting_request", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_poison_request", "msg"): ("%MEETING_REQUESTS_QUEUE%-poison", "AzureWebJobsStorage"),
         ("process_poison_request", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
+        **{(name, "callbacks"): ("%MEETING_CALLBACKS_QUEUE%", "AzureWebJobsStorage") for name in (
+            "create_meeting", "update_meeting", "change_meeting", "cancel_meeting", "end_meeting",
+            "process_meeting_request", "process_poison_request")},
+        ("deliver_callback", "msg"): ("%MEETING_CALLBACKS_QUEUE%", "AzureWebJobsStorage"),
+        ("process_poison_callback", "msg"): ("%MEETING_CALLBACKS_QUEUE%-poison", "AzureWebJobsStorage"),
+        ("process_poison_callback", "failed"): ("%MEETING_CALLBACKS_FAILED_QUEUE%", "AzureWebJobsStorage"),
     }
 
 

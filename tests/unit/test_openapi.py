@@ -7,17 +7,13 @@ import pytest
 from openapi_spec_validator import validate
 
 import shared.domain.errors as errors
-from shared.domain.callbacks import CallbackNotAllowed, SignatureInvalid
 from shared.entrypoints.openapi import document
 
-# Issue 21's errors come with its core (shared/domain/callbacks.py) but no route answers them until it is wired; the
-# wiring moves them into errors.py, documents them (400 callback_not_allowed, 401 signature_invalid) and drops this.
-NOT_YET_ROUTED = (CallbackNotAllowed, SignatureInvalid)
 # Issue 23's errors come with its core (attendance and transcripts use cases); its wiring documents them on the
 # attendance and transcripts routes (403 artifacts_disabled, 403 artifact_access_denied, 409
 # transcripts_need_calendar_meeting, 404 transcript_not_found) and drops this.
-NOT_YET_ROUTED += (errors.ArtifactsDisabled, errors.ArtifactAccessDenied, errors.TranscriptsNeedCalendarMeeting,
-                   errors.TranscriptNotFound)
+NOT_YET_ROUTED = (errors.ArtifactsDisabled, errors.ArtifactAccessDenied, errors.TranscriptsNeedCalendarMeeting,
+                  errors.TranscriptNotFound)
 
 
 def _error_classes():
@@ -75,7 +71,8 @@ def test_lookups_document_every_status_a_recorded_failure_can_replay(path):
                       errors.MalformedJson, errors.RequestInProgress, errors.PasscodeSettingImmutable,
                       errors.PreconditionFailed, errors.MeetingPending, errors.MeetingGone,
                       errors.OrganizerQuotaExceeded, errors.MeetingKindDiffers,
-                      errors.ChangeInProgress, errors.MeetingCreateFailed}
+                      errors.ChangeInProgress, errors.MeetingCreateFailed, errors.CallbackNotAllowed,
+                      errors.SignatureInvalid}
     missing = {cls.__name__: cls.status for cls in _error_classes()
                if cls not in never_recorded and str(cls.status) not in responses}
     assert missing == {}
@@ -123,3 +120,24 @@ def test_retries_exhausted_replays_the_status_of_the_last_error(last, status, re
     assert (error.code, error.status, error.retry_after) == ("retries_exhausted", status, retry_after)
     replayed = errors.RecordedFailure(error.as_record_error(), state="failed")
     assert (replayed.code, replayed.status, replayed.retry_after) == ("retries_exhausted", status, retry_after)
+
+
+@pytest.mark.parametrize("path, method", [("/api/meetings", "post"), ("/api/meetings", "patch"),
+                                          ("/api/meetings", "delete"), ("/api/meetings/{organizerId}/{externalId}",
+                                                                        "patch"),
+                                          ("/api/meetings/{organizerId}/{externalId}", "delete")])
+def test_every_write_documents_signed_intake_and_its_401(path, method):
+    operation = document()["paths"][path][method]
+    assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= {p["name"] for p in operation["parameters"]}
+    assert "`signature_invalid`" in operation["responses"]["401"]["description"]
+
+
+def test_the_callback_is_a_webhook_whose_body_is_the_result_message_and_create_takes_its_url():
+    doc = document()
+    webhook = doc["webhooks"]["meetingResult"]["post"]
+    assert webhook["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ResultMessage"}
+    assert {p["name"] for p in webhook["parameters"] if p["required"]} == {"webhook-id", "webhook-timestamp",
+                                                                            "webhook-signature"}
+    assert "callbackUrl" in doc["components"]["schemas"]["MeetingRequest"]["properties"]
+    assert "`callback_not_allowed`" in doc["paths"]["/api/meetings"]["post"]["responses"]["400"]["description"]

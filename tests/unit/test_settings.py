@@ -368,3 +368,37 @@ def test_identity_based_storage_needs_both_service_uris():
 def test_a_storage_credential_other_than_managed_identity_is_reported():
     problems = problems_of(env(AzureWebJobsStorage__credential="connectionstring"))
     assert len(problems) == 1 and "AzureWebJobsStorage__credential" in problems[0]
+
+
+# --- result callbacks and signed intake (issue 21) ------------------------------------------------------------------
+
+CALLBACK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # 24 bytes of base64: a test value only
+
+
+def test_callback_settings_are_part_of_the_settings_and_off_by_default():
+    settings = load_settings(env())
+    assert not settings.callbacks.enabled and not settings.callbacks.intake_signed
+    assert settings.callbacks.queue == "meeting-callbacks"
+    on = load_settings(env(CALLBACK_ALLOWED_HOSTS="hooks.example.com", CALLBACK_SIGNING_SECRETS=CALLBACK_SECRET,
+                           INTAKE_SIGNING_SECRETS=CALLBACK_SECRET))
+    assert on.callbacks.enabled and on.callbacks.intake_signed
+    assert CALLBACK_SECRET not in repr(on) and CALLBACK_SECRET[6:] not in repr(on)
+
+
+def test_a_missing_or_malformed_signing_secret_is_listed_with_the_other_problems_and_never_echoed():
+    problems = problems_of(env(CALLBACK_ALLOWED_HOSTS="hooks.example.com", MEETINGS_TABLE="x",
+                               INTAKE_SIGNING_SECRETS="whsec_tooShort"))
+    assert mentions(problems, "CALLBACK_SIGNING_SECRETS", "required") and mentions(problems, "MEETINGS_TABLE")
+    assert mentions(problems, "INTAKE_SIGNING_SECRETS", "secret 1 of 1")
+    assert not mentions(problems, "tooShort")
+
+
+def test_the_callbacks_queues_cannot_be_the_requests_or_results_queue():
+    problems = problems_of(env(MEETING_CALLBACKS_QUEUE="meeting-results"))
+    assert mentions(problems, "MEETING_CALLBACKS_QUEUE", "must differ from")
+
+
+def test_an_unresolved_key_vault_reference_is_named_as_such():
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/callback-signing-secrets/)"
+    problems = problems_of(env(CALLBACK_ALLOWED_HOSTS="hooks.example.com", CALLBACK_SIGNING_SECRETS=reference))
+    assert mentions(problems, "CALLBACK_SIGNING_SECRETS is a Key Vault reference the platform could not resolve")

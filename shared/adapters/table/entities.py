@@ -99,6 +99,8 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "LeaseOwner": record.lease_owner,
         "SettingsNotApplied": ",".join(record.settings_not_applied) or None,
         "IndexRows": ",".join(index_rows(record)) or None,
+        "CallbackUrl": record.callback_url,
+        "CallbackGone": record.callback_gone,
     }
     for name, value in entity.items():
         if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > _MAX_STRING_PROPERTY:
@@ -148,6 +150,8 @@ def from_entity(entity: Any) -> MeetingRecord:
         indexed=tuple(filter(None, (entity.get("IndexRows") or "").split(","))),
         event=_get_json(entity, "EventJson"),
         event_asked=json.loads(entity["EventAsked"]) if entity.get("EventAsked") else None,
+        callback_url=entity.get("CallbackUrl") or None,
+        callback_gone=entity.get("CallbackGone") or None,
     )
 
 

@@ -14,6 +14,7 @@ from shared.domain.meeting_options import SETTINGS
 from shared.domain.messages import TRACEPARENT
 from shared.domain.identifiers import UPN, UPN_RULE, has_control_chars, is_guid, is_tenant_id
 from shared.domain.calendar_event import EVENT_MEMBERS
+from shared.domain.callback_urls import MAX_URL_LENGTH as MAX_CALLBACK_URL
 from shared.domain.validation.calendar import check_calendar
 from shared.domain.validation.checks import (MAX_ORGANIZER_ID, Checker, check_chat_info, check_language, check_participants, check_passcode,
                      check_presenters, check_settings, check_times, surrogate_paths)
@@ -25,7 +26,7 @@ MAX_CORRELATION_ID = 200
 
 KEY_MEMBERS = ("organizerId", "externalId", "tenantId")
 REQUEST_MEMBERS = KEY_MEMBERS + ("subject", "startDateTime", "endDateTime", "participants", "chatInfo",
-                                 "joinMeetingIdSettings", "calendar", *SETTINGS, *EVENT_MEMBERS)
+                                 "joinMeetingIdSettings", "calendar", "callbackUrl", *SETTINGS, *EVENT_MEMBERS)
 QUEUE_ONLY_MEMBERS = ("correlationId", "acceptLanguage", "action", TRACEPARENT)
 
 
@@ -96,6 +97,9 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
     language = check_language(check, payload.get("acceptLanguage") if queue else accept_language,
                               "acceptLanguage" if queue else "Accept-Language")
     calendar, event = check_calendar(check, payload)
+    # Its rules (https, a listed host, ...) depend on CALLBACK_ALLOWED_HOSTS: the use case checks them (400
+    # callback_not_allowed); a string of a URL's length is all that is asked here.
+    callback_url = check.string(payload, "callbackUrl", "", max_len=MAX_CALLBACK_URL)
 
     if check.errors:
         raise ValidationFailed(check.errors)
@@ -104,6 +108,6 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
         organizer_id=organizer, external_id=external_id, tenant_id=tenant, subject=subject, start=start, end=end,
         participants=participants, chat_info=payload.get("chatInfo"), correlation_id=correlation_id,
         settings=settings, passcode_required=passcode, accept_language=language, calendar=calendar,
-        event_members=event,
+        event_members=event, callback_url=callback_url,
     )
 
