@@ -10,6 +10,7 @@ from shared.entrypoints import deliveries
 from shared.entrypoints import http as http_api
 from shared.entrypoints import queue as worker
 from shared.entrypoints.http_io import Reply
+from shared.usecases import transcript_query_url
 
 STORAGE = "AzureWebJobsStorage"
 
@@ -66,6 +67,48 @@ def find_meeting(req: func.HttpRequest) -> func.HttpResponse:
 
 def _get(req: func.HttpRequest, key: Key) -> func.HttpResponse:
     return http_api.get_meeting(req, bootstrap.get_container, *key).response
+
+
+@app.function_name("get_attendance")
+@app.route(route="meetings/{organizerId}/{externalId}/attendance", methods=["GET"])
+def get_attendance(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.get_attendance(req, bootstrap.get_container, *_path_key(req)).response
+
+
+@app.function_name("find_attendance")
+@app.route(route="meetings/attendance", methods=["GET"])
+def find_attendance(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.get_attendance(req, bootstrap.get_container, *_query_key(req)).response
+
+
+@app.function_name("get_transcripts")
+@app.route(route="meetings/{organizerId}/{externalId}/transcripts", methods=["GET"])
+def get_transcripts(req: func.HttpRequest) -> func.HttpResponse:
+    return http_api.get_transcripts(req, bootstrap.get_container, *_path_key(req)).response
+
+
+@app.function_name("find_transcripts")
+@app.route(route="meetings/transcripts", methods=["GET"])
+def find_transcripts(req: func.HttpRequest) -> func.HttpResponse:
+    organizer_id, external_id = _query_key(req)
+    url_of = transcript_query_url(organizer_id or "", external_id or "", req.params.get("tenantId"))
+    return http_api.get_transcripts(req, bootstrap.get_container, organizer_id, external_id, url_of).response
+
+
+@app.function_name("get_transcript")
+@app.route(route="meetings/{organizerId}/{externalId}/transcripts/{transcriptId}", methods=["GET"])
+def get_transcript(req: func.HttpRequest) -> func.HttpResponse:
+    return _transcript(req, _path_key(req))
+
+
+@app.function_name("find_transcript")
+@app.route(route="meetings/transcripts/{transcriptId}", methods=["GET"])
+def find_transcript(req: func.HttpRequest) -> func.HttpResponse:
+    return _transcript(req, _query_key(req))
+
+
+def _transcript(req: func.HttpRequest, key: Key) -> func.HttpResponse:
+    return http_api.get_transcript(req, bootstrap.get_container, *key, req.route_params.get("transcriptId")).response
 
 
 @app.function_name("update_meeting")

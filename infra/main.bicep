@@ -113,6 +113,20 @@ param calendarMode string = 'disabled'
 ])
 param calendarAccess string = 'exchangeRbac'
 
+@description('Meeting attendance and transcripts (issue 23): off, attendance (grants OnlineMeetingArtifact.Read.All) or attendanceAndTranscripts (OnlineMeetingTranscript.Read.All as well; transcripts need calendar-backed meetings).')
+@allowed([
+  'off'
+  'attendance'
+  'attendanceAndTranscripts'
+])
+param meetingArtifacts string = 'off'
+
+@description('Minutes after a meeting\'s end before its attendance is first collected (collectAttendance).')
+param attendanceDelayMinutes string = '10'
+
+@description('Hours after a meeting\'s end its attendance is looked for before the result says it is unavailable.')
+param attendanceWindowHours string = '48'
+
 @description('Let other tenants consent to the app registration (multi-tenant). Default: single tenant.')
 param multiTenant bool = false
 
@@ -313,6 +327,9 @@ module api 'app/function.bicep' = {
     meetingChanges: meetingChanges
     monthlyMeetingLimit: monthlyMeetingLimit
     calendarMode: calendarMode
+    meetingArtifacts: meetingArtifacts
+    attendanceDelayMinutes: attendanceDelayMinutes
+    attendanceWindowHours: attendanceWindowHours
     callbacksQueueName: callbacksQueueName
     callbacksFailedQueueName: callbacksFailedQueueName
     callbackAllowedHosts: callbackAllowedHosts

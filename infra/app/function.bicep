@@ -29,6 +29,9 @@ param accessPolicyGraceMinutes string
 param meetingChanges string
 param monthlyMeetingLimit string
 param calendarMode string
+param meetingArtifacts string
+param attendanceDelayMinutes string
+param attendanceWindowHours string
 param callbacksQueueName string
 param callbacksFailedQueueName string
 param callbackAllowedHosts string
@@ -198,6 +201,19 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         {
           name: 'CALENDAR_MODE'
           value: calendarMode
+        }
+        // Meeting attendance and transcripts (issue 23): the permissions granted follow MEETING_ARTIFACTS.
+        {
+          name: 'MEETING_ARTIFACTS'
+          value: meetingArtifacts
+        }
+        {
+          name: 'ATTENDANCE_DELAY_MINUTES'
+          value: attendanceDelayMinutes
+        }
+        {
+          name: 'ATTENDANCE_WINDOW_HOURS'
+          value: attendanceWindowHours
         }
         // Result callbacks and signed intake (Standard Webhooks); the secrets as Key Vault references.
         {

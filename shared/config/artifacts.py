@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Mapping
 
-from shared.config.settings import SettingsReader
+from shared.config.reader import SettingsReader
 from shared.domain.attendance import DEFAULT_DELAY, DEFAULT_WINDOW
 from shared.domain.errors import ArtifactsDisabled
 

@@ -13,6 +13,7 @@ from typing import Mapping
 from urllib.parse import urlsplit
 
 from shared.config.allowlists import OrganizerAllowlist
+from shared.config.artifacts import ARTIFACT_SETTING_NAMES, ArtifactSettings, read_artifact_settings
 from shared.config.callback_settings import (CALLBACK_SECRET_SETTINGS, CALLBACK_SETTING_NAMES, CallbackSettings,
                                              read_callback_settings)
 from shared.config.reader import QUEUE_NAME, TABLE_NAME, SettingsReader, https_url
@@ -48,6 +49,7 @@ SETTING_NAMES: tuple[str, ...] = (
     "MONTHLY_MEETING_LIMIT",
     "CALENDAR_MODE",
     *CALLBACK_SETTING_NAMES,
+    *ARTIFACT_SETTING_NAMES,
 )
 # Settings that hold secrets: never echoed; the template sets none of them in Azure except as Key Vault references.
 SECRET_SETTINGS = frozenset({"AzureWebJobsStorage", "GRAPH_CLIENT_SECRET", "GRAPH_CERTIFICATE",
@@ -101,6 +103,7 @@ class Settings:
     monthly_meeting_limit: int = 2000
     calendar_mode: bool = False
     callbacks: CallbackSettings = field(default_factory=CallbackSettings)  # result callbacks and signed intake
+    artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)  # attendance and transcripts
     client_secret: str | None = field(default=None, repr=False)
     certificate_path: str | None = None
     certificate_pem: str | None = field(default=None, repr=False)
@@ -234,6 +237,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if {callbacks.queue, callbacks.failed_queue} & set(queues.values()):
         problems.append("MEETING_CALLBACKS_QUEUE and MEETING_CALLBACKS_FAILED_QUEUE must differ from "
                         "MEETING_REQUESTS_QUEUE and MEETING_RESULTS_QUEUE")
+    artifacts, artifact_problems = read_artifact_settings(env)
+    problems += artifact_problems
 
     if problems:
         raise ConfigurationError(problems)
@@ -257,6 +262,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         monthly_meeting_limit=monthly_limit,
         calendar_mode=calendar_mode == "enabled",
         callbacks=callbacks,
+        artifacts=artifacts,
         client_secret=secret,
         certificate_path=cert_path,
         certificate_pem=cert_pem,

@@ -27,8 +27,9 @@ from shared.entrypoints.http_io import (Reply, correlation_id_of, given_correlat
                                        read_json, wants_async)
 from shared.entrypoints.signatures import IntakeVerifier, correlation_id
 from shared.usecases import (Deps, Outcome, accept_meeting, cancel_meeting as cancel_use_case,
-                             create_meeting as create_or_get, find_by_join_link, find_meeting, organizer_quota,
-                             unrecorded_failure, update_meeting as change_meeting)
+                             create_meeting as create_or_get, find_by_join_link, find_meeting, meeting_attendance,
+                             meeting_transcripts, organizer_quota, transcript_text, unrecorded_failure,
+                             update_meeting as change_meeting)
 from shared.usecases import Context, refused, tombstone
 from shared import telemetry
 
@@ -259,10 +260,7 @@ def get_meeting(call: _Call, organizer_id: str | None, external_id: str | None) 
         record = find_by_join_link(call.deps(), join_web_url=links.get("joinWebUrl"),
                                    join_meeting_id=links.get("joinMeetingId"), tenant_id=params.get("tenantId"))
     else:
-        missing = [name for name, value in (("organizerId", organizer_id), ("externalId", external_id)) if not value]
-        if missing:
-            raise ValidationFailed([FieldError(name, "is required") for name in missing])
-        record = find_meeting(call.deps(), organizer_id or "", external_id or "", params.get("tenantId"))
+        record = find_meeting(call.deps(), *_required_key(organizer_id, external_id), params.get("tenantId"))
     return Reply(record_response(record, call.correlation_id))
 
 
@@ -273,6 +271,50 @@ def get_quota(call: _Call, organizer_id: str | None) -> Reply:
         raise ValidationFailed([FieldError("organizerId", "is required")])
     figures = organizer_quota(call.deps(), organizer_id, call.req.params.get("tenantId"))
     return Reply(json_answer(figures, 200, {"x-correlation-id": call.correlation_id}))
+
+
+def _required_key(organizer_id: str | None, external_id: str | None) -> tuple[str, str]:
+    missing = [name for name, value in (("organizerId", organizer_id), ("externalId", external_id)) if not value]
+    if missing:
+        raise ValidationFailed([FieldError(name, "is required") for name in missing])
+    return organizer_id or "", external_id or ""
+
+
+@_route
+def get_attendance(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
+    """GET .../attendance (path or query form): every attendance report of the key's meeting, person by person
+    against the participants its request named."""
+    key = _required_key(organizer_id, external_id)
+    deps = call.deps()
+    body = meeting_attendance(deps, *key, call.req.params.get("tenantId"), mode=deps.settings.artifacts.mode,
+                              correlation_id=call.correlation_id)
+    return Reply(json_answer(body, 200, {"x-correlation-id": call.correlation_id}))
+
+
+@_route
+def get_transcripts(call: _Call, organizer_id: str | None, external_id: str | None,
+                    url_of: Callable[[str], str] | None = None) -> Reply:
+    """GET .../transcripts (path or query form): the transcripts of a calendar-backed meeting, each with the
+    broker's own ``contentUrl`` (``url_of``: the route of the same form; by default the path form's)."""
+    key = _required_key(organizer_id, external_id)
+    deps = call.deps()
+    body = meeting_transcripts(deps, *key, call.req.params.get("tenantId"), mode=deps.settings.artifacts.mode,
+                               url_of=url_of, correlation_id=call.correlation_id)
+    return Reply(json_answer(body, 200, {"x-correlation-id": call.correlation_id}))
+
+
+@_route
+def get_transcript(call: _Call, organizer_id: str | None, external_id: str | None,
+                   transcript_id: str | None) -> Reply:
+    """GET .../transcripts/{transcriptId} (path or query form): the transcript's WebVTT text."""
+    key = _required_key(organizer_id, external_id)
+    if not transcript_id:
+        raise ValidationFailed([FieldError("transcriptId", "is required")])
+    deps = call.deps()
+    text = transcript_text(deps, *key, transcript_id, call.req.params.get("tenantId"),
+                           mode=deps.settings.artifacts.mode, correlation_id=call.correlation_id)
+    return Reply(func.HttpResponse(text.encode("utf-8"), status_code=200, mimetype="text/vtt", charset="utf-8",
+                                   headers={"x-correlation-id": call.correlation_id}))
 
 
 def record_response(record: MeetingRecord, correlation_id: str) -> func.HttpResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from shared.entrypoints.openapi_artifacts import artifact_paths
 from shared.entrypoints.openapi_schemas import schemas
 
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -280,6 +281,8 @@ def document() -> dict[str, Any]:
                     "503": _problem("`storage_unavailable` or `configuration_error`.", retry_after=True),
                 },
             }},
+            **artifact_paths(_problem, _CORRELATION, _TENANT, key_in_path=_KEY_IN_PATH,
+                             key_in_query=_KEY_IN_QUERY),
             "/api/health": {"get": {
                 "operationId": "health",
                 "summary": "Settings load and the table answers",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared.domain.meeting_options import SETTINGS, Rule
+from shared.entrypoints.openapi_artifacts import ATTENDANCE_RESULT_MEMBERS, artifact_schemas
 from shared.domain.records import Status
 from shared.domain.validation import MAX_EXTERNAL_ID, ROLES
 from shared.domain.validation.calendar import (DAYS, MAX_EVENT_BODY, MAX_REMINDER_MINUTES, RECURRENCE_PATTERNS, RECURRENCE_RANGES,
                                 WEEK_INDEXES)
 
-RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.UPDATED, Status.LOCKED, Status.CANCELLED, Status.FAILED)
+RESULT_STATUSES = (Status.CREATED, Status.EXISTING, Status.UPDATED, Status.LOCKED, Status.CANCELLED, Status.FAILED,
+                   Status.ATTENDANCE)
 
 _PARTICIPANT: dict[str, Any] = {
     "type": "object",
@@ -164,6 +166,7 @@ def schemas() -> dict[str, Any]:
         "QuotaFigures": {"type": "object", "required": ["used", "limit"],
                          "description": "From 90% of the organizer's monthly limit.",
                          "properties": {"used": {"type": "integer"}, "limit": {"type": "integer"}}},
+        **artifact_schemas(),
         "Quota": {"type": "object", "required": ["organizerId", "month", "used"], "properties": {
             "organizerId": {"type": "string"}, "tenantId": {"type": "string"},
             "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}, "used": {"type": "integer"},
@@ -211,7 +214,8 @@ def schemas() -> dict[str, Any]:
                 "settingsNotApplied": {"type": "array", "items": {"type": "string"}},
                 "quota": {"$ref": "#/components/schemas/QuotaFigures"},
                 "event": _EVENT,
-                "source": {"enum": ["http", "queue"]},
+                **ATTENDANCE_RESULT_MEMBERS,
+                "source": {"enum": ["http", "queue", "timer"]},
                 "completedAt": {"type": "string", "format": "date-time"},
                 "traceparent": {"type": "string", "description": "W3C traceparent of the message's creation: the "
                                                                  "request's trace (README, Telemetry)."},

@@ -26,9 +26,9 @@ from shared.usecases.find import find_by_join_link, find_meeting, organizer_quot
 from shared.usecases.update import update_meeting
 from shared.usecases.attendance import meeting_attendance
 from shared.usecases.collect_attendance import collect_due_attendance, schedule_attendance
-from shared.usecases.transcripts import meeting_transcripts, transcript_text
+from shared.usecases.transcripts import meeting_transcripts, transcript_query_url, transcript_text
 
 __all__ = ["Context", "Deps", "Outcome", "refused", "tombstone", "accept_meeting", "cancel_meeting", "create_meeting", "exhaust_request",
            "find_by_join_link", "find_meeting", "organizer_quota",
            "unrecorded_exhaustion", "unrecorded_failure", "update_meeting", "meeting_attendance",
-           "meeting_transcripts", "transcript_text", "schedule_attendance", "collect_due_attendance"]
+           "meeting_transcripts", "transcript_query_url", "transcript_text", "schedule_attendance", "collect_due_attendance"]

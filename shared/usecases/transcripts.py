@@ -4,7 +4,7 @@ standalone key is answered 409 without a Graph call."""
 from __future__ import annotations
 
 from typing import Any, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from shared.config.artifacts import ArtifactsMode
 from shared.domain.attendance import transcript_list
@@ -18,6 +18,14 @@ def transcript_path(organizer_id: str, external_id: str) -> Callable[[str], str]
     """The broker's own route of a transcript's text, by the key in the path."""
     base = f"/api/meetings/{quote(organizer_id, safe='@')}/{quote(external_id, safe='')}/transcripts/"
     return lambda transcript_id: base + quote(transcript_id, safe="")
+
+
+def transcript_query_url(organizer_id: str, external_id: str, tenant_id: str | None = None) -> Callable[[str], str]:
+    """The same route in its query form (``/api/meetings/transcripts/{transcriptId}?organizerId=...``), for keys
+    whose externalId cannot travel in a path."""
+    query = urlencode({"organizerId": organizer_id, "externalId": external_id,
+                       **({"tenantId": tenant_id} if tenant_id else {})})
+    return lambda transcript_id: f"/api/meetings/transcripts/{quote(transcript_id, safe='')}?{query}"
 
 
 def meeting_transcripts(deps: Deps, organizer_id: str, external_id: str, tenant_id: str | None = None, *,

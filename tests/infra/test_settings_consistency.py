@@ -189,3 +189,15 @@ def test_grace_minutes_parameter_is_a_string_the_code_parses(modules, app_settin
     assert modules["main.bicep"].parameters["accessPolicyGraceMinutes"]["type"] == "string"
     env = _azure_like_environment(app_settings) | {"ACCESS_POLICY_GRACE_MINUTES": value}
     assert code.load_settings(env).access_policy_grace.total_seconds() == float(value) * 60
+
+
+def test_every_artifacts_mode_the_template_allows_is_one_the_code_accepts_and_the_default_is_off(modules, app_settings):
+    parameter = modules["main.bicep"].parameters["meetingArtifacts"]
+    assert set(_allowed(parameter)) == {"off", "attendance", "attendanceAndTranscripts"}
+    assert parameter["default"] == "off" and app_settings["MEETING_ARTIFACTS"] == "off"
+    for mode in _allowed(parameter):
+        env = _azure_like_environment(app_settings) | {"MEETING_ARTIFACTS": mode}
+        assert code.load_settings(env).artifacts.mode.name == mode
+    settings = code.load_settings(_azure_like_environment(app_settings))
+    assert not settings.artifacts.mode.attendance
+    assert settings.artifacts.delay.total_seconds() == 600 and settings.artifacts.window.total_seconds() == 48 * 3600

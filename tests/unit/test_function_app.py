@@ -27,6 +27,9 @@ def test_the_app_registers_every_function_with_its_bindings(functions):
         "cancel_meeting": {("httpTrigger", "req"), ("http", "$return"), *told},
         "end_meeting": {("httpTrigger", "req"), ("http", "$return"), *told},
         "organizer_quota": {("httpTrigger", "req"), ("http", "$return")},
+        **{name: {("httpTrigger", "req"), ("http", "$return")} for name in (
+            "get_attendance", "find_attendance", "get_transcripts", "find_transcripts", "get_transcript",
+            "find_transcript")},
         "health": {("httpTrigger", "req"), ("http", "$return")},
         "openapi": {("httpTrigger", "req"), ("http", "$return")},
         "process_meeting_request": {("queueTrigger", "msg"), *told},
@@ -71,6 +74,8 @@ def test_only_health_and_openapi_are_anonymous(functions):
     assert levels == {"create_meeting": "FUNCTION", "get_meeting": "FUNCTION", "find_meeting": "FUNCTION",
                       "update_meeting": "FUNCTION", "change_meeting": "FUNCTION", "cancel_meeting": "FUNCTION",
                       "end_meeting": "FUNCTION", "organizer_quota": "FUNCTION",
+                      **dict.fromkeys(("get_attendance", "find_attendance", "get_transcripts", "find_transcripts",
+                                       "get_transcript", "find_transcript"), "FUNCTION"),
                       "health": "ANONYMOUS", "openapi": "ANONYMOUS"}
 
 

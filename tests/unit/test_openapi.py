@@ -9,11 +9,9 @@ from openapi_spec_validator import validate
 import shared.domain.errors as errors
 from shared.entrypoints.openapi import document
 
-# Issue 23's errors come with its core (attendance and transcripts use cases); its wiring documents them on the
-# attendance and transcripts routes (403 artifacts_disabled, 403 artifact_access_denied, 409
-# transcripts_need_calendar_meeting, 404 transcript_not_found) and drops this.
-NOT_YET_ROUTED = (errors.ArtifactsDisabled, errors.ArtifactAccessDenied, errors.TranscriptsNeedCalendarMeeting,
-                  errors.TranscriptNotFound)
+# Answered only by the attendance and transcripts routes (never by a create, a change or a replayed lookup).
+ARTIFACT_ERRORS = (errors.ArtifactsDisabled, errors.ArtifactAccessDenied, errors.TranscriptsNeedCalendarMeeting,
+                   errors.TranscriptNotFound)
 
 
 def _error_classes():
@@ -21,7 +19,7 @@ def _error_classes():
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if cls not in (errors.BrokerError, errors.RecordedFailure, *NOT_YET_ROUTED):
+        if cls not in (errors.BrokerError, errors.RecordedFailure):
             yield cls
 
 
@@ -72,7 +70,7 @@ def test_lookups_document_every_status_a_recorded_failure_can_replay(path):
                       errors.PreconditionFailed, errors.MeetingPending, errors.MeetingGone,
                       errors.OrganizerQuotaExceeded, errors.MeetingKindDiffers,
                       errors.ChangeInProgress, errors.MeetingCreateFailed, errors.CallbackNotAllowed,
-                      errors.SignatureInvalid}
+                      errors.SignatureInvalid, *ARTIFACT_ERRORS}
     missing = {cls.__name__: cls.status for cls in _error_classes()
                if cls not in never_recorded and str(cls.status) not in responses}
     assert missing == {}
@@ -141,3 +139,26 @@ def test_the_callback_is_a_webhook_whose_body_is_the_result_message_and_create_t
                                                                             "webhook-signature"}
     assert "callbackUrl" in doc["components"]["schemas"]["MeetingRequest"]["properties"]
     assert "`callback_not_allowed`" in doc["paths"]["/api/meetings"]["post"]["responses"]["400"]["description"]
+
+
+@pytest.mark.parametrize("path, errors_answered", [
+    ("/api/meetings/{organizerId}/{externalId}/attendance", ARTIFACT_ERRORS[:2]),
+    ("/api/meetings/attendance", ARTIFACT_ERRORS[:2]),
+    ("/api/meetings/{organizerId}/{externalId}/transcripts", ARTIFACT_ERRORS[:3]),
+    ("/api/meetings/transcripts", ARTIFACT_ERRORS[:3]),
+    ("/api/meetings/{organizerId}/{externalId}/transcripts/{transcriptId}", ARTIFACT_ERRORS),
+    ("/api/meetings/transcripts/{transcriptId}", ARTIFACT_ERRORS),
+])
+def test_the_attendance_and_transcript_routes_document_their_errors(path, errors_answered):
+    responses = document()["paths"][path]["get"]["responses"]
+    for cls in (*errors_answered, errors.MeetingNotFound, errors.MeetingPending, errors.MeetingCancelled):
+        assert f"`{cls.code}`" in responses[str(cls.status)]["description"], cls.__name__
+
+
+def test_the_transcript_text_is_webvtt_and_an_attendance_result_is_a_result_message():
+    doc = document()
+    text = doc["paths"]["/api/meetings/{organizerId}/{externalId}/transcripts/{transcriptId}"]["get"]
+    assert list(text["responses"]["200"]["content"]) == ["text/vtt"]
+    result = doc["components"]["schemas"]["ResultMessage"]["properties"]
+    assert "attendance" in result["status"]["enum"] and "timer" in result["source"]["enum"]
+    assert result["attendance"] == {"$ref": "#/components/schemas/Attendance"}

@@ -402,3 +402,23 @@ def test_an_unresolved_key_vault_reference_is_named_as_such():
     reference = "@Microsoft.KeyVault(SecretUri=https://kv-x.vault.azure.net/secrets/callback-signing-secrets/)"
     problems = problems_of(env(CALLBACK_ALLOWED_HOSTS="hooks.example.com", CALLBACK_SIGNING_SECRETS=reference))
     assert mentions(problems, "CALLBACK_SIGNING_SECRETS is a Key Vault reference the platform could not resolve")
+
+
+# --- meeting attendance and transcripts (issue 23) -----------------------------------------------------------------
+
+def test_artifacts_are_off_by_default_with_the_default_delay_and_window():
+    artifacts = load_settings(env()).artifacts
+    assert artifacts.mode.name == "off" and not artifacts.mode.attendance
+    assert artifacts.delay == timedelta(minutes=10) and artifacts.window == timedelta(hours=48)
+
+
+def test_the_artifacts_settings_are_read_into_the_settings():
+    artifacts = load_settings(env(MEETING_ARTIFACTS="attendanceandtranscripts", ATTENDANCE_DELAY_MINUTES="0",
+                                  ATTENDANCE_WINDOW_HOURS="2")).artifacts
+    assert artifacts.mode.transcripts and artifacts.delay == timedelta(0) and artifacts.window == timedelta(hours=2)
+
+
+def test_bad_artifacts_settings_join_every_other_problem():
+    problems = problems_of(env(MEETING_ARTIFACTS="all", ATTENDANCE_WINDOW_HOURS="0", GRAPH_TENANT_ID=None))
+    assert mentions(problems, "MEETING_ARTIFACTS") and mentions(problems, "ATTENDANCE_WINDOW_HOURS")
+    assert mentions(problems, "GRAPH_TENANT_ID")

@@ -1,0 +1,118 @@
+"""The attendance and transcript routes of the function app, called the way the worker calls them, over fakes."""
+from __future__ import annotations
+
+import json
+
+import azure.functions as func
+import pytest
+
+from shared import bootstrap
+from tests.fake_graph import FakeGraph
+from tests.fakes import InMemoryMeetingRepository, StaticTenants
+from tests.unit.harness import ENV, Out, call, functions, post  # noqa: F401 - the fixture
+from tests.unit.test_usecases import Clock
+
+ALICE = "alice@contoso.example"
+START, END = "2026-03-01T10:00:00Z", "2026-03-01T11:00:00Z"
+
+
+@pytest.fixture
+def app_world(request):
+    mode = getattr(request, "param", "attendanceAndTranscripts")
+    repo, graph = InMemoryMeetingRepository(), FakeGraph()
+    env = {**ENV, "CALENDAR_MODE": "enabled", "MEETING_ARTIFACTS": mode}
+    bootstrap.use(lambda: bootstrap.build_container(env, repository=repo, graph=graph, tokens=object(),
+                                                    clock=Clock(), requeue=lambda m, d: None,
+                                                    tenants=StaticTenants({"contoso.example": ENV["GRAPH_TENANT_ID"]})))
+    yield repo, graph
+    bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
+
+
+def created(functions, external_id="lesson-1", **members) -> dict:
+    body = {"organizerId": ALICE, "externalId": external_id, "subject": "Algebra", "startDateTime": START,
+            "endDateTime": END, "participants": {"attendees": [{"upn": "bob@contoso.example"}]}, **members}
+    response = call(functions, "create_meeting", post(body), results=Out(), intake=Out())
+    assert response.status_code == 201, response.get_body()
+    return json.loads(response.get_body())
+
+
+def get(path: str, route_params: dict | None = None, params: dict | None = None) -> func.HttpRequest:
+    return func.HttpRequest("GET", "http://localhost" + path, route_params=route_params or {}, params=params or {},
+                            body=b"")
+
+
+def key(external_id="lesson-1", **more) -> dict:
+    return {"organizerId": ALICE, "externalId": external_id, **more}
+
+
+def test_attendance_by_path_and_by_query_after_an_occurrence_ended(functions, app_world):
+    _, graph = app_world
+    meeting = created(functions)
+    graph.end_occurrence(meeting["id"], START, END, [("BOB@contoso.example", "Attendee", 3000),
+                                                     ("guest@fabrikam.example", "Attendee", 60)])
+    by_path = call(functions, "get_attendance", get("/api/meetings/x/y/attendance", route_params=key()))
+    by_query = call(functions, "find_attendance", get("/api/meetings/attendance", params=key()))
+    assert by_path.status_code == by_query.status_code == 200
+    assert json.loads(by_path.get_body()) == json.loads(by_query.get_body())
+    (report,) = json.loads(by_path.get_body())["reports"]
+    assert [(a["emailAddress"], a["invited"]) for a in report["attendees"]] == [
+        ("BOB@contoso.example", True), ("guest@fabrikam.example", False)]
+    assert report["absentees"] == []
+
+
+def test_attendance_of_an_unknown_key_is_404_and_a_missing_key_400(functions, app_world):
+    response = call(functions, "get_attendance", get("/api/meetings/x/y/attendance", route_params=key("none")))
+    assert response.status_code == 404 and json.loads(response.get_body())["code"] == "meeting_not_found"
+    response = call(functions, "find_attendance", get("/api/meetings/attendance", params={"organizerId": ALICE}))
+    assert response.status_code == 400 and json.loads(response.get_body())["errors"][0]["field"] == "externalId"
+
+
+@pytest.mark.parametrize("app_world", ["off"], indirect=True)
+def test_artifacts_off_is_403_naming_the_setting_before_any_graph_call(functions, app_world):
+    _, graph = app_world
+    created(functions)
+    calls = len(graph.calls)
+    for name, request in (("get_attendance", get("/a", route_params=key())),
+                          ("find_transcripts", get("/t", params=key()))):
+        response = call(functions, name, request)
+        problem = json.loads(response.get_body())
+        assert response.status_code == 403 and problem["code"] == "artifacts_disabled"
+        assert "MEETING_ARTIFACTS" in problem["detail"]
+    assert len(graph.calls) == calls
+
+
+@pytest.mark.parametrize("app_world", ["attendance"], indirect=True)
+def test_attendance_mode_does_not_cover_transcripts(functions, app_world):
+    created(functions, calendar=True)
+    response = call(functions, "get_transcripts", get("/t", route_params=key()))
+    assert response.status_code == 403 and json.loads(response.get_body())["code"] == "artifacts_disabled"
+
+
+def test_transcripts_of_a_calendar_meeting_in_both_forms_and_their_webvtt_text(functions, app_world):
+    _, graph = app_world
+    meeting = created(functions, "a/1", calendar=True)
+    transcript_id = graph.add_transcript(meeting["id"], "WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n")
+    by_path = json.loads(call(functions, "get_transcripts", get("/t", route_params=key("a/1"))).get_body())
+    (item,) = by_path["transcripts"]
+    assert item["contentUrl"] == f"/api/meetings/{ALICE}/a%2F1/transcripts/{transcript_id}"
+    by_query = json.loads(call(functions, "find_transcripts", get("/t", params=key("a/1"))).get_body())
+    assert by_query["transcripts"][0]["contentUrl"] == (
+        f"/api/meetings/transcripts/{transcript_id}?organizerId=alice%40contoso.example&externalId=a%2F1")
+    for name, request in (
+            ("get_transcript", get("/t", route_params={**key("a/1"), "transcriptId": transcript_id})),
+            ("find_transcript", get("/t", route_params={"transcriptId": transcript_id}, params=key("a/1")))):
+        text = call(functions, name, request)
+        assert text.status_code == 200 and text.mimetype == "text/vtt"
+        assert text.get_body().decode() .startswith("WEBVTT")
+    missing = call(functions, "get_transcript", get("/t", route_params={**key("a/1"), "transcriptId": "other"}))
+    assert missing.status_code == 404 and json.loads(missing.get_body())["code"] == "transcript_not_found"
+
+
+def test_transcripts_of_a_standalone_meeting_are_409_without_a_graph_call(functions, app_world):
+    _, graph = app_world
+    created(functions)
+    calls = len(graph.calls)
+    response = call(functions, "get_transcripts", get("/t", route_params=key()))
+    problem = json.loads(response.get_body())
+    assert response.status_code == 409 and problem["code"] == "transcripts_need_calendar_meeting"
+    assert '"calendar": true' in problem["detail"] and len(graph.calls) == calls
