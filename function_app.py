@@ -9,6 +9,7 @@ from shared import bootstrap
 from shared.entrypoints import deliveries
 from shared.entrypoints import http as http_api
 from shared.entrypoints import queue as worker
+from shared.entrypoints import timer as timer_api
 from shared.entrypoints.http_io import Reply
 from shared.usecases import transcript_query_url
 
@@ -205,3 +206,14 @@ def deliver_callback(msg: func.QueueMessage) -> None:
 @app.queue_output(arg_name="failed", queue_name="%MEETING_CALLBACKS_FAILED_QUEUE%", connection=STORAGE)
 def process_poison_callback(msg: func.QueueMessage, failed: func.Out[str]) -> None:
     failed.set(deliveries.poisoned(msg.get_body(), message_id=msg.id or "", clock=bootstrap.clock))
+
+
+@app.function_name("collect_attendance")
+@app.timer_trigger(arg_name="timer", schedule=timer_api.SCHEDULE, run_on_startup=False, use_monitor=True)
+@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
+@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
+def collect_attendance(timer: func.TimerRequest, results: func.Out[list[str]], callbacks: func.Out[list[str]]) -> None:
+    """The attendance of meetings that ended (collectAttendance): one result per occurrence, and its delivery."""
+    told = timer_api.collect_attendance(bootstrap.get_container)
+    results.set([item.result for item in told if item.result is not None])
+    callbacks.set([item.callback for item in told if item.callback is not None])

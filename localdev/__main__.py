@@ -40,6 +40,10 @@ class _Shutdown(BaseException):
     """SIGTERM or SIGINT arrived: unwind and stop everything."""
 
 
+EMULATOR_DEFAULTS = {"CALENDAR_MODE": "enabled", "MEETING_ARTIFACTS": "attendanceAndTranscripts",
+                     "ATTENDANCE_DELAY_MINUTES": "1"}
+TIMER_SECONDS = 15.0
+
 def _on_signal(signum: int, _frame: Any) -> None:
     # Ignore further signals while stopping, so a second Ctrl-C cannot orphan Azurite.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -87,11 +91,14 @@ def run(port: int, fresh: bool) -> int:
             if str(REPO_ROOT) not in sys.path:
                 sys.path.insert(0, str(REPO_ROOT))
             # The app reads its settings lazily (first request) from the environment: the world exports them.
-            # Against the emulator, calendar-backed meetings are on: its app may write alice's and bob's calendars.
-            defaults = {**APP_DEFAULTS, **({} if is_configured("GRAPH_TENANT_ID") else {"CALENDAR_MODE": "enabled"})}
+            # Against the emulator, calendar-backed meetings are on (its app may write alice's and bob's calendars),
+            # and so are attendance and transcripts, collected a minute after an occurrence ends (the timer runs every
+            # TIMER_SECONDS here, not every five minutes).
+            defaults = {**APP_DEFAULTS, **({} if is_configured("GRAPH_TENANT_ID") else EMULATOR_DEFAULTS)}
             world = LocalWorld(app=_import_app, settings=with_local_callbacks(merged_settings(defaults)),
                                state_dir=STATE_DIR,
-                               persist_storage=True, export_settings=True, http_port=port, queue_workers=True)
+                               persist_storage=True, export_settings=True, http_port=port, queue_workers=True,
+                               timer_interval=TIMER_SECONDS)
             try:
                 stack.enter_context(world)
             except OSError as exc:

@@ -14,6 +14,7 @@ import azure.functions as func
 from .host_common import BindingOut, FunctionSpec, LocalHostError, QueueOptions, build_specs, route_prefix
 from .host_http import Route, Router, compile_route, make_server, to_wire
 from .host_queues import QueueService, check_queue_specs
+from .host_timers import LocalTimerRequest, TimerTicker
 from .host_workers import QueueListener, WorkerPool, process_batch_in_parallel, worker_pool_size
 
 __all__ = ["LocalFunctionsHost", "LocalHostError"]
@@ -38,6 +39,7 @@ class LocalFunctionsHost:
         visibility_timeout: float | None = None,
         polling_interval: float | None = None,
         lease_seconds: float | None = None,
+        timer_interval: float | None = None,
     ) -> None:
         self._app = app
         self._env = dict(env)
@@ -48,6 +50,7 @@ class LocalFunctionsHost:
         self._visibility_timeout = self._options.visibility_timeout if visibility_timeout is None else visibility_timeout
         self._polling_interval = self._options.max_polling_interval if polling_interval is None else polling_interval
         self._specs: list[FunctionSpec] | None = None
+        self._timer_interval = timer_interval  # None: timer functions run only when asked (run_timers)
         self.router = Router([])
         self.queues = QueueService(self._connection_for, self._options, self._visibility_timeout,
                                    lease_seconds=lease_seconds)
@@ -78,6 +81,10 @@ class LocalFunctionsHost:
     def queue_functions(self) -> list[FunctionSpec]:
         return [spec for spec in self.functions if spec.trigger_type == "queueTrigger"]
 
+    @property
+    def timer_functions(self) -> list[FunctionSpec]:
+        return [spec for spec in self.functions if spec.trigger_type == "timerTrigger"]
+
     def _connection_for(self, binding: Mapping[str, Any]) -> str:
         # A binding's `connection` names an app setting; AzureWebJobsStorage is the storage this host was given.
         name = binding.get("connection") or STORAGE_SETTING
@@ -102,6 +109,8 @@ class LocalFunctionsHost:
         self.listeners = [QueueListener(self.queues, spec, self.pool, self._polling_interval, self._stop)
                           for spec in self.queue_functions] if run_queue_workers else []
         self._threads += self.listeners
+        if run_queue_workers and self._timer_interval is not None and self.timer_functions:
+            self._threads.append(TimerTicker(self.run_timers, self._timer_interval, self._stop))
         for thread in self._threads:
             thread.start()
         self.log.info("Local Functions host listening on %s (%d function(s), queue workers %s, %d worker threads)",
@@ -161,6 +170,23 @@ class LocalFunctionsHost:
             if received == 0:
                 return invocations
         raise LocalHostError(f"queues still had visible messages after {max_rounds} drain rounds")
+
+    # --- timers -------------------------------------------------------------------------------------------------
+    def run_timers(self, name: str | None = None) -> int:
+        """Run every timer function (or the one named) once, now, in the calling thread, and send its queue
+        outputs; returns the number of messages sent. An exception the function raises propagates."""
+        specs = [spec for spec in self.timer_functions if name is None or spec.name == name]
+        if name is not None and not specs:
+            raise LocalHostError(f"no timer function named {name!r}")
+        sent = 0
+        for spec in specs:
+            outs = {b["name"]: BindingOut() for b in spec.outputs if b["name"] != "$return"}
+            started = time.monotonic()
+            result = spec.call({spec.trigger["name"]: LocalTimerRequest(), **outs})
+            sent += self.queues.flush_outputs(spec, outs, result)
+            self.log.info("Executed '%s' (Succeeded, Duration=%.0fms, %d message(s))", spec.name,
+                          (time.monotonic() - started) * 1000, sent)
+        return sent
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
     def invoke_http(self, spec: FunctionSpec, request: func.HttpRequest) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -14,7 +14,7 @@ import azure.functions as func
 T = TypeVar("T")
 _SETTING_TOKEN = re.compile(r"%([^%]+)%")
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
-SUPPORTED_TRIGGERS = ("httpTrigger", "queueTrigger")
+SUPPORTED_TRIGGERS = ("httpTrigger", "queueTrigger", "timerTrigger")
 SUPPORTED_OUTPUTS = ("http", "queue")
 
 # FunctionApp.get_functions() may run only once per app instance (a second call raises "does not have a unique function

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import azure.functions as func
+import requests
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
@@ -91,7 +92,7 @@ class LocalWorld:
                  state_dir: Path | None = None, persist_storage: bool = False, export_settings: bool = False,
                  host_json: Mapping[str, Any] | None = None, http_port: int = 0, queue_workers: bool = False,
                  visibility_timeout: float | None = None, polling_interval: float | None = None,
-                 lease_seconds: float | None = None) -> None:
+                 lease_seconds: float | None = None, timer_interval: float | None = None) -> None:
         if suffix is not None and not re.fullmatch(r"[a-z0-9]{1,20}", suffix):
             raise ValueError("suffix must be 1-20 lowercase letters or digits (table names allow nothing else)")
         self._app, self._base = app, dict(APP_DEFAULTS if settings is None else settings)
@@ -100,7 +101,8 @@ class LocalWorld:
         self._state_dir, self._persist, self._export = state_dir, persist_storage, export_settings
         self._host_json = host_json
         self._host_options = {"http_port": http_port, "visibility_timeout": visibility_timeout,
-                              "polling_interval": polling_interval, "lease_seconds": lease_seconds}
+                              "polling_interval": polling_interval, "lease_seconds": lease_seconds,
+                              "timer_interval": timer_interval}
         self._queue_workers = queue_workers
         self._stack = contextlib.ExitStack()
         self.settings: dict[str, str] = {}
@@ -150,6 +152,8 @@ class LocalWorld:
             # would put back, and an app built from the settings alone reads it there.
             settings["REQUESTS_CA_BUNDLE"] = str(self.trust_bundle)
         self.settings = settings
+        if self.emulator is not None:
+            self._grant_artifact_roles(settings.get("MEETING_ARTIFACTS", ""))
         if self._export:
             stack.enter_context(environment(settings))
         host_json = self._host_json or json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))
@@ -158,6 +162,22 @@ class LocalWorld:
                                        storage_connection_string=settings["AzureWebJobsStorage"], **self._host_options)
         self.host.start(run_queue_workers=self._queue_workers)
         stack.callback(self.host.stop)
+
+    def _grant_artifact_roles(self, mode: str) -> None:
+        """With MEETING_ARTIFACTS on, the emulator's seeded app gets the application permissions the deployment
+        would grant for it (OnlineMeetingArtifact.Read.All; OnlineMeetingTranscript.Read.All for transcripts), through
+        the admin API as an operator would."""
+        from .emulator import ARTIFACT_ROLE, DEFAULT_CLIENT_ID, DEFAULT_TENANT_ID, ONLINE_MEETINGS_ROLE, TRANSCRIPT_ROLE
+
+        wanted = {"attendance": (ARTIFACT_ROLE,), "attendanceandtranscripts": (ARTIFACT_ROLE, TRANSCRIPT_ROLE)}
+        extra = wanted.get(mode.strip().lower())
+        if not extra:
+            return
+        assert self.emulator is not None and self.trust_bundle is not None
+        answer = requests.post(f"{self.emulator.url}/_emulator/apps", timeout=10, verify=str(self.trust_bundle),
+                               json={"tenant_id": DEFAULT_TENANT_ID, "client_id": DEFAULT_CLIENT_ID,
+                                     "roles": [ONLINE_MEETINGS_ROLE, *extra]})
+        answer.raise_for_status()
 
     def stop_storage(self) -> None:
         """Stop the world's Azurite, as a storage outage: the host and the app keep running and see connection

@@ -39,6 +39,8 @@ class MeetingRequest:
     # Where this key's results are delivered from now on (issue 21); not part of the fingerprint: it asks nothing of
     # the meeting. Checked against CALLBACK_ALLOWED_HOSTS by the use case (``guards.callback_url``).
     callback_url: str | None = None
+    # Collect the meeting's attendance after it ends (issue 23); not part of the fingerprint either.
+    collect_attendance: bool = False
 
     @property
     def plain_create(self) -> bool:
@@ -108,6 +110,8 @@ class MeetingRequest:
             payload["acceptLanguage"] = self.accept_language
         if self.callback_url is not None:
             payload["callbackUrl"] = self.callback_url
+        if self.collect_attendance:
+            payload["collectAttendance"] = True
         return payload
 
 

@@ -97,6 +97,8 @@ class MeetingRecord:
     # is delivered to it), and the URL whose receiver answered 410 Gone (none is delivered there any more).
     callback_url: str | None = None
     callback_gone: str | None = None
+    # Issue 23: a create request of the key asked for its attendance after the meeting ends (a time change moves it).
+    collect_attendance: bool = False
     # The index rows (join URL, join meeting id) stored with this version: bookkeeping of the store, not state.
     indexed: tuple[str, ...] = field(default=(), compare=False)
 

@@ -20,7 +20,8 @@ from shared.domain.messages import result_message
 from shared.domain.records import MeetingRecord, Status
 from shared.ports import DueAttendance, DueChanged
 from shared.usecases.attendance import read_attendance
-from shared.usecases.context import Deps, Outcome
+from shared.usecases.callbacks import with_callback
+from shared.usecases.context import Context, Deps, Outcome
 
 log = logging.getLogger("shared.usecases")
 
@@ -47,6 +48,23 @@ def schedule_attendance(deps: Deps, record: MeetingRecord, *, artifacts: Artifac
         except DueChanged:  # scheduled or moved by a concurrent request meanwhile: look again
             continue
     return None
+
+
+def keep_attendance_due(deps: Deps, done: Outcome, *, asked: bool = False) -> Outcome:
+    """After a create or a change: the attendance of a meeting whose key asked for it (``asked`` by this request,
+    or by the create the record remembers) kept due at its current end. Best effort: the meeting was made either
+    way, and a repeat of the request schedules it again."""
+    record = done.record
+    if done.status not in LIVE or record is None or not record.has_meeting or not (asked or record.collect_attendance):
+        return done
+    try:
+        schedule_attendance(deps, record, artifacts=deps.settings.artifacts, correlation_id=record.correlation_id)
+    except BrokerError as error:
+        log.error("attendance not scheduled code=%s externalId=%r", error.code, record.key.external_id)
+    return done
+
+
+LIVE = frozenset({Status.CREATED, Status.EXISTING, Status.UPDATED})
 
 
 def collect_due_attendance(deps: Deps, now: datetime, limit: int, *,
@@ -133,7 +151,8 @@ def _report(deps: Deps, claimed: DueAttendance, record: MeetingRecord, now: date
         result["event"] = event_summary(record.event)
     log.info("attendance reported (%d reports%s) externalId=%r", len(shown["reports"]),
              ", unavailable" if unavailable else "", record.key.external_id)
-    return Outcome(Status.ATTENDANCE, result, meeting=record.meeting, record=record, error=error)
+    told = Outcome(Status.ATTENDANCE, result, meeting=record.meeting, record=record, error=error)
+    return with_callback(deps, Context(str(result["correlationId"]), SOURCE), told)  # the key's callbackUrl
 
 
 def _settle(deps: Deps, claimed: DueAttendance) -> bool:

@@ -19,6 +19,7 @@ from shared.usecases.guards import calendar_mode
 from shared.usecases.keyed_write import tombstone
 from shared.usecases.plain_create import create_plain
 from shared.usecases.record_outcome import UNRECORDABLE, failed, record_meeting
+from shared.usecases.collect_attendance import keep_attendance_due
 from shared.usecases.shell import keyed_use_case
 from shared.usecases.update import apply_change
 
@@ -33,9 +34,12 @@ def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlat
     def checks(_: str) -> None:
         request.graph_body(deps.clock())  # every derived value is valid before anything is written
         calendar_mode(deps, request.calendar)
+        if request.collect_attendance:
+            deps.settings.artifacts.mode.require_attendance()
 
-    return keyed_use_case(deps, context, lambda tenant, key: _create(deps, context, request, tenant, key, final=final),
+    done = keyed_use_case(deps, context, lambda tenant, key: _create(deps, context, request, tenant, key, final=final),
                           checks=checks, doing="create")
+    return keep_attendance_due(deps, done, asked=request.collect_attendance)
 
 
 def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, key: MeetingKey, *,

@@ -53,7 +53,8 @@ def record_meeting(deps: Deps, context: Context, request: MeetingRequest, key: M
             event_asked=event_asked if event is not None else base.event_asked, last_error=None,
             settings_not_applied=not_applied, attempts=base.attempts + 1,
             first_attempt_at=base.first_attempt_at or now, lease_owner=None, lease_expires_at=None,
-            updated_at=now, callback_url=request.callback_url or base.callback_url)
+            updated_at=now, callback_url=request.callback_url or base.callback_url,
+            collect_attendance=request.collect_attendance or base.collect_attendance)
         counted = deps.quotas.counted(ticket, target.tenant_id, target.organizer_key, target.external_id,
                                       created=created)
         return Commit(stored, quota=counted)
@@ -132,6 +133,7 @@ def new_record(key: MeetingKey, context: Context, request: MeetingRequest, now: 
         organizer_id=request.organizer_id, correlation_id=context.correlation_id, source=context.source,
         meeting=None, last_error=None, attempts=0, first_attempt_at=now, created_at=now, updated_at=now,
         kind=Kind.CALENDAR if request.calendar else Kind.CREATE if request.plain_create else Kind.CREATE_OR_GET,
+        collect_attendance=request.collect_attendance,
     )
 
 

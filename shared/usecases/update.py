@@ -18,6 +18,7 @@ from shared.domain.meeting_request import MeetingChange
 from shared.domain.records import MeetingKey, MeetingRecord, Status
 from shared.usecases.context import Context, Deps, Outcome, log, outcome
 from shared.usecases.guards import calendar_mode, changeable
+from shared.usecases.collect_attendance import keep_attendance_due
 from shared.usecases.shell import keyed_use_case
 
 UNLOCKING = ("lobbyBypassSettings", "allowMeetingChat")
@@ -27,8 +28,9 @@ def update_meeting(deps: Deps, change: MeetingChange, *, source: str, correlatio
                    if_match: str | None = None) -> Outcome:
     """``updated`` (Graph changed), ``existing`` (nothing to change), or ``failed``."""
     context = Context(correlation_id, source, change)
-    return keyed_use_case(deps, context, lambda tenant, key: apply_change(deps, context, tenant, key, change,
+    done = keyed_use_case(deps, context, lambda tenant, key: apply_change(deps, context, tenant, key, change,
                                                                           if_match=if_match), doing="update")
+    return keep_attendance_due(deps, done) if done.status == Status.UPDATED else done
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import azure.functions as func
 import pytest
 
 from shared import bootstrap
+from shared.domain.callbacks import CallbackDelivery
+from shared.domain.clock import parse_datetime
 from tests.fake_graph import FakeGraph
 from tests.fakes import InMemoryMeetingRepository, StaticTenants
 from tests.unit.harness import ENV, Out, call, functions, post  # noqa: F401 - the fixture
@@ -16,13 +19,23 @@ ALICE = "alice@contoso.example"
 START, END = "2026-03-01T10:00:00Z", "2026-03-01T11:00:00Z"
 
 
+HOOK = "https://hooks.example.com/results"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
 @pytest.fixture
-def app_world(request):
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app_world(request, clock):
     mode = getattr(request, "param", "attendanceAndTranscripts")
     repo, graph = InMemoryMeetingRepository(), FakeGraph()
-    env = {**ENV, "CALENDAR_MODE": "enabled", "MEETING_ARTIFACTS": mode}
+    env = {**ENV, "CALENDAR_MODE": "enabled", "MEETING_ARTIFACTS": mode, "CALLBACK_ALLOWED_HOSTS": "hooks.example.com",
+           "CALLBACK_SIGNING_SECRETS": SECRET}
     bootstrap.use(lambda: bootstrap.build_container(env, repository=repo, graph=graph, tokens=object(),
-                                                    clock=Clock(), requeue=lambda m, d: None,
+                                                    clock=clock, requeue=lambda m, d: None,
                                                     tenants=StaticTenants({"contoso.example": ENV["GRAPH_TENANT_ID"]})))
     yield repo, graph
     bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
@@ -116,3 +129,61 @@ def test_transcripts_of_a_standalone_meeting_are_409_without_a_graph_call(functi
     problem = json.loads(response.get_body())
     assert response.status_code == 409 and problem["code"] == "transcripts_need_calendar_meeting"
     assert '"calendar": true' in problem["detail"] and len(graph.calls) == calls
+
+
+# ----------------------------------------------------------------------------------------- collectAttendance, timer
+
+def run_timer(functions) -> tuple[list, list]:
+    results, callbacks = Out(), Out()
+    call(functions, "collect_attendance", None, results=results, callbacks=callbacks)
+    return [json.loads(text) for text in results.value or []], callbacks.value or []
+
+
+def test_the_timer_tells_one_attendance_result_after_the_end_to_the_queue_and_the_callback(functions, app_world,
+                                                                                           clock):
+    _, graph = app_world
+    meeting = created(functions, collectAttendance=True, callbackUrl=HOOK)
+    graph.end_occurrence(meeting["id"], START, END, [("bob@contoso.example", "Attendee", 3000)])
+    assert run_timer(functions) == ([], []), "not due before the end plus the delay"
+    clock.now = parse_datetime(END) + timedelta(minutes=10)
+    results, callbacks = Out(), Out()
+    call(functions, "collect_attendance", None, results=results, callbacks=callbacks)
+    (text,), (callback,) = results.value, callbacks.value
+    result = json.loads(text)
+    delivery = CallbackDelivery.from_json(callback)
+    assert delivery.body == text and delivery.url == HOOK, "the callback carries the result byte for byte"
+    assert result["status"] == "attendance" and result["source"] == "timer"
+    assert result["attendance"]["reports"][0]["attendees"][0]["invited"] is True
+    assert "attendanceUnavailable" not in result
+    assert run_timer(functions) == ([], []), "each occurrence is reported once"
+
+
+def test_collect_attendance_with_artifacts_off_is_refused_before_any_graph_call(functions, app_world):
+    _, graph = app_world
+    bootstrap.use(lambda: bootstrap.build_container({**ENV, "MEETING_ARTIFACTS": "off"}, repository=app_world[0],
+                                                    graph=graph, tokens=object(), requeue=lambda m, d: None,
+                                                    tenants=StaticTenants({"contoso.example": ENV["GRAPH_TENANT_ID"]})))
+    body = {"organizerId": ALICE, "externalId": "x-1", "collectAttendance": True}
+    response = call(functions, "create_meeting", post(body), results=Out(), intake=Out())
+    assert response.status_code == 403 and json.loads(response.get_body())["code"] == "artifacts_disabled"
+    assert graph.calls == []
+
+
+def test_collect_attendance_must_be_a_boolean(functions, app_world):
+    body = {"organizerId": ALICE, "externalId": "x-2", "collectAttendance": "yes"}
+    response = call(functions, "create_meeting", post(body), results=Out(), intake=Out())
+    assert response.status_code == 400
+    assert json.loads(response.get_body())["errors"][0]["field"] == "collectAttendance"
+
+
+def test_a_time_change_moves_the_due_row_and_a_meeting_without_collect_attendance_has_none(functions, app_world):
+    repo, _ = app_world
+    created(functions, "plain")
+    assert list(repo.due.values()) == []
+    created(functions, collectAttendance=True)
+    (due,) = repo.due.values()
+    change = func.HttpRequest("PATCH", "http://localhost/api/meetings/x/y", route_params=key(), body=json.dumps(
+        {"startDateTime": "2026-03-01T12:00:00Z", "endDateTime": "2026-03-01T13:00:00Z"}).encode())
+    assert call(functions, "update_meeting", change, results=Out()).status_code == 200
+    (moved,) = repo.due.values()
+    assert moved.due_at - due.due_at == (moved.end - due.end) and moved.end.hour == 13

@@ -101,6 +101,7 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "IndexRows": ",".join(index_rows(record)) or None,
         "CallbackUrl": record.callback_url,
         "CallbackGone": record.callback_gone,
+        "CollectAttendance": True if record.collect_attendance else None,
     }
     for name, value in entity.items():
         if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > _MAX_STRING_PROPERTY:
@@ -152,6 +153,7 @@ def from_entity(entity: Any) -> MeetingRecord:
         event_asked=json.loads(entity["EventAsked"]) if entity.get("EventAsked") else None,
         callback_url=entity.get("CallbackUrl") or None,
         callback_gone=entity.get("CallbackGone") or None,
+        collect_attendance=entity.get("CollectAttendance") is True,
     )
 
 

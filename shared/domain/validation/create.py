@@ -26,7 +26,7 @@ MAX_CORRELATION_ID = 200
 
 KEY_MEMBERS = ("organizerId", "externalId", "tenantId")
 REQUEST_MEMBERS = KEY_MEMBERS + ("subject", "startDateTime", "endDateTime", "participants", "chatInfo",
-                                 "joinMeetingIdSettings", "calendar", "callbackUrl", *SETTINGS, *EVENT_MEMBERS)
+                                 "joinMeetingIdSettings", "calendar", "callbackUrl", "collectAttendance", *SETTINGS, *EVENT_MEMBERS)
 QUEUE_ONLY_MEMBERS = ("correlationId", "acceptLanguage", "action", TRACEPARENT)
 
 
@@ -100,6 +100,9 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
     # Its rules (https, a listed host, ...) depend on CALLBACK_ALLOWED_HOSTS: the use case checks them (400
     # callback_not_allowed); a string of a URL's length is all that is asked here.
     callback_url = check.string(payload, "callbackUrl", "", max_len=MAX_CALLBACK_URL)
+    collect_attendance = payload.get("collectAttendance", False)
+    if not isinstance(collect_attendance, bool):
+        check.add("collectAttendance", "must be true or false")
 
     if check.errors:
         raise ValidationFailed(check.errors)
@@ -109,5 +112,6 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
         participants=participants, chat_info=payload.get("chatInfo"), correlation_id=correlation_id,
         settings=settings, passcode_required=passcode, accept_language=language, calendar=calendar,
         event_members=event, callback_url=callback_url,
+        collect_attendance=collect_attendance is True,
     )
 
