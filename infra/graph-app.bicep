@@ -9,7 +9,8 @@
 // step: infra/scripts/grant-access-policy.ps1. Calendars.ReadWrite (calendar-backed meetings) is declared and granted
 // only when asked for tenant-wide: the scoped way is Exchange Online RBAC for Applications
 // (infra/scripts/grant-calendar-scope.ps1), which needs the Entra ID grant to be absent, because Exchange grants the
-// union of both.
+// union of both. Meeting attendance and transcripts (MEETING_ARTIFACTS) add OnlineMeetingArtifact.Read.All unless off,
+// and OnlineMeetingTranscript.Read.All for attendanceAndTranscripts, declared and granted the same way.
 // Kept in its own file: checkov cannot parse `extension`. Microsoft Graph Bicep deploys in the global cloud only.
 // Pattern: microsoftgraph/msgraph-bicep-types quickstart-templates/msi-as-a-fic-secretless.
 extension microsoftGraphV1
@@ -37,6 +38,14 @@ param managedIdentityPrincipalId string
 @description('Declare (and have the postprovision hook grant) Calendars.ReadWrite (application) in Entra ID: the app may then write every mailbox\'s calendar. Leave false to scope it with Exchange Online RBAC for Applications instead.')
 param grantCalendarsTenantWide bool = false
 
+@description('Meeting attendance and transcripts (MEETING_ARTIFACTS): declare and have the hook grant OnlineMeetingArtifact.Read.All unless off, and OnlineMeetingTranscript.Read.All as well for attendanceAndTranscripts.')
+@allowed([
+  'off'
+  'attendance'
+  'attendanceAndTranscripts'
+])
+param meetingArtifacts string = 'off'
+
 // Audience of the identity token the app exchanges (shared/settings.py CLOUDS[...].token_exchange_audience).
 // https://learn.microsoft.com/entra/workload-id/workload-identity-federation-config-app-trust-managed-identity
 var tokenExchangeAudiences = {
@@ -51,6 +60,12 @@ var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var onlineMeetingsReadWriteAll = 'b8bb2037-6e08-44ac-a4ea-4674e010e2a4'
 // Calendars.ReadWrite (application): https://learn.microsoft.com/graph/permissions-reference#calendarsreadwrite
 var calendarsReadWrite = 'ef54d2bf-783f-4e0f-bca1-3210c0444d99'
+// OnlineMeetingArtifact.Read.All (application): attendance reports and their records.
+// https://learn.microsoft.com/graph/permissions-reference#onlinemeetingartifactreadall
+var onlineMeetingArtifactReadAll = 'df01ed3b-eb61-4eca-9965-6b3d789751b2'
+// OnlineMeetingTranscript.Read.All (application): transcripts of calendar-backed meetings.
+// https://learn.microsoft.com/graph/permissions-reference#onlinemeetingtranscriptreadall
+var onlineMeetingTranscriptReadAll = 'a4a80d8d-d283-4bd8-8504-555ec3870630'
 var onlineMeetingsAccess = {
   id: onlineMeetingsReadWriteAll
   type: 'Role'
@@ -58,6 +73,26 @@ var onlineMeetingsAccess = {
 var calendarsAccess = {
   id: calendarsReadWrite
   type: 'Role'
+}
+// What each MEETING_ARTIFACTS mode adds to the permissions declared (and, below, granted).
+var artifactsAccess = {
+  off: []
+  attendance: [
+    {
+      id: onlineMeetingArtifactReadAll
+      type: 'Role'
+    }
+  ]
+  attendanceAndTranscripts: [
+    {
+      id: onlineMeetingArtifactReadAll
+      type: 'Role'
+    }
+    {
+      id: onlineMeetingTranscriptReadAll
+      type: 'Role'
+    }
+  ]
 }
 
 resource app 'Microsoft.Graph/applications@v1.0' = {
@@ -70,7 +105,7 @@ resource app 'Microsoft.Graph/applications@v1.0' = {
   requiredResourceAccess: [
     {
       resourceAppId: microsoftGraphAppId
-      resourceAccess: grantCalendarsTenantWide ? [onlineMeetingsAccess, calendarsAccess] : [onlineMeetingsAccess]
+      resourceAccess: concat(grantCalendarsTenantWide ? [onlineMeetingsAccess, calendarsAccess] : [onlineMeetingsAccess], artifactsAccess[meetingArtifacts])
     }
   ]
 
@@ -100,6 +135,15 @@ resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 // grant-calendar-scope.ps1 removes a Calendars.ReadWrite grant left from tenantWide.
 var onlineMeetingsRole = 'OnlineMeetings.ReadWrite.All=${onlineMeetingsReadWriteAll}'
 var calendarsRole = 'Calendars.ReadWrite=${calendarsReadWrite}'
+var artifactRole = 'OnlineMeetingArtifact.Read.All=${onlineMeetingArtifactReadAll}'
+var transcriptRole = 'OnlineMeetingTranscript.Read.All=${onlineMeetingTranscriptReadAll}'
+// Appended to the roles above, per MEETING_ARTIFACTS.
+var artifactRoles = {
+  off: ''
+  attendance: ',${artifactRole}'
+  attendanceAndTranscripts: ',${artifactRole},${transcriptRole}'
+}
+var modeRoles = artifactRoles[meetingArtifacts]
 
 // Microsoft Graph of the cloud this deployment runs in, where the extension has just written the app: the hook grants
 // there. Today that is the global service (see above); the table follows the cloud anyway, with the Azure CLI's values
@@ -116,5 +160,5 @@ output appId string = app.appId
 output servicePrincipalId string = servicePrincipal.id
 output tokenExchangeAudience string = tokenExchangeAudiences[graphCloud]
 output microsoftGraphServicePrincipalId string = microsoftGraph.id
-output appRoles string = grantCalendarsTenantWide ? '${onlineMeetingsRole},${calendarsRole}' : onlineMeetingsRole
+output appRoles string = grantCalendarsTenantWide ? '${onlineMeetingsRole},${calendarsRole}${modeRoles}' : '${onlineMeetingsRole}${modeRoles}'
 output microsoftGraphEndpoint string = contains(microsoftGraphEndpoints, cloud) ? microsoftGraphEndpoints[cloud] : microsoftGraphEndpoints.AzureCloud

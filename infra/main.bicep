@@ -297,6 +297,7 @@ module graphApp 'graph-app.bicep' = {
     graphCloud: graphCloud
     managedIdentityPrincipalId: identity.outputs.principalId
     grantCalendarsTenantWide: (calendarMode == 'enabled') && (calendarAccess == 'tenantWide')
+    meetingArtifacts: meetingArtifacts
   }
 }
 

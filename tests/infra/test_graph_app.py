@@ -12,6 +12,16 @@ MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 ONLINE_MEETINGS_READ_WRITE_ALL = "b8bb2037-6e08-44ac-a4ea-4674e010e2a4"
 # https://learn.microsoft.com/graph/permissions-reference#calendarsreadwrite (application)
 CALENDARS_READ_WRITE = "ef54d2bf-783f-4e0f-bca1-3210c0444d99"
+# https://learn.microsoft.com/graph/permissions-reference#onlinemeetingartifactreadall (application)
+ONLINE_MEETING_ARTIFACT_READ_ALL = "df01ed3b-eb61-4eca-9965-6b3d789751b2"
+# https://learn.microsoft.com/graph/permissions-reference#onlinemeetingtranscriptreadall (application)
+ONLINE_MEETING_TRANSCRIPT_READ_ALL = "a4a80d8d-d283-4bd8-8504-555ec3870630"
+ARTIFACT_ROLES = {
+    "off": {},
+    "attendance": {"OnlineMeetingArtifact.Read.All": ONLINE_MEETING_ARTIFACT_READ_ALL},
+    "attendanceAndTranscripts": {"OnlineMeetingArtifact.Read.All": ONLINE_MEETING_ARTIFACT_READ_ALL,
+                                 "OnlineMeetingTranscript.Read.All": ONLINE_MEETING_TRANSCRIPT_READ_ALL},
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +69,28 @@ def test_no_app_role_is_assigned_inside_the_deployment(modules):
         assert module.resources("Microsoft.Graph/appRoleAssignedTo") == [], module.path.name
 
 
-def _granted_roles(graph_app) -> dict[str, dict[str, str]]:
-    """The appRoles output (name=id pairs) in each branch of grantCalendarsTenantWide."""
+def _granted_roles(graph_app, mode: str = "off") -> dict[str, dict[str, str]]:
+    """The appRoles output (name=id pairs) in each branch of grantCalendarsTenantWide, for a MEETING_ARTIFACTS mode."""
     choice = graph_app.doc["outputs"]["appRoles"]["value"]["operator"]
     assert choice["type"] == "conditional" and choice["operands"]["condition"] == "grantCalendarsTenantWide"
+    assert render(graph_app.variables["modeRoles"]["value"]) == "artifactRoles[meetingArtifacts]"
+    local = {"modeRoles": graph_app.resolve("artifactRoles")[mode]}
     return {
-        branch: dict(pair.split("=") for pair in graph_app.resolve(choice["operands"][key]).split(","))
+        branch: dict(pair.split("=") for pair in graph_app.resolve(choice["operands"][key], local).split(","))
         for branch, key in (("granted", "true_value"), ("not_granted", "false_value"))
     }
+
+
+@pytest.mark.parametrize("mode", list(ARTIFACT_ROLES))
+def test_artifact_permissions_are_granted_only_as_meeting_artifacts_asks(graph_app, modules, mode):
+    online_meetings = {"OnlineMeetings.ReadWrite.All": ONLINE_MEETINGS_READ_WRITE_ALL}
+    assert _granted_roles(graph_app, mode) == {
+        "granted": {**online_meetings, "Calendars.ReadWrite": CALENDARS_READ_WRITE, **ARTIFACT_ROLES[mode]},
+        "not_granted": {**online_meetings, **ARTIFACT_ROLES[mode]},
+    }
+    assert graph_app.parameters["meetingArtifacts"]["default"] == "off"
+    assert graph_app.args["meetingArtifacts"] == "off"  # main.bicep's parameter, resolved to its default
+    assert modules["main.bicep"].parameters["meetingArtifacts"]["default"] == "off"
 
 
 def test_online_meetings_is_always_granted_and_calendars_only_when_asked_for_tenant_wide(graph_app, modules):
@@ -121,8 +145,11 @@ def test_app_declares_exactly_the_permissions_it_is_granted(graph_app):
     app = _one(graph_app, "Microsoft.Graph/applications")
     (access,) = app.raw("requiredResourceAccess")
     assert access["resourceAppId"] == "microsoftGraphAppId"
-    choice = access["resourceAccess"]["operator"]
+    concat = access["resourceAccess"]["function"]
+    assert concat["type"] == "concat"
+    choice, by_mode = concat["parameters"]["arg_1"]["operator"], concat["parameters"]["arg_2"]
     assert choice["type"] == "conditional" and choice["operands"]["condition"] == "grantCalendarsTenantWide"
+    assert render(by_mode) == "artifactsAccess[meetingArtifacts]"
     declared = {
         name: [graph_app.resolve(item) for item in choice["operands"][branch]]
         for name, branch in (("granted", "true_value"), ("not_granted", "false_value"))
@@ -131,9 +158,11 @@ def test_app_declares_exactly_the_permissions_it_is_granted(graph_app):
         "granted": [{"id": ONLINE_MEETINGS_READ_WRITE_ALL, "type": "Role"}, {"id": CALENDARS_READ_WRITE, "type": "Role"}],
         "not_granted": [{"id": ONLINE_MEETINGS_READ_WRITE_ALL, "type": "Role"}],
     }
-    granted = _granted_roles(graph_app)
-    for branch, access in declared.items():
-        assert [item["id"] for item in access] == list(granted[branch].values()), branch
+    for mode, added in graph_app.resolve("artifactsAccess").items():
+        granted = _granted_roles(graph_app, mode)
+        for branch, access in declared.items():
+            ids = [item["id"] for item in access + added]
+            assert ids == list(granted[branch].values()), (mode, branch)
     assert graph_app.resolve("microsoftGraphAppId") == MICROSOFT_GRAPH_APP_ID
 
 
