@@ -144,6 +144,16 @@ class MeetingChange:
 
 
 @dataclass(frozen=True)
+class MeetingLookup:
+    """A question about a recorded meeting, asked on the queue (``action: attendance``)."""
+
+    organizer_id: str
+    external_id: str
+    tenant_id: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
 class MeetingCancel:
     """The end of a meeting's life: ``delete`` (a tombstone stays) or ``lock`` (the meeting stays; nobody new gets
     in)."""

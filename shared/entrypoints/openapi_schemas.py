@@ -124,6 +124,11 @@ def schemas() -> dict[str, Any]:
                              "description": "true: a calendar-backed meeting, an Outlook event in the organizer's "
                                             "calendar that sends invitations to the attendees (needs "
                                             "CALENDAR_MODE=enabled). Fixed by the key's first request."},
+                "collectAttendance": {"type": "boolean", "default": False,
+                                      "description": "true: after the meeting ends (plus ATTENDANCE_DELAY_MINUTES) "
+                                                     "its attendance is told once per occurrence as an `attendance` "
+                                                     "result (needs MEETING_ARTIFACTS; else 403 "
+                                                     "`artifacts_disabled`)."},
                 **_options(),
                 **_EVENT_MEMBERS,
             },

@@ -22,8 +22,9 @@ from shared.domain.records import Status
 from shared.usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
                        unrecorded_failure, update_meeting)
 from shared.usecases.attempts import note_attempt
+from shared.usecases.attendance import queued_attendance
 from shared.usecases import Context, refused
-from shared.domain.validation import validate_cancel, validate_change, validate_request
+from shared.domain.validation import validate_cancel, validate_change, validate_lookup, validate_request
 from shared.domain.clock import Clock
 from shared import telemetry
 
@@ -152,6 +153,10 @@ def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> O
     if action == "cancel":
         cancel = validate_cancel(payload, queue=True)
         return cancel_meeting(deps, cancel, source="queue", correlation_id=cancel.correlation_id or message_id)
+    if action == "attendance":
+        lookup = validate_lookup(payload)
+        return queued_attendance(deps, lookup, mode=deps.settings.artifacts.mode,
+                                 correlation_id=lookup.correlation_id or message_id)
     request = validate_request(payload, api_version=deps.settings.api_version, queue=True)
     # A retry keeps this message's id on the key's record, for the poison trigger should this attempt die untold.
     note_attempt(deps, request, message_id=message_id, dequeue_count=dequeue_count)

@@ -12,14 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config.artifacts import ArtifactSettings
-from shared.domain.attendance import deadline, first_due, fitted, retry_at
-from shared.domain.calendar_event import event_summary
+from shared.domain.attendance import deadline, first_due, retry_at
 from shared.domain.clock import parse_datetime
 from shared.domain.errors import BrokerError, MeetingGone
-from shared.domain.messages import result_message
 from shared.domain.records import MeetingRecord, Status
 from shared.ports import DueAttendance, DueChanged
-from shared.usecases.attendance import read_attendance
+from shared.usecases.attendance import attendance_result, read_attendance
 from shared.usecases.callbacks import with_callback
 from shared.usecases.context import Context, Deps, Outcome
 
@@ -28,8 +26,6 @@ log = logging.getLogger("shared.usecases")
 # How long a collector holds a due row: longer than reading one meeting's reports and records takes with the Graph
 # adapter's in-process retries; a collector that died is taken over after it.
 CLAIM = timedelta(minutes=5)
-# Room for the attendance in a result message: a queue message holds 64 KiB, the rest of a result stays within 20 KB.
-ATTENDANCE_BUDGET = 36_000
 SOURCE = "timer"
 
 
@@ -133,22 +129,12 @@ def _report(deps: Deps, claimed: DueAttendance, record: MeetingRecord, now: date
     """The one result of the occurrence, once its row is finished on the claimed version."""
     if not _settle(deps, claimed):
         return None
-    unavailable = attendance is None or not attendance["reports"]
-    shown = attendance or {"organizerId": record.organizer_id, "externalId": record.key.external_id,
-                           "tenantId": record.key.tenant_id, "reports": []}
-    result = result_message(correlation_id=claimed.correlation_id or _result_id(claimed),
-                            tenant_id=record.key.tenant_id, organizer_id=record.organizer_id,
-                            external_id=record.key.external_id, status=Status.ATTENDANCE, meeting=record.meeting,
-                            error=error.as_result_error() if error else None, source=SOURCE, completed_at=now)
-    result["attendance"], truncated = fitted(shown, ATTENDANCE_BUDGET)
-    if truncated:
-        result["attendanceTruncated"] = True
-    if unavailable:
-        result["attendanceUnavailable"] = True
+    result = attendance_result(record, attendance, error, correlation_id=claimed.correlation_id or _result_id(claimed),
+                               source=SOURCE, now=now)
     if claimed.occurrence:
         result["occurrence"] = claimed.occurrence
-    if record.event:
-        result["event"] = event_summary(record.event)
+    shown = result["attendance"]
+    unavailable = bool(result.get("attendanceUnavailable"))
     log.info("attendance reported (%d reports%s) externalId=%r", len(shown["reports"]),
              ", unavailable" if unavailable else "", record.key.external_id)
     told = Outcome(Status.ATTENDANCE, result, meeting=record.meeting, record=record, error=error)

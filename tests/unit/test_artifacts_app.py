@@ -187,3 +187,30 @@ def test_a_time_change_moves_the_due_row_and_a_meeting_without_collect_attendanc
     assert call(functions, "update_meeting", change, results=Out()).status_code == 200
     (moved,) = repo.due.values()
     assert moved.due_at - due.due_at == (moved.end - due.end) and moved.end.hour == 13
+
+
+def _queued(functions, body: dict, message_id: str) -> dict:
+    from azure.functions.queue import QueueMessage
+    results, callbacks = Out(), Out()
+    message = QueueMessage(id=message_id, body=json.dumps(body).encode(), dequeue_count=1)
+    call(functions, "process_meeting_request", message, results=results, callbacks=callbacks)
+    return json.loads(results.value)
+
+
+def test_a_queued_attendance_request_tells_the_attendance_on_the_results_queue(functions, app_world):
+    _, graph = app_world
+    meeting = created(functions)
+    graph.end_occurrence(meeting["id"], START, END, [("bob@contoso.example", "Attendee", 3000)])
+    result = _queued(functions, {"action": "attendance", **key(), "correlationId": "ask-1"}, "m-att-1")
+    assert (result["status"], result["correlationId"]) == ("attendance", "ask-1")
+    (report,) = result["attendance"]["reports"]
+    assert [(a["emailAddress"], a["invited"]) for a in report["attendees"]] == [("bob@contoso.example", True)]
+    assert "attendanceUnavailable" not in result
+
+
+def test_a_queued_attendance_request_for_an_unknown_key_or_with_stray_members_fails_naming_why(functions, app_world):
+    unknown = _queued(functions, {"action": "attendance", **key("none")}, "m-att-2")
+    assert (unknown["status"], unknown["error"]["code"], unknown["correlationId"]) == (
+        "failed", "meeting_not_found", "m-att-2")
+    stray = _queued(functions, {"action": "attendance", **key(), "subject": "x"}, "m-att-3")
+    assert stray["status"] == "failed" and stray["error"]["code"] == "validation_failed"

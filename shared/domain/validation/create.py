@@ -80,7 +80,7 @@ def validate_request(payload: Any, *, api_version: str = "v1.0", queue: bool = F
     check = start_checking(payload)
     check.unknown(payload, REQUEST_MEMBERS + (QUEUE_ONLY_MEMBERS if queue else ()), "")
     if queue and payload.get("action", "create") != "create":
-        check.add("action", "must be create, update or cancel")
+        check.add("action", "must be create, update, cancel or attendance")
     organizer, external_id, tenant, correlation_id = check_key(check, payload, queue=queue)
     subject = check.string(payload, "subject", "", max_len=MAX_SUBJECT)
     start, end = check_times(check, payload, default_duration=DEFAULT_DURATION)

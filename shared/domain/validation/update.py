@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.domain.meeting_request import DEFAULT_DURATION, MeetingCancel, MeetingChange
+from shared.domain.meeting_request import DEFAULT_DURATION, MeetingCancel, MeetingChange, MeetingLookup
 from shared.domain.meeting_options import SETTINGS
 from shared.domain.errors import ValidationFailed
 from shared.domain.messages import TRACEPARENT
@@ -73,3 +73,15 @@ def validate_cancel(payload: Any, *, queue: bool = False, key: dict[str, str | N
     assert organizer is not None and external_id is not None
     return MeetingCancel(organizer_id=organizer, external_id=external_id, tenant_id=tenant,
                          correlation_id=correlation_id, mode=mode, comment=comment)
+
+
+def validate_lookup(payload: Any) -> MeetingLookup:
+    """A queued question about a recorded meeting (``action: attendance``): the key and a correlation id."""
+    check = start_checking(payload)
+    check.unknown(payload, KEY_MEMBERS + ("correlationId", "action", TRACEPARENT), "")
+    organizer, external_id, tenant, correlation_id = check_key(check, payload, queue=True)
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    assert organizer is not None and external_id is not None
+    return MeetingLookup(organizer_id=organizer, external_id=external_id, tenant_id=tenant,
+                         correlation_id=correlation_id)
