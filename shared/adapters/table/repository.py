@@ -1,6 +1,7 @@
 """The Azure Table Storage adapter of ``MeetingRepository``: a record, its index rows, an alias and a counter change in
-one entity-group transaction, each operation conditional on the ETag it was read with. SDK errors never leave this
-module. https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
+one entity-group transaction, each operation conditional on the ETag it was read with; a write of one entity alone
+is the same conditional operation as a request of its own. SDK errors never leave this module.
+https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 """
 from __future__ import annotations
 
