@@ -220,7 +220,9 @@ def _peer_queue_text(runs: Sequence[dict[str, Any]], concurrency: int | None, id
 
 
 def _cold_text(runs: Sequence[dict[str, Any]]) -> str:
-    return (f"{median([r['wall_s'] for r in runs]):.2f} s (import {median([r['import_s'] for r in runs]):.2f}, "
+    functions = [r["functions_import_s"] for r in runs if "functions_import_s" in r]
+    of_which = f" of which azure.functions {median(functions):.2f}" if functions else ""
+    return (f"{median([r['wall_s'] for r in runs]):.2f} s (import {median([r['import_s'] for r in runs]):.2f}{of_which}, "
             f"set-up {median([r['setup_s'] for r in runs]):.2f}, first call {median([r['first_s'] for r in runs]):.2f})")
 
 
