@@ -116,13 +116,20 @@ class Broker:
                 "cpu": cpu_delta(cpu_before, cpu_after, wall)}
 
 
+def _body_size(request: Any) -> int:
+    body = getattr(request, "body", None) or getattr(request, "content", None) or b""
+    return len(body.encode() if isinstance(body, str) else body) if isinstance(body, (bytes, str)) else 0
+
+
 class StorageWait:
     """While active: the time this process's Azure SDK clients (tables, queues: azure-core's requests transport)
-    spend waiting for Azurite to answer, and how many requests they make. Graph and token calls go through other
-    sessions and are not counted."""
+    spend waiting for Azurite to answer, how many requests they make, and their bytes (request bodies sent, response
+    bodies as read by the SDK, counted on leaving). Graph and token calls go through other sessions and are not
+    counted."""
 
     def __init__(self) -> None:
-        self.seconds, self.calls = 0.0, 0
+        self.seconds, self.calls, self.sent, self.received = 0.0, 0, 0, 0
+        self._responses: list[Any] = []
         self._lock = threading.Lock()
         self._send: Any = None
 
@@ -131,19 +138,27 @@ class StorageWait:
         self._send = send
 
         def timed(transport: Any, request: Any, **kwargs: Any) -> Any:
-            began = clock()
+            began, response = clock(), None
             try:
-                return send(transport, request, **kwargs)
+                response = send(transport, request, **kwargs)
+                return response
             finally:
                 with spans._lock:
                     spans.seconds += clock() - began
                     spans.calls += 1
+                    spans.sent += _body_size(request)
+                    if response is not None:
+                        spans._responses.append(response)
 
         RequestsTransport.send = timed  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
         RequestsTransport.send = self._send  # type: ignore[method-assign]
+        for response in self._responses:  # requests keeps a body once read (``_content``; False while unread)
+            content = getattr(getattr(response, "internal_response", None), "_content", None)
+            self.received += len(content) if isinstance(content, bytes) else 0
+        self._responses.clear()
 
 
 def cpu_delta(before: dict[str, float | None], after: dict[str, float | None], wall: float) -> dict[str, float]:

@@ -14,18 +14,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-BROKER, SDK, IDEAL = "#1f6feb", "#d1242f", "#6e7781"
+BROKER, SDK, PEER, IDEAL = "#1f6feb", "#d1242f", "#1a7f37", "#6e7781"
+SIDES = (("broker", BROKER, "broker: queue workers of the local host"), ("sdk", SDK, "SDK bare call: same concurrency"),
+         ("peer", PEER, "plain SDK implementation: same concurrency"))
 
 
 def draw(data: dict, png: Path) -> None:
     chart = data["chart"]
-    fig, axes = plt.subplots(2, 2, figsize=(14, 10))
-    fig.suptitle(f"Teams Meeting Broker vs msgraph-sdk — {data['date']} ({data['mode']}), "
-                 f"{data['machine']['cores']} cores", fontsize=13)
+    fig, axes = plt.subplots(2, 3, figsize=(21, 10))
+    fig.suptitle(f"Teams Meeting Broker vs msgraph-sdk and the plain SDK implementation — {data['date']} "
+                 f"({data['mode']}), {data['machine']['cores']} cores", fontsize=13)
 
     ax = axes[0][0]
-    styles = {"SDK": (SDK, "-"), "bare requests": (IDEAL, "-."), "broker: Graph": (BROKER, "-"),
-              "broker: whole": (BROKER, "--"), "broker: HTTP": (BROKER, ":")}
+    styles = {"SDK": (SDK, "-"), "plain SDK": (PEER, "-"), "bare requests": (IDEAL, "-."),
+              "broker: Graph": (BROKER, "-"), "broker: whole": (BROKER, "--"), "broker: HTTP": (BROKER, ":"),
+              "broker: queue": (BROKER, "-.")}
     for label, (xs, ys) in chart["latency"].items():
         color, line = next((v for k, v in styles.items() if label.startswith(k)), ("black", "-"))
         ax.plot(xs, ys, color=color, linestyle=line, linewidth=2, label=label)
@@ -58,11 +61,11 @@ def draw(data: dict, png: Path) -> None:
 
     ax = axes[1][0]
     queue = chart["queue"]
-    for side, color in (("broker", BROKER), ("sdk", SDK)):
-        xs, ys = queue[side]
-        ax.plot(xs, ys, color=color, linewidth=2,
-                label="broker: queue workers of the local host" if side == "broker" else "SDK: same concurrency")
-    top = max(max(queue["broker"][1]), max(queue["sdk"][1]))
+    for side, color, label in SIDES:
+        if side in queue:
+            xs, ys = queue[side]
+            ax.plot(xs, ys, color=color, linewidth=2, label=label)
+    top = max(max(queue[side][1]) for side, _, _ in SIDES if side in queue)
     ax.plot([0, top / queue["ideal_per_s"]], [0, top], color=IDEAL, linestyle="--",
             label=f"ideal: {queue['ideal_per_s']:g}/s")
     if queue.get("cpu_bound_per_s"):
@@ -77,7 +80,9 @@ def draw(data: dict, png: Path) -> None:
     ax = axes[1][1]
     for limited, line in zip(chart["rates"], ("-", "--", ":", "-.")):
         tops = []
-        for side, color in (("broker", BROKER), ("sdk", SDK)):
+        for side, color, _ in SIDES:
+            if side not in limited:
+                continue
             xs, ys = limited[side]
             tops.append(max(ys))
             ax.plot(xs, ys, color=color, linestyle=line, linewidth=2, label=f"{side}, R = {limited['rate']:g}/s")
@@ -88,6 +93,31 @@ def draw(data: dict, png: Path) -> None:
     ax.set_title("(g) throughput under a Graph limited to R requests/s (median run)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+
+    ax = axes[0][2]
+    sides = list(chart["cpu"])
+    bottoms = [0.0] * len(sides)
+    for stage, shade in zip(("own process", "Azurite"), ("#24292f", "#8c959f")):
+        values = [chart["cpu"][side][stage] for side in sides]
+        ax.bar(sides, values, bottom=bottoms, color=shade, label=stage, edgecolor="white")
+        for i, value in enumerate(values):
+            ax.text(i, bottoms[i] + value / 2, f"{value:.1f}", ha="center", va="center", color="white", fontsize=9)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    ax.set_ylabel("CPU ms per request (medians of the blocks)")
+    ax.set_title("CPU per request: the side's own process and Azurite")
+    ax.legend(fontsize=9)
+
+    ax = axes[1][2]
+    names = list(chart["storage"])
+    for offset, (key, label) in enumerate((("sent_bytes", "bytes sent"), ("received_bytes", "bytes received"))):
+        values = [chart["storage"][name][key] for name in names]
+        ax.bar([i + offset * 0.4 for i in range(len(names))], values, width=0.4, label=label,
+               color=("#57606a", "#d0d7de")[offset])
+    ax.set_xticks([i + 0.2 for i in range(len(names))],
+                  [f"{name}\n{chart['storage'][name]['requests']:g} storage requests" for name in names])
+    ax.set_ylabel("bytes per new meeting (request and response bodies)")
+    ax.set_title("Storage round trips and bytes per new meeting")
+    ax.legend(fontsize=9)
 
     fig.tight_layout()
     fig.savefig(png, dpi=110)

@@ -1,8 +1,9 @@
-"""The command that sets the broker side by side with msgraph-sdk: ``python -m bench.compare [--quick]``.
+"""The command that sets the broker side by side with msgraph-sdk and the plain SDK implementation:
+``python -m bench.compare [--quick]``.
 
-Also ``python -m bench.run --compare-sdk``. Runs the measures (a)-(g) of measures.py in one CompareWorld, writes the
-table, every sample and the chart to ``bench/results/compare-<UTC>.{md,json,png}`` and exits 1 when a goal is not met.
-See bench/README.md, "Side by side with msgraph-sdk".
+Also ``python -m bench.run --compare-sdk``. Runs the measures (a)-(g), (q) and (r) of measures.py in one CompareWorld,
+writes the table, every sample and the chart to ``bench/results/compare-<UTC>.{md,json,png}`` and exits 1 when a goal
+is not met. See bench/README.md, "Side by side with msgraph-sdk and the plain SDK implementation".
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from localdev.certs import TRUST_BUNDLE_FILE, trust_bundle
 from ..common import REPO_ROOT
 
 VENV = REPO_ROOT / ".venv-sdk"
-SDK_PINS = ("msgraph-sdk==1.65.0", "azure-identity==1.27.0", "matplotlib==3.11.2")
+SDK_PINS = ("msgraph-sdk==1.65.0", "azure-identity==1.27.0", "azure-data-tables==12.7.0", "matplotlib==3.11.2")
 WORKER = Path(__file__).with_name("sdk_worker.py")
 CHART = Path(__file__).with_name("chart.py")
 

@@ -3,7 +3,9 @@
     python sdk_worker.py serve    # JSON lines: the config, then one command per line; one answer per line
     python sdk_worker.py cold     # a cold start: the config line; import, client, one meeting; one answer
 
-The config, the commands and how the client is built: bench/README.md, "The SDK's side".
+Besides the SDK's bare call it runs the plain SDK implementation (``peer``): createOrGet, one row upserted with the
+synchronous Tables client, the result as JSON. The config, the commands and how the clients are built:
+bench/README.md, "The SDK's side".
 """
 from __future__ import annotations
 
@@ -82,23 +84,84 @@ async def create(client: GraphServiceClient, template: dict[str, Any], organizer
     return meeting
 
 
+class Peer:
+    """What a user would write instead of the broker with the official libraries: createOrGet with the externalId,
+    then ``TableClient.upsert_entity`` of one row (PartitionKey the organizer, RowKey the externalId, the meeting id
+    and join link), then the result as JSON. The synchronous Tables client with its defaults, built from the
+    connection string of the current repetition's Azurite (``storage``); no queue send."""
+
+    def __init__(self) -> None:
+        self.table: Any = None
+
+    def storage(self, command: dict[str, Any]) -> dict[str, Any]:
+        """A new Azurite (each repetition has its own): a new client, and its table made, as a template would."""
+        from azure.core.exceptions import ResourceExistsError  # imported here: the SDK's cold start stays the SDK's
+        from azure.data.tables import TableClient
+
+        if self.table is not None:
+            self.table.close()
+        self.table = TableClient.from_connection_string(command["connection_string"], command["table"])
+        try:
+            self.table.create_table()
+        except ResourceExistsError:
+            pass
+        return {"ready": True}
+
+    async def job(self, client: GraphServiceClient, template: dict[str, Any], organizer: str, external_id: str,
+                  **hooks: Any) -> str:
+        meeting = await create(client, template, organizer, external_id)
+        self.table.upsert_entity({"PartitionKey": organizer, "RowKey": external_id, "MeetingId": meeting.id,
+                                  "JoinWebUrl": meeting.join_web_url}, **hooks)
+        return json.dumps({"status": "created", "organizerId": organizer, "externalId": external_id,
+                           "meetingId": meeting.id, "joinWebUrl": meeting.join_web_url})
+
+
+PEER = Peer()
+
+
+def _job(op: str) -> Any:
+    """The coroutine of one call of a block: the SDK's bare call, or the peer's whole job."""
+    return PEER.job if op == "peer" else create
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
 async def calls(client: GraphServiceClient, template: dict[str, Any], command: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
-    organizers = command["organizers"]
+    organizers, job = command["organizers"], _job(command.get("job", "sdk"))
+    cpu = _cpu()
     for i in range(command["n"]):
         began = perf_counter()
         try:
-            await create(client, template, organizers[i % len(organizers)], f"{command['prefix']}-{i}")
+            await job(client, template, organizers[i % len(organizers)], f"{command['prefix']}-{i}")
         except Exception as exc:  # noqa: BLE001 - counted, the run goes on
             errors[type(exc).__name__] += 1
             continue
         latencies.append(perf_counter() - began)
-    return {"latencies": latencies, "failed": sum(errors.values()), "errors": dict(errors)}
+    return {"latencies": latencies, "failed": sum(errors.values()), "errors": dict(errors), "cpu_s": _cpu() - cpu}
+
+
+async def probe(client: GraphServiceClient, template: dict[str, Any], command: dict[str, Any]) -> dict[str, Any]:
+    """One peer job with the Tables client's per-call hooks on (not a measured call): its storage requests and
+    their bytes."""
+    seen: list[tuple[int, int]] = []
+
+    def response_hook(response: Any) -> None:
+        request, answer = response.http_request, response.http_response
+        body = getattr(request, "content", None) or getattr(request, "body", None) or b""
+        body = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else b""
+        received = answer.headers.get("Content-Length")
+        seen.append((len(body), int(received) if received else len(answer.body() or b"")))
+
+    await PEER.job(client, template, command["organizers"][0], command["prefix"], raw_response_hook=response_hook)
+    return {"requests": len(seen), "sent_bytes": sum(s for s, _ in seen), "received_bytes": sum(r for _, r in seen)}
 
 
 async def concurrent(client: GraphServiceClient, template: dict[str, Any], command: dict[str, Any]) -> dict[str, Any]:
-    n, organizers = command["n"], command["organizers"]
+    n, organizers, job = command["n"], command["organizers"], _job(command.get("job", "sdk"))
     todo = iter(range(n))
     completions: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
@@ -107,7 +170,7 @@ async def concurrent(client: GraphServiceClient, template: dict[str, Any], comma
     async def lane() -> None:
         for i in todo:
             try:
-                await create(client, template, organizers[i % len(organizers)], f"{command['prefix']}-{i}")
+                await job(client, template, organizers[i % len(organizers)], f"{command['prefix']}-{i}")
             except Exception as exc:  # noqa: BLE001 - a failed request (retries exhausted, ...)
                 errors[type(exc).__name__] += 1
             else:
@@ -125,14 +188,17 @@ def serve(config: dict[str, Any]) -> int:
     from importlib.metadata import version
 
     versions = {name: version(name) for name in ("msgraph-sdk", "msgraph-core", "microsoft-kiota-http",
-                                                 "azure-identity", "azure-core", "httpx")}
+                                                 "azure-identity", "azure-core", "azure-data-tables", "httpx")}
     print(json.dumps({"ready": True, "versions": versions}), flush=True)
     for line in sys.stdin:
         command = json.loads(line)
         if command["op"] == "quit":
             break
-        handler = {"calls": calls, "concurrent": concurrent}[command["op"]]
-        answer = loop.run_until_complete(handler(client, template, command))
+        if command["op"] == "storage":
+            answer = PEER.storage(command)
+        else:
+            handler = {"calls": calls, "concurrent": concurrent, "probe": probe}[command["op"]]
+            answer = loop.run_until_complete(handler(client, template, command))
         print(json.dumps(answer), flush=True)
     loop.close()
     return 0

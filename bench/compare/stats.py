@@ -94,17 +94,19 @@ def ideal_rate(concurrency: int, latency_s: float) -> float:
     return concurrency / latency_s
 
 
-def row(what: str, broker: str, sdk: str, ratio: Spread | None, goal: Goal | None) -> dict[str, Any]:
+def row(what: str, broker: str, sdk: str, ratio: Spread | None, goal: Goal | None, peer: str = "—") -> dict[str, Any]:
     met = None if ratio is None or goal is None else goal.met(ratio.median)
-    return {"what": what, "broker": broker, "sdk": sdk, "ratio": ratio.as_dict() if ratio else None,
+    return {"what": what, "broker": broker, "sdk": sdk, "peer": peer, "ratio": ratio.as_dict() if ratio else None,
             "ratio_text": ratio.text() if ratio else "—", "goal": goal.text() if goal else "—", "met": met}
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
-    lines = ["| what | broker | msgraph-sdk | ratio (min–max) | goal | met? |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| what | broker | msgraph-sdk (bare call) | plain SDK implementation | ratio (min–max) | goal | met? |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         met = "—" if r["met"] is None else ("yes" if r["met"] else "**no**")
-        lines.append(f"| {r['what']} | {r['broker']} | {r['sdk']} | {r['ratio_text']} | {r['goal']} | {met} |")
+        lines.append(f"| {r['what']} | {r['broker']} | {r['sdk']} | {r.get('peer', '—')} | {r['ratio_text']} | "
+                     f"{r['goal']} | {met} |")
     return "\n".join(lines)
 
 

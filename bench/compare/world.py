@@ -88,7 +88,7 @@ class EmulatorProcess:
 
 class CompareWorld:
     """The long-lived part of a comparison run (the emulator process and the SDK worker), and ``broker()``: a fresh
-    storage world for the broker. Closed with the ExitStack it was given."""
+    storage world for the broker and the peer. Closed with the ExitStack it was given."""
 
     def __init__(self, stack: contextlib.ExitStack, sdk_python: Path, log: IO[str],
                  settings: dict[str, str] | None = None) -> None:
@@ -144,6 +144,9 @@ class CompareWorld:
             self._graph, self._tenants = container.deps.graph, container.deps.tenants
             container.deps.repository.ensure_ready()  # as the template makes the table in Azure
             bootstrap.use(lambda: container)
+            # The peer's table in the same Azurite (its own table, made before it is measured, as the broker's is).
+            self.sdk.ask("storage", connection_string=local.connection_string,
+                         table=f"peer{local.settings.get('MEETINGS_TABLE', 'meetings')}")
             with Broker(local, container.deps) as broker:
                 yield broker
 

@@ -150,6 +150,18 @@ def test_inserting_twice_raises_record_exists_carrying_the_first_row(repository)
     assert repository.get(first.key) == first
 
 
+def test_a_lone_entity_inserted_twice_raises_record_exists_and_replaced_stale_raises_record_modified(repository):
+    # A row without a meeting has no index rows: its writes change one entity (sent without a transaction).
+    first = repository.insert(make_record(status=Status.PENDING, meeting=None, fingerprint="1" * 64))
+    with pytest.raises(RecordExists) as raised:
+        repository.insert(make_record(status=Status.PENDING, meeting=None, fingerprint="2" * 64))
+    assert raised.value.existing == first
+    winner = repository.replace(with_changes(first, attempts=2))
+    with pytest.raises(RecordModified):
+        repository.replace(with_changes(first, attempts=3))
+    assert repository.get(first.key) == winner
+
+
 def test_replace_with_the_current_etag_stores_the_change_under_a_new_etag(repository):
     first = repository.insert(make_record(status=Status.PENDING))
     second = repository.replace(with_changes(first, status=Status.CREATED, attempts=2))
@@ -492,6 +504,30 @@ def test_a_large_meeting_is_split_over_numbered_columns_within_the_string_limit(
     assert parts == 9
     columns = ["MeetingJson"] + [f"MeetingJson{i}" for i in range(1, parts)]
     assert all(len(entity[c]) <= 30_000 and entity[c].isascii() for c in columns)
+
+
+def test_a_write_of_one_entity_is_one_request_and_one_of_several_is_one_transaction(azurite):
+    from azure.core.pipeline.transport import RequestsTransport
+
+    sent: list[str] = []
+
+    class Counting(RequestsTransport):
+        def send(self, request, **kwargs):
+            sent.append(request.url.split("?")[0].rsplit("/", 1)[-1])
+            return super().send(request, **kwargs)
+
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
+                                  transport=Counting())
+    repository = TableMeetingRepository(client)
+    repository.ensure_ready()
+    try:
+        sent.clear()
+        claimed = repository.insert(make_record(status=Status.PENDING, meeting=None))
+        repository.replace(with_changes(claimed, attempts=2))
+        repository.insert(make_record("with-meeting"))  # the record and its two index rows
+        assert ["$batch" in name for name in sent] == [False, False, True]
+    finally:
+        client.delete_table()
 
 
 def test_a_missing_table_is_made_by_the_first_operation_that_finds_it_missing(table_client):

@@ -1,7 +1,8 @@
 """The Azure Table Storage adapter of ``MeetingRepository``: a record, its index rows, an alias and a counter change in
-one entity-group transaction, each operation conditional on the ETag it was read with. SDK errors never leave this
-module. https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
-Attendance due after meetings end is kept in a partition of its own (``due.py``).
+one entity-group transaction, each operation conditional on the ETag it was read with; a write of one entity alone
+is the same conditional operation as a request of its own. SDK errors never leave this module. Attendance due after
+meetings end is kept in a partition of its own (``due.py``).
+https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 """
 from __future__ import annotations
 
@@ -140,11 +141,17 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
                      extras: dict[int, type[Exception]], record_at: int = 0) -> list[Any]:
         with self._storage_errors(operation):
             try:
+                if len(operations) == 1:
+                    return [self._single(*operations[0])]
                 return self._table.submit_transaction(operations)
             except TableTransactionError as failed:
                 if failed.status_code not in (404, 409, 412) or _table_missing(failed):
                     raise
                 index, status = failed.index, failed.status_code
+            except HttpResponseError as failed:  # the one operation, sent alone
+                if failed.status_code not in (404, 409, 412) or _table_missing(failed):
+                    raise
+                index, status = 0, failed.status_code
         if index in extras:
             raise extras[index]("written with the record, it changed since it was read")
         if index == record_at and insert and status == 409 and record is not None:
@@ -155,6 +162,17 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
                 raise RecordModified("the row existed on insert but was deleted before it could be read back")
             raise RecordExists(existing)
         raise RecordModified("the row changed or vanished since it was read (ETag mismatch)")
+
+    def _single(self, kind: str, entity: dict[str, Any], options: dict[str, Any] | None = None) -> Any:
+        """One entity changes: the same conditional operation as a request of its own. A change of one entity is
+        atomic without a transaction, and the multipart batch costs the SDK several times a single request's work."""
+        if kind == "create":
+            return self._table.create_entity(entity)
+        if kind == "update":
+            return self._table.update_entity(entity, **(options or {}))
+        # A lone delete is never sent (a move deletes with its alias), and delete_entity would not report a missing row.
+        assert kind == "upsert", kind
+        return self._table.upsert_entity(entity, **(options or {}))
 
     @_creating_table
     def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
