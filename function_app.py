@@ -11,6 +11,7 @@ from shared.entrypoints import http as http_api
 from shared.entrypoints import queue as worker
 from shared.entrypoints import timer as timer_api
 from shared.entrypoints.http_io import Reply
+from shared.entrypoints.told import Told
 from shared.usecases import transcript_query_url
 
 STORAGE = "AzureWebJobsStorage"
@@ -190,7 +191,7 @@ def process_poison_request(msg: func.QueueMessage, results: func.Out[str], callb
                                 inserted_at=msg.insertion_time), results, callbacks)
 
 
-def _tell(told: worker.Told, results: func.Out[str], callbacks: func.Out[str]) -> None:
+def _tell(told: Told, results: func.Out[str], callbacks: func.Out[str]) -> None:
     _emit(results, told.result)
     _emit(callbacks, told.callback)
 

@@ -18,11 +18,11 @@ import azure.functions as func
 
 from shared.bootstrap import Container, clock as process_clock
 from shared.domain.calendar_event import event_summary
-from shared.domain.callbacks import with_body
 from shared.domain.clock import Clock
 from shared.domain.errors import BrokerError, FieldError, RecordedFailure, SignatureInvalid, ValidationFailed
 from shared.domain.records import MeetingRecord, Status
 from shared.domain.validation import validate_cancel, validate_change, validate_request
+from shared.entrypoints.told import Told
 from shared.entrypoints.http_io import (Reply, correlation_id_of, given_correlation_id, json_answer, location, problem,
                                        read_json, wants_async)
 from shared.entrypoints.signatures import IntakeVerifier, correlation_id
@@ -118,11 +118,9 @@ def _route(work: Callable[Concatenate[_Call, P], Reply],
             if code >= 500:
                 span.fail(str(code))
             telemetry.request_done(work.__name__, "http", status, code)
-            result = telemetry.stamp("result", reply.result)
-            callback = with_body(reply.callback, result) if reply.callback is not None and result is not None \
-                else reply.callback
-            return dataclasses.replace(reply, result=result, intake=telemetry.stamp("intake", reply.intake),
-                                       callback=callback)
+            outputs = Told(reply.result, reply.callback).stamped()
+            return dataclasses.replace(reply, result=outputs.result, intake=telemetry.stamp("intake", reply.intake),
+                                       callback=outputs.callback)
     return route
 
 

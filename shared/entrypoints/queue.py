@@ -9,12 +9,11 @@ import base64
 import binascii
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
 from shared.bootstrap import Container
-from shared.domain.callbacks import with_body
+from shared.entrypoints.told import Told
 from shared.domain.errors import BrokerError, MalformedJson, RetriesExhausted
 from shared.domain.jsontext import parse, parse_utf8
 from shared.domain.messages import payload_ids, traceparent_of
@@ -32,26 +31,6 @@ log = logging.getLogger(__name__)
 
 # host.json extensions.queues.maxDequeueCount (a test keeps the two equal).
 MAX_DEQUEUE_COUNT = 5
-
-
-@dataclass(frozen=True)
-class Told:
-    """What one message comes to: its result message (None: deferred) and that result's delivery to a callbackUrl,
-    whose body is the result message byte for byte."""
-
-    result: str | None = None
-    callback: str | None = None
-
-    @classmethod
-    def of(cls, outcome: Outcome | None) -> "Told":
-        return cls(outcome.message, outcome.callback) if outcome is not None else cls()
-
-    def stamped(self) -> "Told":
-        """The result with the current span's ``traceparent``, and its delivery carrying that very text."""
-        result = telemetry.stamp("result", self.result)
-        callback = with_body(self.callback, result) if self.callback is not None and result is not None else \
-            self.callback
-        return Told(result, callback)
 
 
 def decode_message(body: bytes) -> Any:

@@ -8,7 +8,7 @@ from typing import Callable
 
 from shared import telemetry
 from shared.bootstrap import Container
-from shared.entrypoints.queue import Told
+from shared.entrypoints.told import Told
 from shared.usecases import collect_due_attendance
 
 SCHEDULE = "0 */5 * * * *"  # every five minutes (NCRONTAB, with seconds)

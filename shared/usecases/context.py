@@ -14,7 +14,7 @@ from shared.domain.clock import Clock
 from shared.domain.errors import BrokerError
 from shared.domain.meeting_request import MeetingCancel, MeetingChange, MeetingRequest
 from shared.domain.messages import payload_ids, result_message, to_message
-from shared.domain.records import MeetingKey, MeetingRecord, Status
+from shared.domain.records import MeetingRecord, Status
 from shared.ports import GraphPort, MeetingRepository, TenantResolver
 from shared.usecases.keyed_write import Records
 from shared.usecases.organizers import OrganizerDirectory
