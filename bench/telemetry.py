@@ -76,13 +76,13 @@ def child(mode: str, requests: int) -> dict[str, Any]:
             body = json.dumps({"organizerId": ALICE_UPN, "externalId": key, "subject": "Bench"}).encode()
             request = func.HttpRequest("POST", "http://127.0.0.1/api/meetings",
                                        headers={"Content-Type": "application/json"}, body=body)
-            return function_app.create_meeting(request, BindingOut(), BindingOut()).status_code
+            return function_app.create_meeting(request, BindingOut(), BindingOut(), BindingOut()).status_code
 
         def queue(key: str) -> int:
             body = json.dumps({"organizerId": ALICE_UPN, "externalId": key}).encode()
             results = BindingOut()
             function_app.process_meeting_request(QueueMessage(
-                id=key, body=body, dequeue_count=1, insertion_time=datetime.now(timezone.utc)), results)
+                id=key, body=body, dequeue_count=1, insertion_time=datetime.now(timezone.utc)), results, BindingOut())
             told = results.get()
             return 201 if told and json.loads(told)["status"] == "created" else 500
 

@@ -39,7 +39,7 @@ def main() -> int:
     built = perf_counter()
     request = func.HttpRequest("POST", "http://127.0.0.1/api/meetings", headers={"Content-Type": "application/json"},
                                body=json.dumps(config["body"]).encode())
-    response = function_app.create_meeting(request, Out(), Out())
+    response = function_app.create_meeting(request, Out(), Out(), Out())
     done = perf_counter()
     print(json.dumps({"import_s": imported - STARTED, "functions_import_s": PLATFORM - STARTED,
                       "setup_s": built - imported, "first_s": done - built,

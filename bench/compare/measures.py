@@ -131,7 +131,7 @@ def queue_block(world: CompareWorld, broker: Broker, n: int, prefix: str) -> lis
     for i, body in enumerate(bodies):
         began = perf_counter()
         message = worker.process_request(body, message_id=f"{prefix}-{i}", dequeue_count=1,
-                                         container_factory=bootstrap.get_container, clock=bootstrap.clock)
+                                         container_factory=bootstrap.get_container, clock=bootstrap.clock).result
         latencies.append(perf_counter() - began)
         if not message or '"status":"created"' not in message.replace(" ", ""):
             raise BlockFailed(f"queue block {prefix}: message {i} ended {message and message[:200]}")
