@@ -125,9 +125,11 @@ class MeetingRepository(ABC):
     @abstractmethod
     def commit(self, record: MeetingRecord, *, insert: bool, alias: Alias | None = None,
                quota: QuotaCount | None = None) -> Written:
-        """Write the record (a new row when ``insert``, else only if the row still has ``record.etag``), its index
-        rows, and ``alias`` / ``quota`` (inserted when their etag is None, else only if unchanged), all or nothing.
-        RecordExists (carrying the stored row) / RecordModified for the record; AliasChanged / QuotaChanged."""
+        """Write the record (a new row when ``insert``, else only if the row still has ``record.etag``) with
+        ``alias`` / ``quota`` (inserted when their etag is None, else only if unchanged), all or nothing, and its index
+        rows: a record is never stored without them (they may be written first, and stay when the record's write
+        fails: lookups check the row an index row leads to). RecordExists (carrying the stored row) /
+        RecordModified for the record; AliasChanged / QuotaChanged."""
 
     def insert(self, record: MeetingRecord) -> MeetingRecord:
         return self.commit(record, insert=True).record

@@ -506,28 +506,79 @@ def test_a_large_meeting_is_split_over_numbered_columns_within_the_string_limit(
     assert all(len(entity[c]) <= 30_000 and entity[c].isascii() for c in columns)
 
 
-def test_a_write_of_one_entity_is_one_request_and_one_of_several_is_one_transaction(azurite):
-    from azure.core.pipeline.transport import RequestsTransport
+class _Counting:
+    """A transport that notes each request (``$batch``, or the row key it writes) and can fail the request that
+    writes a given row key before it is sent (a process that dies there)."""
 
-    sent: list[str] = []
+    def __init__(self) -> None:
+        from azure.core.pipeline.transport import RequestsTransport
 
-    class Counting(RequestsTransport):
-        def send(self, request, **kwargs):
-            sent.append(request.url.split("?")[0].rsplit("/", 1)[-1])
-            return super().send(request, **kwargs)
+        self.sent: list[str] = []
+        self.fail_on: str | None = None
+        outer = self
 
+        class Transport(RequestsTransport):
+            def send(self, request, **kwargs):
+                outer.sent.append(outer.describe(request))
+                if outer.fail_on is not None and outer.sent[-1].startswith(outer.fail_on):
+                    from azure.core.exceptions import ServiceRequestError
+                    raise ServiceRequestError("the process died before this request")
+                return super().send(request, **kwargs)
+
+        self.transport = Transport()
+
+    @staticmethod
+    def describe(request) -> str:
+        if request.url.split("?")[0].endswith("$batch"):
+            return "$batch"
+        body = request.content
+        if body:
+            import json
+            return json.loads(body).get("RowKey", "table")
+        return request.method
+
+
+@pytest.fixture
+def counted(azurite):
+    """A Table Storage repository whose requests ``_Counting`` notes."""
+    counting = _Counting()
     client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
-                                  transport=Counting())
+                                  transport=counting.transport)
     repository = TableMeetingRepository(client)
     repository.ensure_ready()
-    try:
-        sent.clear()
-        claimed = repository.insert(make_record(status=Status.PENDING, meeting=None))
-        repository.replace(with_changes(claimed, attempts=2))
-        repository.insert(make_record("with-meeting"))  # the record and its two index rows
-        assert ["$batch" in name for name in sent] == [False, False, True]
-    finally:
-        client.delete_table()
+    counting.sent.clear()
+    yield counting, repository
+    client.delete_table()
+
+
+def test_a_record_alone_is_single_requests_after_its_index_rows_and_one_with_a_counter_one_transaction(counted):
+    counting, repository = counted
+    claimed = repository.insert(make_record(status=Status.PENDING, meeting=None))
+    repository.replace(with_changes(claimed, attempts=2))
+    assert [name[:2] for name in counting.sent] == ["m|", "m|"], "a lone entity is one request, no batch"
+    counting.sent.clear()
+    repository.insert(make_record("with-meeting"))
+    assert [name[:2] for name in counting.sent] == ["j|", "n|", "m|"], "the index rows first, then the record"
+    counting.sent.clear()
+    count = QuotaCount(TENANT, normalize_organizer(ORGANIZER), "2024-05", used=1)
+    repository.commit(make_record("with-counter"), insert=True, quota=count)
+    assert counting.sent == ["$batch"], "a record with its counter: all or nothing, one transaction"
+
+
+def test_a_write_that_dies_after_the_index_rows_leaves_no_record_and_lookups_that_find_nothing(counted):
+    counting, repository = counted
+    record = make_record("order-1")
+    url = meeting_json()["joinWebUrl"]
+    counting.fail_on = "m|"
+    with pytest.raises(StorageUnavailable):
+        repository.insert(record)
+    assert repository.get(record.key) is None
+    assert repository.record_by_join_url(TENANT, url) is None, "an index row without its record finds nothing"
+    assert repository.record_by_join_meeting_id(TENANT, "123456789012") is None
+    counting.fail_on = None
+    stored = repository.insert(record)  # the retry writes all of it
+    assert repository.record_by_join_url(TENANT, url) == stored
+    assert repository.record_by_join_meeting_id(TENANT, "123456789012") == stored
 
 
 def test_a_missing_table_is_made_by_the_first_operation_that_finds_it_missing(table_client):

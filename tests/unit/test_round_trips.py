@@ -1,5 +1,6 @@
 """Storage round trips per request, counted on the fake (each call is one request to Table Storage: a point read,
-or one entity-group transaction), so the number cannot creep back. Steady state: the organizer's UPN alias and quota
+a conditional write or one entity-group transaction; a ``commit`` that records a new join link also upserts its two
+index rows first, one request each), so the number cannot creep back. Steady state: the organizer's UPN alias and quota
 view are known to the process; a cold process pays one read for each, once.
 
 What each write buys: a new meeting takes its place under the monthly limit before Graph is called (``put_quota``: the
@@ -41,7 +42,7 @@ def trips(world, body):
 def test_a_new_meeting_by_createorget_costs_three_round_trips_and_a_repeat_one(world, organizer):
     body = {"organizerId": organizer, "externalId": f"new-{organizer[:5]}", "subject": "Intro"}
     assert trips(world, body) == ("created", ["get", "put_quota", "commit"]), \
-        "read, its place under the limit, then record + index rows in one write"
+        "read, its place under the limit, then the record (after its index rows)"
     assert trips(world, body) == ("existing", ["get"])
 
 

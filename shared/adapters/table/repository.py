@@ -1,7 +1,7 @@
-"""The Azure Table Storage adapter of ``MeetingRepository``: a record, its index rows, an alias and a counter change in
-one entity-group transaction, each operation conditional on the ETag it was read with; a write of one entity alone
-is the same conditional operation as a request of its own. SDK errors never leave this module. Attendance due after
-meetings end is kept in a partition of its own (``due.py``).
+"""The Azure Table Storage adapter of ``MeetingRepository``: a record with an alias or a counter changes in one
+entity-group transaction, each operation conditional on the ETag it was read with; a record alone is one conditional
+request, after its new index rows (so none is ever stored without them). SDK errors never leave this module.
+Attendance due after meetings end is kept in a partition of its own (``due.py``).
 https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 """
 from __future__ import annotations
@@ -102,8 +102,17 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
             raise ValueError("replace needs the ETag of the row it read")
         indexes = index_rows(record)
         operations = [_write(to_entity(record), None if insert else record.etag)]
-        operations += [("upsert", row, {"mode": UpdateMode.REPLACE}) for name, row in indexes.items()
-                       if insert or name not in record.indexed]
+        missing = [("upsert", row, {"mode": UpdateMode.REPLACE}) for name, row in indexes.items()
+                   if insert or name not in record.indexed]
+        if alias is None and quota is None:
+            # The record alone, its missing index rows first: each its own request, so that no record is ever stored
+            # without its index rows (an index row whose record was not written is ignored by the lookups, which
+            # check the row they lead to), without the multipart batch that costs the SDK several requests' work.
+            with self._storage_errors("index write"):
+                for operation in missing:
+                    self._single(*operation)
+            missing = []
+        operations += missing
         extras: dict[int, type[Exception]] = {}
         if alias is not None:
             extras[len(operations)] = AliasChanged
