@@ -33,6 +33,11 @@ from shared.adapters.table.operations import conditional_write as _write, creati
 from shared.adapters.table.operations import table_missing as _table_missing
 
 
+# Prefer: return-no-content (the SDK's own choice for inserts in a transaction); by default an insert answers with the
+# whole entity, several KB for a record.
+_NO_CONTENT = "return-no-content"
+
+
 class TableMeetingRepository(TableDueAttendance, MeetingRepository):
     """Meeting records in one Azure table."""
 
@@ -175,8 +180,8 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
     def _single(self, kind: str, entity: dict[str, Any], options: dict[str, Any] | None = None) -> Any:
         """One entity changes: the same conditional operation as a request of its own. A change of one entity is
         atomic without a transaction, and the multipart batch costs the SDK several times a single request's work."""
-        if kind == "create":
-            return self._table.create_entity(entity)
+        if kind == "create":  # the ETag comes in the answer's headers: no need to have the entity sent back
+            return self._table.create_entity(entity, response_preference=_NO_CONTENT)
         if kind == "update":
             return self._table.update_entity(entity, **(options or {}))
         # A lone delete is never sent (a move deletes with its alias), and delete_entity would not report a missing row.
