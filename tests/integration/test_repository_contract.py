@@ -14,6 +14,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from localdev.azurite import ACCOUNT_KEY
 from shared.adapters.table import keys
 from shared.adapters import storage
+from shared.adapters.network import Network
+from shared.adapters.transport import Urllib3Transport
 from shared.domain.errors import MeetingTooLarge, StorageUnavailable
 from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
 from shared.ports import QUOTA_SHARDS, Alias, AliasChanged, DueAttendance, DueChanged, QuotaChanged, QuotaCount
@@ -25,6 +27,7 @@ from tests.fakes import InMemoryMeetingRepository
 TENANT = "contoso.onmicrosoft.com"
 ORGANIZER = "Ada.Lovelace@Contoso.com"
 CEST = timezone(timedelta(hours=2))
+APP_NETWORK = Network()  # the app's clients: the transport over urllib3, no proxy, the default trust
 
 
 def meeting_json(external_id: str = "order-1", *, padding: str = "") -> dict:
@@ -85,7 +88,8 @@ def repository(request):
         yield repo
         return
     azurite = request.getfixturevalue("azurite")
-    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name())
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
+                                  network=APP_NETWORK)
     repo = TableMeetingRepository(client)
     repo.ensure_ready()
     yield repo
@@ -94,7 +98,8 @@ def repository(request):
 
 @pytest.fixture
 def table_client(azurite):
-    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name())
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
+                                  network=APP_NETWORK)
     yield client
     client.delete_table()
 
@@ -507,17 +512,15 @@ def test_a_large_meeting_is_split_over_numbered_columns_within_the_string_limit(
 
 
 def test_a_write_of_one_entity_is_one_request_and_one_of_several_is_one_transaction(azurite):
-    from azure.core.pipeline.transport import RequestsTransport
-
     sent: list[str] = []
 
-    class Counting(RequestsTransport):
+    class Counting(Urllib3Transport):
         def send(self, request, **kwargs):
             sent.append(request.url.split("?")[0].rsplit("/", 1)[-1])
             return super().send(request, **kwargs)
 
     client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
-                                  transport=Counting())
+                                  transport=Counting(ca_bundle=APP_NETWORK.ca_bundle))
     repository = TableMeetingRepository(client)
     repository.ensure_ready()
     try:
@@ -568,7 +571,8 @@ def test_a_missing_table_that_cannot_be_made_raises_storage_unavailable(table_cl
 
 def test_a_dead_endpoint_raises_storage_unavailable_naming_the_operation_but_not_the_key(azurite):
     dead = azurite.connection_string.replace(azurite.endpoint("table"), f"http://127.0.0.1:{closed_port()}/devstoreaccount1")
-    client = storage.table_client(StorageSettings(connection_string=dead), "meetings", retry_total=0)
+    client = storage.table_client(StorageSettings(connection_string=dead), "meetings", retry_total=0,
+                                  network=APP_NETWORK)
     repo = TableMeetingRepository(client)
     calls = {
         "create table": repo.ensure_ready,
