@@ -9,10 +9,12 @@ import time
 from typing import Any, Callable
 
 import requests
+from azure.core.exceptions import ResponseNotReadError
 from azure.core.pipeline.transport import RequestsTransport
 
 from localdev.host_workers import QueueListener
 from localdev.world import LocalWorld
+from shared.adapters.transport import Urllib3Transport
 from shared.usecases import Deps
 
 from ..common import take_json_messages
@@ -122,20 +124,27 @@ def _body_size(request: Any) -> int:
 
 
 class StorageWait:
-    """While active: the time this process's Azure SDK clients (tables, queues: azure-core's requests transport)
-    spend waiting for Azurite to answer, how many requests they make, and their bytes (request bodies sent, response
-    bodies as read by the SDK, counted on leaving). Graph and token calls go through other sessions and are not
-    counted."""
+    """While active: the time this process's Azure SDK clients (tables, queues: the app's transport over urllib3, and
+    azure-core's requests transport that the local host's own clients use) spend waiting for Azurite to answer, how
+    many requests they make, and their bytes (request bodies sent, response bodies as read by the SDK, counted on
+    leaving). Graph and token calls go through other sessions and are not counted."""
+
+    TRANSPORTS = (Urllib3Transport, RequestsTransport)
 
     def __init__(self) -> None:
         self.seconds, self.calls, self.sent, self.received = 0.0, 0, 0, 0
         self._responses: list[Any] = []
         self._lock = threading.Lock()
-        self._send: Any = None
+        self._sends: dict[type, Any] = {}
 
     def __enter__(self) -> "StorageWait":
-        send, clock, spans = RequestsTransport.send, time.perf_counter, self
-        self._send = send
+        for transport in self.TRANSPORTS:
+            self._sends[transport] = transport.send
+            transport.send = self._timed(transport.send)  # type: ignore[method-assign]
+        return self
+
+    def _timed(self, send: Any) -> Any:
+        clock, spans = time.perf_counter, self
 
         def timed(transport: Any, request: Any, **kwargs: Any) -> Any:
             began, response = clock(), None
@@ -150,13 +159,16 @@ class StorageWait:
                     if response is not None:
                         spans._responses.append(response)
 
-        RequestsTransport.send = timed  # type: ignore[method-assign]
-        return self
+        return timed
 
     def __exit__(self, *exc: object) -> None:
-        RequestsTransport.send = self._send  # type: ignore[method-assign]
-        for response in self._responses:  # requests keeps a body once read (``_content``; False while unread)
-            content = getattr(getattr(response, "internal_response", None), "_content", None)
+        for transport, send in self._sends.items():
+            transport.send = send  # type: ignore[method-assign]
+        for response in self._responses:  # a body once read; a streamed one never read counts nothing
+            try:
+                content = response.content
+            except ResponseNotReadError:
+                continue
             self.received += len(content) if isinstance(content, bytes) else 0
         self._responses.clear()
 

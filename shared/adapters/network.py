@@ -1,6 +1,7 @@
 """The process's network settings (CA bundle, proxies per host, ``NO_PROXY``), read from the environment once at
-start and handed to ``requests`` and the storage SDKs with the environment switched off: ``requests`` would re-read
-the whole environment on every call (milliseconds with a Functions worker's hundreds of app settings).
+start and handed to ``requests`` (Entra, Graph) and to the storage SDKs' transport (``transport.py``), neither of
+which reads the environment again: ``requests`` would re-read all of it on every call (milliseconds with a Functions
+worker's hundreds of app settings).
 """
 from __future__ import annotations
 
@@ -42,14 +43,15 @@ class Network:
         session.mount("http://", adapter)
         return session
 
-    def azure_options(self, **transport: Any) -> dict[str, Any]:
-        """Client options for the Azure SDKs: a transport (with ``transport`` settings such as timeouts) that does
-        not read the environment, and the proxies and CA bundle read here."""
-        from azure.core.pipeline.transport import RequestsTransport
+    @property
+    def ca_bundle(self) -> str:
+        """The CA bundle TLS trusts: REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE when set, else the one ``requests`` trusts
+        by default (certifi's), so that a transport of urllib3's own trusts what ``requests`` does, not the OS's."""
+        return self.verify if isinstance(self.verify, str) else requests.certs.where()
 
-        options: dict[str, Any] = {"transport": RequestsTransport(use_env_settings=False, **transport)}
-        if self.proxies:
-            options["proxies"] = dict(self.proxies)
-        if self.verify is not True:
-            options["connection_verify"] = self.verify
-        return options
+    def azure_options(self, **transport: Any) -> dict[str, Any]:
+        """Client options for the Azure SDKs: a transport over urllib3 (``transport`` settings such as timeouts go
+        to it) with the CA bundle and the proxies read here, which never reads the environment."""
+        from shared.adapters.transport import Urllib3Transport
+
+        return {"transport": Urllib3Transport(ca_bundle=self.ca_bundle, proxies=self.proxies, **transport)}

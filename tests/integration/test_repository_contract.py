@@ -14,6 +14,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from localdev.azurite import ACCOUNT_KEY
 from shared.adapters.table import keys
 from shared.adapters import storage
+from shared.adapters.network import Network
+from shared.adapters.transport import Urllib3Transport
 from shared.domain.errors import MeetingTooLarge, StorageUnavailable
 from shared.domain.records import MeetingKey, MeetingRecord, RecordExists, RecordModified, Status
 from shared.ports import QUOTA_SHARDS, Alias, AliasChanged, DueAttendance, DueChanged, QuotaChanged, QuotaCount
@@ -25,6 +27,7 @@ from tests.fakes import InMemoryMeetingRepository
 TENANT = "contoso.onmicrosoft.com"
 ORGANIZER = "Ada.Lovelace@Contoso.com"
 CEST = timezone(timedelta(hours=2))
+APP_NETWORK = Network()  # the app's clients: the transport over urllib3, no proxy, the default trust
 
 
 def meeting_json(external_id: str = "order-1", *, padding: str = "") -> dict:
@@ -85,7 +88,8 @@ def repository(request):
         yield repo
         return
     azurite = request.getfixturevalue("azurite")
-    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name())
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
+                                  network=APP_NETWORK)
     repo = TableMeetingRepository(client)
     repo.ensure_ready()
     yield repo
@@ -94,7 +98,8 @@ def repository(request):
 
 @pytest.fixture
 def table_client(azurite):
-    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name())
+    client = storage.table_client(StorageSettings(connection_string=azurite.connection_string), unique_table_name(),
+                                  network=APP_NETWORK)
     yield client
     client.delete_table()
 
@@ -511,13 +516,11 @@ class _Counting:
     writes a given row key before it is sent (a process that dies there)."""
 
     def __init__(self) -> None:
-        from azure.core.pipeline.transport import RequestsTransport
-
         self.sent: list[str] = []
         self.fail_on: str | None = None
         outer = self
 
-        class Transport(RequestsTransport):
+        class Transport(Urllib3Transport):
             def send(self, request, **kwargs):
                 outer.sent.append(outer.describe(request))
                 if outer.fail_on is not None and outer.sent[-1].startswith(outer.fail_on):
@@ -525,7 +528,7 @@ class _Counting:
                     raise ServiceRequestError("the process died before this request")
                 return super().send(request, **kwargs)
 
-        self.transport = Transport()
+        self.transport = Transport(ca_bundle=APP_NETWORK.ca_bundle)
 
     @staticmethod
     def describe(request) -> str:
@@ -619,7 +622,8 @@ def test_a_missing_table_that_cannot_be_made_raises_storage_unavailable(table_cl
 
 def test_a_dead_endpoint_raises_storage_unavailable_naming_the_operation_but_not_the_key(azurite):
     dead = azurite.connection_string.replace(azurite.endpoint("table"), f"http://127.0.0.1:{closed_port()}/devstoreaccount1")
-    client = storage.table_client(StorageSettings(connection_string=dead), "meetings", retry_total=0)
+    client = storage.table_client(StorageSettings(connection_string=dead), "meetings", retry_total=0,
+                                  network=APP_NETWORK)
     repo = TableMeetingRepository(client)
     calls = {
         "create table": repo.ensure_ready,

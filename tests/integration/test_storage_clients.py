@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 from azure.core.exceptions import ServiceRequestError
-from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import ManagedIdentityCredential
 
 from localdev.azurite import ACCOUNT_KEY
 from shared.adapters import storage
+from shared.adapters.network import Network
+from shared.adapters.transport import Urllib3Transport
 from shared.domain.errors import ConfigurationError, StorageUnavailable
 from shared.config.settings import StorageSettings
 
@@ -94,11 +95,11 @@ def test_a_table_client_from_the_connection_string_reaches_azurite(local, azurit
     client.delete_table()
 
 
-class CountingTransport(RequestsTransport):
-    """The real transport, counting the attempts that reach it."""
+class CountingTransport(Urllib3Transport):
+    """The app's transport, counting the attempts that reach it."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+    def __init__(self) -> None:
+        super().__init__(ca_bundle=Network().ca_bundle)
         self.attempts = 0
 
     def send(self, request, **kwargs):

@@ -7,6 +7,7 @@ from azure.core.credentials import AccessToken
 
 from shared.adapters.network import Network
 from shared.adapters.storage import table_client
+from shared.adapters.transport import Urllib3Transport
 from shared.config.settings import StorageSettings
 
 ENVIRON = {"HTTPS_PROXY": "http://proxy.corp.example:3128", "NO_PROXY": "graph.microsoft.com,.internal.example",
@@ -47,8 +48,14 @@ def test_the_storage_sdks_get_a_transport_that_ignores_the_environment():
     client = table_client(StorageSettings(table_service_uri="https://st1.table.core.windows.net/"), "meetings",
                           credential_factory=lambda client_id: StaticToken(), network=network)
     transport = client._client._client._pipeline._transport._transport  # the tables SDK wraps the one it was given
-    assert transport._use_env_settings is False
-    assert transport.connection_config.read_timeout == 20 and transport.connection_config.timeout == 5
+    assert isinstance(transport, Urllib3Transport)  # it has no way to read the environment (test_transport_wire)
+    assert transport.ca_bundle == "/tmp/ca.pem" and transport.proxies == network.proxies
+    assert transport.read_timeout == 20 and transport.connection_timeout == 5
+
+
+def test_without_a_bundle_the_storage_transport_trusts_what_requests_trusts_by_default():
+    assert Network().ca_bundle == requests.certs.where()
+    assert Network.from_environment({"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"}, HOSTS).ca_bundle == "/etc/ssl/curl.pem"
 
 
 class StaticToken:
