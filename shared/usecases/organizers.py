@@ -15,7 +15,10 @@ from shared.ports import MAX_MOVES, Alias, AliasChanged, MeetingRepository
 from shared.domain.identifiers import normalize_organizer
 
 log = logging.getLogger(__name__)
-LEARN_ATTEMPTS = 5  # reads and writes of one alias before ConcurrentUpdate
+# Reads and writes of one alias before ConcurrentUpdate. Each new row keyed by the UPN rewrites its placeholder, so
+# moving the rows loses a round to each of them: a burst of N first requests by one UPN needs up to N rounds (as
+# ``keyed_write.ALIAS_ATTEMPTS``).
+LEARN_ATTEMPTS = 12
 
 
 class OrganizerDirectory:
