@@ -1,18 +1,18 @@
 """Teams Meeting Broker: the Azure Functions entry points. Each trigger parses its input, calls one function of
 ``shared`` and maps the outcome to its outputs; the logic lives in ``shared/``. A route that takes a meeting's key
-exists twice, the key in the path and in the query; the two Functions share one body."""
+exists twice, the key in the path and in the query; the two Functions share one body. Loading this module loads what
+POST /meetings needs; the code of other routes and triggers loads with their first call (the callbacks triggers' module
+below, the use cases in ``shared/entrypoints``), which tests/unit/test_cold_start.py keeps so."""
 from __future__ import annotations
 
 import azure.functions as func
 
 from shared import bootstrap
-from shared.entrypoints import deliveries
 from shared.entrypoints import http as http_api
 from shared.entrypoints import queue as worker
 from shared.entrypoints import timer as timer_api
 from shared.entrypoints.http_io import Reply
 from shared.entrypoints.told import Told
-from shared.usecases import transcript_query_url
 
 STORAGE = "AzureWebJobsStorage"
 
@@ -92,9 +92,7 @@ def get_transcripts(req: func.HttpRequest) -> func.HttpResponse:
 @app.function_name("find_transcripts")
 @app.route(route="meetings/transcripts", methods=["GET"])
 def find_transcripts(req: func.HttpRequest) -> func.HttpResponse:
-    organizer_id, external_id = _query_key(req)
-    url_of = transcript_query_url(organizer_id or "", external_id or "", req.params.get("tenantId"))
-    return http_api.get_transcripts(req, bootstrap.get_container, organizer_id, external_id, url_of).response
+    return http_api.find_transcripts(req, bootstrap.get_container, *_query_key(req)).response
 
 
 @app.function_name("get_transcript")
@@ -199,6 +197,8 @@ def _tell(told: Told, results: func.Out[str], callbacks: func.Out[str]) -> None:
 @app.function_name("deliver_callback")
 @app.queue_trigger(arg_name="msg", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
 def deliver_callback(msg: func.QueueMessage) -> None:
+    from shared.entrypoints import deliveries
+
     deliveries.deliver(msg.get_body(), message_id=msg.id or "", container_factory=bootstrap.get_container)
 
 
@@ -206,6 +206,8 @@ def deliver_callback(msg: func.QueueMessage) -> None:
 @app.queue_trigger(arg_name="msg", queue_name="%MEETING_CALLBACKS_QUEUE%-poison", connection=STORAGE)
 @app.queue_output(arg_name="failed", queue_name="%MEETING_CALLBACKS_FAILED_QUEUE%", connection=STORAGE)
 def process_poison_callback(msg: func.QueueMessage, failed: func.Out[str]) -> None:
+    from shared.entrypoints import deliveries
+
     failed.set(deliveries.poisoned(msg.get_body(), message_id=msg.id or "", clock=bootstrap.clock))
 
 

@@ -17,7 +17,6 @@ import requests
 from azure.core.exceptions import AzureError
 
 from shared.adapters.callback_queues import CallbackQueues
-from shared.adapters.callbacks import CallbackSender, callback_session
 from shared.adapters.graph.credentials import MsalTokenProvider
 from shared.domain.callbacks import AttemptResult, CallbackDelivery
 from shared.domain.errors import BrokerError, StorageUnavailable
@@ -33,7 +32,7 @@ from shared.adapters import telemetry as telemetry_setup
 from shared import telemetry
 from shared.adapters.table.repository import TableMeetingRepository
 from shared.usecases.tenants import TenantDirectory
-from shared.usecases import Deps
+from shared.usecases.context import Deps
 from shared.domain.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -142,11 +141,20 @@ def _intake_requeue(settings: Settings, network: Network) -> Callable[[str, time
 
 def _callback_outlets(settings: Settings, network: Network, clock: Clock) -> CallbackOutlets:
     """The sender (signing with CALLBACK_SIGNING_SECRETS, trusting what the process trusts) and the queues. With
-    callbacks off, an attempt is refused as every callbackUrl is: it is retried, then kept on the failed queue."""
+    callbacks off, an attempt is refused as every callbackUrl is: it is retried, then kept on the failed queue. The
+    sender is made by the first attempt, as the intake queue's client is: only the callbacks trigger sends (the
+    settings have checked its secrets already)."""
     callbacks = settings.callbacks
     if callbacks.enabled:
-        send = CallbackSender(callback_session(network.verify), callbacks.signing_secrets, callbacks.allowed_hosts,
-                              clock=clock).send
+        senders: list[Callable[[CallbackDelivery], AttemptResult]] = []
+
+        def send(delivery: CallbackDelivery) -> AttemptResult:
+            if not senders:
+                from shared.adapters.callbacks import CallbackSender, callback_session
+
+                senders.append(CallbackSender(callback_session(network.verify), callbacks.signing_secrets,
+                                              callbacks.allowed_hosts, clock=clock).send)
+            return senders[0](delivery)
     else:
         def send(delivery: CallbackDelivery) -> AttemptResult:
             return AttemptResult.not_sent("not allowed: callbacks are not enabled: CALLBACK_ALLOWED_HOSTS lists no "

@@ -13,7 +13,6 @@ from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # The broker's own property set; the property's name says what it holds.
 EXTERNAL_ID_PROPERTY = "String {6f0b6e1a-4c1e-4b7e-9a55-3f2f1d1c7e21} Name meetingBrokerExternalId"
@@ -33,6 +32,8 @@ def time_zone(name: str) -> tzinfo:
     ValueError when neither knows it."""
     if name.upper() in ("UTC", "ETC/UTC", "COORDINATED UNIVERSAL TIME"):
         return timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # here: only calendar-backed meetings name a zone
+
     iana = _windows_zones().get(name, name)
     try:
         return ZoneInfo(iana)

@@ -4,6 +4,8 @@ dependencies, and any error it lets through answered as a problem. Every POST /m
 one result message, except a request accepted for async processing, whose result comes from the queue worker.
 Answers that carry a meeting carry its record's ``ETag``; PATCH honours ``If-Match``. With INTAKE_SIGNING_SECRETS
 set, every write (POST, PATCH, DELETE) is verified in the preamble first (``signatures``): 401, and nothing else.
+What POST /meetings uses is imported at the top; every other route imports its use case in its body, and signed
+intake its verifier once secrets are set: a new instance loads the code of the requests it serves (the cold start).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, ParamSpec
 
 import azure.functions as func
 
@@ -25,13 +27,16 @@ from shared.domain.validation import validate_cancel, validate_change, validate_
 from shared.entrypoints.told import Told
 from shared.entrypoints.http_io import (Reply, correlation_id_of, given_correlation_id, json_answer, location, problem,
                                        read_json, wants_async)
-from shared.entrypoints.signatures import IntakeVerifier, correlation_id
-from shared.usecases import (Deps, Outcome, accept_meeting, cancel_meeting as cancel_use_case,
-                             create_meeting as create_or_get, find_by_join_link, find_meeting, meeting_attendance,
-                             meeting_transcripts, organizer_quota, transcript_text, unrecorded_failure,
-                             update_meeting as change_meeting)
-from shared.usecases import Context, refused, tombstone
+from shared.usecases.accept import accept_meeting
+from shared.usecases.callbacks import refused
+from shared.usecases.context import Context, Deps, Outcome
+from shared.usecases.create import create_meeting as create_or_get
+from shared.usecases.exhaust import unrecorded_failure
+from shared.usecases.keyed_write import tombstone
 from shared import telemetry
+
+if TYPE_CHECKING:
+    from shared.entrypoints.signatures import IntakeVerifier
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +134,8 @@ WRITES = frozenset({"POST", "PATCH", "DELETE"})
 
 @functools.lru_cache(maxsize=4)
 def _verifier(secrets: tuple[str, ...]) -> IntakeVerifier:
+    from shared.entrypoints.signatures import IntakeVerifier
+
     return IntakeVerifier(secrets, clock=process_clock)
 
 
@@ -143,6 +150,8 @@ def _signed(call: _Call) -> _Call:
         return call
     if not secrets:
         return call
+    from shared.entrypoints.signatures import correlation_id
+
     webhook_id = _verifier(secrets).verify(call.req.headers, call.req.get_body() or b"")
     return dataclasses.replace(call, correlation_id=correlation_id(given_correlation_id(call.req), webhook_id))
 
@@ -182,6 +191,8 @@ def create_meeting(call: _Call, clock: Clock) -> Reply:
 @_route
 def update_meeting(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
     """PATCH /meetings/{organizerId}/{externalId} (or the query form): the members given, applied to the meeting."""
+    from shared.usecases.update import update_meeting as change_meeting
+
     deps = call.deps()
     key = call.key(organizer_id, external_id)
     try:
@@ -198,6 +209,8 @@ def cancel_meeting(call: _Call, organizer_id: str | None, external_id: str | Non
     """DELETE /meetings/{organizerId}/{externalId}?mode=delete|lock[&comment=...] (or the query form): 204 once
     deleted (a tombstone stays), 200 with the locked meeting. ``comment`` goes to a calendar-backed meeting's
     attendees with the cancellation."""
+    from shared.usecases.cancel import cancel_meeting as cancel_use_case
+
     deps = call.deps()
     key = call.key(organizer_id, external_id)
     params = call.req.params
@@ -247,6 +260,8 @@ def _meeting_body(meeting: dict[str, Any] | None, not_applied: tuple[str, ...] =
 @_route
 def get_meeting(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
     """GET by key (path or query), or by the join link a person pastes (``joinWebUrl`` or ``joinMeetingId``)."""
+    from shared.usecases.find import find_by_join_link, find_meeting
+
     params = call.req.params
     links = {name: params[name] for name in ("joinWebUrl", "joinMeetingId") if params.get(name)}
     if links:
@@ -265,6 +280,8 @@ def get_meeting(call: _Call, organizer_id: str | None, external_id: str | None) 
 @_route
 def get_quota(call: _Call, organizer_id: str | None) -> Reply:
     """GET /organizers/{organizerId}/quota: the organizer's figures for the current UTC month."""
+    from shared.usecases.find import organizer_quota
+
     if not organizer_id:
         raise ValidationFailed([FieldError("organizerId", "is required")])
     figures = organizer_quota(call.deps(), organizer_id, call.req.params.get("tenantId"))
@@ -282,6 +299,8 @@ def _required_key(organizer_id: str | None, external_id: str | None) -> tuple[st
 def get_attendance(call: _Call, organizer_id: str | None, external_id: str | None) -> Reply:
     """GET .../attendance (path or query form): every attendance report of the key's meeting, person by person
     against the participants its request named."""
+    from shared.usecases.attendance import meeting_attendance
+
     key = _required_key(organizer_id, external_id)
     deps = call.deps()
     body = meeting_attendance(deps, *key, call.req.params.get("tenantId"), mode=deps.settings.artifacts.mode,
@@ -294,6 +313,8 @@ def get_transcripts(call: _Call, organizer_id: str | None, external_id: str | No
                     url_of: Callable[[str], str] | None = None) -> Reply:
     """GET .../transcripts (path or query form): the transcripts of a calendar-backed meeting, each with the
     broker's own ``contentUrl`` (``url_of``: the route of the same form; by default the path form's)."""
+    from shared.usecases.transcripts import meeting_transcripts
+
     key = _required_key(organizer_id, external_id)
     deps = call.deps()
     body = meeting_transcripts(deps, *key, call.req.params.get("tenantId"), mode=deps.settings.artifacts.mode,
@@ -301,10 +322,22 @@ def get_transcripts(call: _Call, organizer_id: str | None, external_id: str | No
     return Reply(json_answer(body, 200, {"x-correlation-id": call.correlation_id}))
 
 
+def find_transcripts(req: func.HttpRequest, container_factory: ContainerFactory, organizer_id: str | None,
+                     external_id: str | None) -> Reply:
+    """GET /meetings/transcripts?organizerId=...&externalId=...: as ``get_transcripts``, each ``contentUrl`` the
+    query form of the transcript's route too."""
+    from shared.usecases.transcripts import transcript_query_url
+
+    url_of = transcript_query_url(organizer_id or "", external_id or "", req.params.get("tenantId"))
+    return get_transcripts(req, container_factory, organizer_id, external_id, url_of)
+
+
 @_route
 def get_transcript(call: _Call, organizer_id: str | None, external_id: str | None,
                    transcript_id: str | None) -> Reply:
     """GET .../transcripts/{transcriptId} (path or query form): the transcript's WebVTT text."""
+    from shared.usecases.transcripts import transcript_text
+
     key = _required_key(organizer_id, external_id)
     if not transcript_id:
         raise ValidationFailed([FieldError("transcriptId", "is required")])

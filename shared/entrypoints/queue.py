@@ -18,11 +18,11 @@ from shared.domain.errors import BrokerError, MalformedJson, RetriesExhausted
 from shared.domain.jsontext import parse, parse_utf8
 from shared.domain.messages import payload_ids, traceparent_of
 from shared.domain.records import Status
-from shared.usecases import (Deps, Outcome, cancel_meeting, create_meeting, exhaust_request, unrecorded_exhaustion,
-                       unrecorded_failure, update_meeting)
 from shared.usecases.attempts import note_attempt
-from shared.usecases.attendance import queued_attendance
-from shared.usecases import Context, refused
+from shared.usecases.callbacks import refused
+from shared.usecases.context import Context, Deps, Outcome
+from shared.usecases.create import create_meeting
+from shared.usecases.exhaust import exhaust_request, unrecorded_exhaustion, unrecorded_failure
 from shared.domain.validation import validate_cancel, validate_change, validate_lookup, validate_request
 from shared.domain.clock import Clock
 from shared import telemetry
@@ -126,13 +126,19 @@ def _process(deps: Deps, payload: Any, message_id: str, dequeue_count: int) -> O
     """The use case the message's ``action`` names (``create`` by default); a message that breaks its rules
     raises ValidationFailed."""
     action = payload.get("action") if isinstance(payload, dict) else None
-    if action == "update":
+    if action == "update":  # the other actions' use cases load with their first message, as the HTTP routes'
+        from shared.usecases.update import update_meeting
+
         change = validate_change(payload, queue=True)
         return update_meeting(deps, change, source="queue", correlation_id=change.correlation_id or message_id)
     if action == "cancel":
+        from shared.usecases.cancel import cancel_meeting
+
         cancel = validate_cancel(payload, queue=True)
         return cancel_meeting(deps, cancel, source="queue", correlation_id=cancel.correlation_id or message_id)
     if action == "attendance":
+        from shared.usecases.attendance import queued_attendance
+
         lookup = validate_lookup(payload)
         return queued_attendance(deps, lookup, mode=deps.settings.artifacts.mode,
                                  correlation_id=lookup.correlation_id or message_id)

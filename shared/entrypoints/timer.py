@@ -9,7 +9,7 @@ from typing import Callable
 from shared import telemetry
 from shared.bootstrap import Container
 from shared.entrypoints.told import Told
-from shared.usecases import collect_due_attendance
+from shared.usecases.collect_attendance import collect_due_attendance
 
 SCHEDULE = "0 */5 * * * *"  # every five minutes (NCRONTAB, with seconds)
 BATCH = 50

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from shared import telemetry
 from shared.domain.callbacks import with_body
-from shared.usecases import Outcome
+from shared.usecases.context import Outcome
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,12 @@ from shared.domain.meeting_diff import not_applied
 from shared.domain.meeting_options import differing
 from shared.domain.meeting_request import MeetingChange, MeetingRequest
 from shared.domain.records import Kind, MeetingKey, MeetingRecord, Status
-from shared.usecases.calendar import create_calendar
 from shared.usecases.context import Context, Deps, Outcome, from_table, log, outcome, refused
 from shared.usecases.guards import calendar_mode
 from shared.usecases.keyed_write import tombstone
-from shared.usecases.plain_create import create_plain
 from shared.usecases.record_outcome import UNRECORDABLE, failed, record_meeting
 from shared.usecases.collect_attendance import keep_attendance_due
 from shared.usecases.shell import keyed_use_case
-from shared.usecases.update import apply_change
 
 
 def create_meeting(deps: Deps, request: MeetingRequest, *, source: str, correlation_id: str,
@@ -54,6 +51,10 @@ def _create(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
     if record is not None and record.has_meeting:
         return _repeat(deps, context, request, tenant, record)
     if request.plain_create or request.calendar:  # the lease holder alone takes a place under the limit
+        # imported here, as in _repeat: a new instance loads what its requests ask for (docs/architecture.md)
+        from shared.usecases.calendar import create_calendar
+        from shared.usecases.plain_create import create_plain
+
         leased = create_calendar if request.calendar else create_plain
         return leased(deps, context, request, tenant, key, record, final=final)
     ticket = deps.quotas.admit(tenant, key.organizer_key, key.external_id)
@@ -100,6 +101,8 @@ def _repeat(deps: Deps, context: Context, request: MeetingRequest, tenant: str, 
             "externalId"))
     if deps.settings.meeting_changes is MeetingChanges.KEEP:
         return from_table(deps, context, record)
+    from shared.usecases.update import apply_change
+
     start, end = (request.times(request.start) if request.start else (None, None))
     change = MeetingChange(organizer_id=request.organizer_id, external_id=request.external_id,
                            subject=request.subject, start=start, end=end,
