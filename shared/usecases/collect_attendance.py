@@ -15,7 +15,7 @@ from shared.config.artifacts import ArtifactSettings
 from shared.domain.attendance import deadline, first_due, retry_at
 from shared.domain.clock import parse_datetime
 from shared.domain.errors import BrokerError, MeetingGone
-from shared.domain.records import MeetingRecord, Status
+from shared.domain.records import MeetingKey, MeetingRecord, Status
 from shared.ports import DueAttendance, DueChanged
 from shared.usecases.attendance import attendance_result, read_attendance
 from shared.usecases.callbacks import with_callback
@@ -54,10 +54,22 @@ def keep_attendance_due(deps: Deps, done: Outcome, *, asked: bool = False) -> Ou
     if done.status not in LIVE or record is None or not record.has_meeting or not (asked or record.collect_attendance):
         return done
     try:
+        if not record.collect_attendance:  # a repeat that asks for it: the record remembers, so later changes move it
+            record = _remember_asked(deps, record)
         schedule_attendance(deps, record, artifacts=deps.settings.artifacts, correlation_id=record.correlation_id)
     except BrokerError as error:
         log.error("attendance not scheduled code=%s externalId=%r", error.code, record.key.external_id)
-    return done
+    return dataclasses.replace(done, record=record)
+
+
+def _remember_asked(deps: Deps, record: MeetingRecord) -> MeetingRecord:
+    def flag(row: MeetingRecord | None, _: MeetingKey) -> MeetingRecord | None:
+        if row is None or row.cancelled or row.collect_attendance:
+            return row
+        return dataclasses.replace(row, collect_attendance=True, updated_at=deps.clock())
+
+    written = deps.records.write(record.key, flag, current=record)
+    return written.record if written is not None else record
 
 
 LIVE = frozenset({Status.CREATED, Status.EXISTING, Status.UPDATED})

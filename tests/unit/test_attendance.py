@@ -409,3 +409,23 @@ def test_scheduling_races_settle_on_one_row(deps, repo, clock):
     raced.__dict__ = repo.__dict__
     scheduled = schedule_attendance(make_deps(deps.settings, raced, deps.graph, clock), record, artifacts=ON)
     assert scheduled is not None and len(repo.due) == 1
+
+
+def test_a_repeat_that_adds_collect_attendance_keeps_it_on_the_record_so_a_later_move_moves_the_collection(
+        repo, graph, clock):
+    deps = make_deps(load_settings({**ENV, "CALENDAR_MODE": "enabled", "MEETING_ARTIFACTS": "attendance"}), repo,
+                     graph, clock)
+    first = create(deps)
+    assert not first.collect_attendance and not repo.due
+    body = {"organizerId": ALICE, "externalId": "lesson-1", "subject": "Algebra", "startDateTime": START,
+            "endDateTime": END, "participants": {"attendees": PEOPLE}, "collectAttendance": True}
+    again = create_meeting(deps, validate_request(body, queue=False), source="http", correlation_id="c-again",
+                           final=True)
+    assert again.status in (Status.EXISTING, Status.UPDATED), again.error
+    assert repo.get(first.key).collect_attendance, "the record remembers what the repeat asked"
+    update_meeting(deps, validate_change({"organizerId": ALICE, "externalId": "lesson-1",
+                                          "startDateTime": "2026-03-01T12:00:00Z",
+                                          "endDateTime": "2026-03-01T13:00:00Z"}, queue=True),
+                   source="http", correlation_id="c-move")
+    [due] = repo.due.values()
+    assert due.due_at == at(clock, "2026-03-01T13:10:00Z"), "the time change moved the collection"
