@@ -113,7 +113,7 @@ class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
                                   timeout=self._timeouts(connection_timeout, read_timeout))
         except urllib3.exceptions.HTTPError as err:
             raise sending_error(err) from err
-        response = Urllib3Response.from_urllib3(request, raw, self._block_size)
+        response = Urllib3Response(request, raw, self._block_size)
         if not stream:
             response.read()  # and the connection goes back to the pool
         return response

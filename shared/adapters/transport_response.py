@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
-from typing import Any, Iterator, MutableMapping
+from typing import Any, Iterator
 
 import urllib3
 from azure.core.exceptions import (
@@ -41,27 +41,18 @@ def _reading(raw_bytes: bool) -> Iterator[None]:
 
 
 class Urllib3Response(HttpResponse):
-    """An answer as azure-core's ``rest.HttpResponse``: over a urllib3 response whose body is read when asked
-    (``read``, ``iter_bytes``, ``iter_raw``; the connection goes back to the pool once the body is read, and is
-    dropped when the response is closed before), or over a body already read (a part of a batch answer)."""
+    """An answer as azure-core's ``rest.HttpResponse`` over a urllib3 response whose body is read when asked
+    (``read``, ``iter_bytes``, ``iter_raw``): the connection goes back to the pool once the body is read, and is
+    dropped when the response is closed before."""
 
-    def __init__(self, request: HttpRequest, *, status: int, reason: str, headers: MutableMapping[str, str],
-                 raw: urllib3.BaseHTTPResponse | None = None, content: bytes | None = None,
-                 block_size: int = BLOCK_SIZE) -> None:
-        if (raw is None) == (content is None):
-            raise ValueError("a response has either a urllib3 response to read or its content")
-        self._request, self._status, self._reason, self._headers = request, status, reason, headers
-        self._raw, self._content, self._block_size = raw, content, block_size
-        self._content_type = headers.get("Content-Type")
+    def __init__(self, request: HttpRequest, raw: urllib3.BaseHTTPResponse, block_size: int = BLOCK_SIZE) -> None:
+        self._request, self._raw, self._block_size = request, raw, block_size
+        self._status, self._reason, self._headers = raw.status, raw.reason or "", raw.headers
+        self._content: bytes | None = None
+        self._content_type = self._headers.get("Content-Type")
         self._encoding: str | None = None
         self._encoding_known = False
-        self._drained = self._is_closed = self._is_stream_consumed = content is not None
-
-    @classmethod
-    def from_urllib3(cls, request: HttpRequest, raw: urllib3.BaseHTTPResponse,
-                     block_size: int = BLOCK_SIZE) -> "Urllib3Response":
-        return cls(request, status=raw.status, reason=raw.reason or "", headers=raw.headers, raw=raw,
-                   block_size=block_size)
+        self._drained = self._is_closed = self._is_stream_consumed = False
 
     request = property(lambda self: self._request, doc="The request this answers.")
     url = property(lambda self: self._request.url, doc="The URL the request was sent to.")
@@ -116,11 +107,9 @@ class Urllib3Response(HttpResponse):
         if self._is_closed:
             return
         self._is_closed = True
-        raw = self._raw
-        if raw is not None:
-            if not self._drained:
-                raw.close()  # a body left unread: the connection cannot carry another request
-            raw.release_conn()
+        if not self._drained:
+            self._raw.close()  # a body left unread: the connection cannot carry another request
+        self._raw.release_conn()
 
     def read(self) -> bytes:
         if self._content is None:
@@ -154,7 +143,7 @@ class Urllib3Response(HttpResponse):
         """The urllib3 response, once: a body is streamed or read one time."""
         if self._is_stream_consumed:
             raise StreamConsumedError(self)
-        if self._is_closed or self._raw is None:
+        if self._is_closed:
             raise StreamClosedError(self)
         self._is_stream_consumed = True
         return self._raw
