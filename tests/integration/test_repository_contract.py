@@ -565,7 +565,51 @@ def test_a_record_alone_is_single_requests_after_its_index_rows_and_one_with_a_c
     counting.sent.clear()
     count = QuotaCount(TENANT, normalize_organizer(ORGANIZER), "2024-05", used=1)
     repository.commit(make_record("with-counter"), insert=True, quota=count)
-    assert counting.sent == ["$batch"], "a record with its counter: all or nothing, one transaction"
+    assert counting.sent[2:] == ["$batch"], "a record with its counter: all or nothing, one transaction"
+    assert [name[:2] for name in counting.sent[:2]] == ["j|", "n|"], "index rows are never in a transaction"
+
+
+def test_each_index_row_is_in_a_partition_of_its_own_out_of_the_tenant_partition(counted):
+    _, repository = counted
+    table = repository._table
+    repository.insert(make_record("order-1"))
+    in_tenant = [e["RowKey"] for e in table.query_entities("PartitionKey eq @p",
+                                                            parameters={"p": keys.partition_key(TENANT)})]
+    assert in_tenant == [keys.meeting_row_key("ada.lovelace@contoso.com", "order-1")], "only the record"
+    for index in (keys.join_url_row_key(meeting_json()["joinWebUrl"]), keys.join_id_row_key("123456789012")):
+        partition = keys.index_partition_key(TENANT, index)
+        assert [e["RowKey"] for e in table.query_entities("PartitionKey eq @p", parameters={"p": partition})] == [index]
+
+
+def test_an_index_row_written_in_the_tenant_partition_by_an_earlier_version_still_finds_its_record(counted):
+    _, repository = counted
+    table = repository._table
+    stored = repository.insert(make_record("order-1"))
+    for index in (keys.join_url_row_key(meeting_json()["joinWebUrl"]), keys.join_id_row_key("123456789012")):
+        row = dict(table.get_entity(keys.index_partition_key(TENANT, index), index))
+        table.delete_entity(row["PartitionKey"], index)
+        table.create_entity({**row, "PartitionKey": keys.partition_key(TENANT)})  # where it used to be written
+    assert repository.record_by_join_url(TENANT, meeting_json()["joinWebUrl"]) == stored
+    assert repository.record_by_join_meeting_id(TENANT, "123456789012") == stored
+
+
+def test_a_move_that_dies_after_its_index_rows_leaves_every_lookup_finding_the_row_it_moves(counted):
+    counting, repository = counted
+    upn_row = repository.insert(make_record("order-1", organizer="kim@contoso.com"))
+    placeholder = repository.commit(make_record("order-3", organizer="kim@contoso.com", status=Status.PENDING),
+                                    insert=True, alias=Alias(TENANT, "kim@contoso.com", None)).alias
+    moved = with_changes(upn_row, key=make_record("order-1", organizer=OID).key, etag=None)
+    url = meeting_json()["joinWebUrl"]
+    counting.fail_on = "$batch"
+    with pytest.raises(StorageUnavailable):
+        repository.learn_alias(with_changes(placeholder, object_id=OID), [(upn_row, moved)])
+    assert repository.record_by_join_url(TENANT, url) == upn_row, "the index rows point at both keys until it is moved"
+    assert repository.record_by_join_meeting_id(TENANT, "123456789012") == upn_row
+    counting.fail_on = None
+    repository.learn_alias(with_changes(placeholder, object_id=OID), [(upn_row, moved)])
+    assert repository.get(upn_row.key) is None
+    assert repository.record_by_join_url(TENANT, url).key == moved.key
+    assert repository.record_by_join_meeting_id(TENANT, "123456789012").key == moved.key
 
 
 def test_a_write_that_dies_after_the_index_rows_leaves_no_record_and_lookups_that_find_nothing(counted):

@@ -68,16 +68,20 @@ def record_keys(key: MeetingKey) -> tuple[str, str]:
     return keys.partition_key(key.tenant_id), keys.meeting_row_key(key.organizer_key, key.external_id)
 
 
-def index_rows(record: MeetingRecord) -> dict[str, dict[str, Any]]:
-    """The index rows this version of the record needs (by row key): its join URL and join meeting id."""
-    partition, row = record_keys(record.key)
+def index_rows(record: MeetingRecord, *, former: MeetingKey | None = None) -> dict[str, dict[str, Any]]:
+    """The index rows this version of the record needs (by row key): its join URL and join meeting id, each in a
+    partition of its own. ``former``: the key the record is moved from, which a lookup reads when the record is not
+    (yet) under its new key (the index rows of a move are written before the move)."""
+    row = keys.meeting_row_key(record.key.organizer_key, record.key.external_id)
     wanted = {}
     if isinstance(record.join_web_url, str) and record.join_web_url:
         wanted[keys.join_url_row_key(record.join_web_url)] = "JoinWebUrl"
     if isinstance(record.join_meeting_id, str) and record.join_meeting_id:
         wanted[keys.join_id_row_key(record.join_meeting_id)] = "JoinMeetingId"
-    return {index: {"PartitionKey": partition, "RowKey": index, "Kind": kind, "MeetingRowKey": row,
-                    "OrganizerKey": record.key.organizer_key, "ExternalId": record.key.external_id}
+    moved = {"FormerRowKey": keys.meeting_row_key(former.organizer_key, former.external_id)} if former else {}
+    return {index: {"PartitionKey": keys.index_partition_key(record.key.tenant_id, index), "RowKey": index,
+                    "Kind": kind, "MeetingRowKey": row, **moved, "OrganizerKey": record.key.organizer_key,
+                    "ExternalId": record.key.external_id}
             for index, kind in wanted.items()}
 
 

@@ -1,11 +1,13 @@
 """Table keys built from arbitrary caller strings.
 
-One partition per tenant (``t|<tenant id>``) holds everything about that tenant's meetings, so that a meeting, the
-index rows that find it by join link, its organizer's monthly counter and a learned UPN alias change together in one
-entity-group transaction (atomic, one round trip):
+One partition per tenant (``t|<tenant id>``) holds that tenant's meetings, so that a meeting, its organizer's monthly
+counter and a learned UPN alias change together in one entity-group transaction (atomic, one round trip):
 https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
-Row keys: ``m|<organizer>|<externalId>`` (a meeting), ``a|<upn>`` (an alias), ``j|<sha256 of the join URL>`` and
-``n|<join meeting id>`` (index rows), ``q|<organizer object id>|<yyyy-mm>`` (a counter).
+Row keys: ``m|<organizer>|<externalId>`` (a meeting), ``a|<upn>`` (an alias), ``q|<organizer object id>|<yyyy-mm>``
+(a counter). The index rows that find a meeting by join link, ``j|<sha256 of the join URL>`` and ``n|<join meeting
+id>``, are never written in a transaction: each is in a partition of its own (``t|<tenant id>|<index row key>``), so
+that they do not add to the tenant partition's load (index rows written before that are still read from the tenant
+partition).
 
 PartitionKey and RowKey may not contain ``/ \\ # ?`` or control characters (U+0000-U+001F, U+007F-U+009F) and are
 at most 1 KiB: https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model
@@ -63,6 +65,11 @@ def decode_key_part(part: str) -> str:
 
 def partition_key(tenant_id: str) -> str:
     return f"t{SEPARATOR}{encode_key_part(tenant_id)}"
+
+
+def index_partition_key(tenant_id: str, index_row: str) -> str:
+    """The partition of one index row (``join_url_row_key`` or ``join_id_row_key``): the row alone in it."""
+    return f"{partition_key(tenant_id)}{SEPARATOR}{index_row}"
 
 
 def meeting_row_key(organizer_key: str, external_id: str) -> str:

@@ -1,6 +1,7 @@
 """The Azure Table Storage adapter of ``MeetingRepository``: a record with an alias or a counter changes in one
 entity-group transaction, each operation conditional on the ETag it was read with; a record alone is one conditional
-request, after its new index rows (so none is ever stored without them). SDK errors never leave this module.
+request. Its new index rows are written before it, each in a partition of its own (so no record is ever stored
+without them). SDK errors never leave this module.
 Attendance due after meetings end is kept in a partition of its own (``due.py``).
 https://learn.microsoft.com/rest/api/storageservices/performing-entity-group-transactions
 """
@@ -106,18 +107,15 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
         if not insert and not record.etag:
             raise ValueError("replace needs the ETag of the row it read")
         indexes = index_rows(record)
+        # Its missing index rows first, each its own request in its own partition (never in a transaction): no
+        # record is ever stored without its index rows, and an index row whose record was not written (the process
+        # died between) is ignored by the lookups, which check the row it leads to. A record alone is then one
+        # request, without the multipart batch that costs the SDK several requests' work.
+        with self._storage_errors("index write"):
+            for name, row in indexes.items():
+                if insert or name not in record.indexed:
+                    self._table.upsert_entity(row, mode=UpdateMode.REPLACE)
         operations = [_write(to_entity(record), None if insert else record.etag)]
-        missing = [("upsert", row, {"mode": UpdateMode.REPLACE}) for name, row in indexes.items()
-                   if insert or name not in record.indexed]
-        if alias is None and quota is None:
-            # The record alone, its missing index rows first: each its own request, so that no record is ever stored
-            # without its index rows (an index row whose record was not written is ignored by the lookups, which
-            # check the row they lead to), without the multipart batch that costs the SDK several requests' work.
-            with self._storage_errors("index write"):
-                for operation in missing:
-                    self._single(*operation)
-            missing = []
-        operations += missing
         extras: dict[int, type[Exception]] = {}
         if alias is not None:
             extras[len(operations)] = AliasChanged
@@ -142,11 +140,14 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
             operations.append(("delete", {"PartitionKey": partition, "RowKey": key},
                                {"etag": row.etag, "match_condition": _IF_MATCH}))
             if replacement is not None:
-                # Index rows are re-pointed at the replacement (an index row that points at a row which no longer
-                # has that join link is ignored by the lookups, so none needs deleting).
                 operations.append(_write(to_entity(replacement), None))
-                operations += [("upsert", index, {"mode": UpdateMode.REPLACE})
-                               for index in index_rows(replacement).values()]
+        with self._storage_errors("index write"):
+            # Index rows are re-pointed at the replacements before the move, naming the row moved from, which a
+            # lookup reads until the move is written (or for ever, if it never is). An index row that points at a
+            # row which no longer has that join link is ignored by the lookups, so none needs deleting.
+            for row, replacement in moves:
+                for index in index_rows(replacement, former=row.key).values() if replacement is not None else ():
+                    self._table.upsert_entity(index, mode=UpdateMode.REPLACE)
         results = self._transaction("alias write", operations, moves[0][0] if moves else None, insert=False,
                                     extras={0: AliasChanged}, record_at=-1)
         return with_changes(alias, etag=results[0]["etag"])
@@ -182,11 +183,9 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
         atomic without a transaction, and the multipart batch costs the SDK several times a single request's work."""
         if kind == "create":  # the ETag comes in the answer's headers: no need to have the entity sent back
             return self._table.create_entity(entity, response_preference=_NO_CONTENT)
-        if kind == "update":
-            return self._table.update_entity(entity, **(options or {}))
         # A lone delete is never sent (a move deletes with its alias), and delete_entity would not report a missing row.
-        assert kind == "upsert", kind
-        return self._table.upsert_entity(entity, **(options or {}))
+        assert kind == "update", kind
+        return self._table.update_entity(entity, **(options or {}))
 
     @_creating_table
     def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:
@@ -218,10 +217,14 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
 
     def _by_index(self, tenant_id: str, index_row: str) -> MeetingRecord | None:
         partition = keys.partition_key(tenant_id)
-        index = self._point_read("index read", partition, index_row)
+        index = self._point_read("index read", keys.index_partition_key(tenant_id, index_row), index_row)
+        if index is None:  # written before index rows had partitions of their own: in the tenant's partition
+            index = self._point_read("index read", partition, index_row)
         if index is None:
             return None
         entity = self._point_read("read", partition, index["MeetingRowKey"])
+        if entity is None and index.get("FormerRowKey"):  # its record's move is not written (yet)
+            entity = self._point_read("read", partition, index["FormerRowKey"])
         with self._storage_errors("read"):
             return from_entity(entity) if entity is not None else None
 
