@@ -1,8 +1,9 @@
 """The ports the use cases depend on: Microsoft Graph, Microsoft Entra, tokens, and the store of meeting records.
 
 Adapters (``shared.adapters``) and the fakes in ``tests/`` subclass them; every method is abstract, so a class that
-lacks one cannot be instantiated. What travels with a record in one atomic write (index rows, a UPN alias, a shard
-of the organizer's monthly counter) is part of the store's port: ``MeetingRepository.commit``.
+lacks one cannot be instantiated. What travels with a record in one atomic write (a UPN alias, a shard of the
+organizer's monthly counter) and what is written before it (its index rows) is part of the store's port:
+``MeetingRepository.commit``.
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class Written:
     quota: QuotaCount | None = None
 
 
-MAX_MOVES = 30  # a transaction holds 100 operations: a move is up to 4 (delete, insert, two index rows)
+MAX_MOVES = 30  # a transaction holds 100 operations: a move is up to 2 (delete, insert), its index rows go before
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ class MeetingRepository(ABC):
         """Write the learned ``alias`` (inserted when its etag is None, else only if unchanged) and, in the same
         write, move rows keyed by its UPN: each (row, replacement) deletes the row (only if it still has its etag)
         and inserts the replacement under the object id (None: the object id's row stands, the row just goes).
-        AliasChanged; RecordModified / RecordExists for a moved row. At most ``MAX_MOVES`` moves a write."""
+        A replacement's index rows may be written first: until the move is written, lookups by join link still find
+        the row it moves. AliasChanged; RecordModified / RecordExists for a moved row. At most ``MAX_MOVES`` moves a
+        write."""
 
     @abstractmethod
     def rows_of(self, tenant_id: str, organizer_key: str) -> list[MeetingRecord]:

@@ -107,10 +107,23 @@ class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
                                         read_timeout=read_timeout or self.read_timeout)
         manager = self._manager(request.url, proxies)
         body, headers = _body(request)
+        options = {"body": body, "headers": headers, "redirect": False, "retries": NO_RETRIES,
+                   "preload_content": False, "timeout": self._timeouts(connection_timeout, read_timeout)}
         try:
-            raw = manager.urlopen(request.method, request.url, body=body, headers=headers, redirect=False,
-                                  retries=NO_RETRIES, preload_content=False,
-                                  timeout=self._timeouts(connection_timeout, read_timeout))
+            if manager is self._direct:
+                # The host's pool, found from the URL split here: PoolManager.urlopen would parse (and percent-encode,
+                # byte by byte) the whole URL before the pool encodes its path again, a few percent of a request.
+                parts = urlsplit(request.url)
+                host = parts.hostname or ""
+                pool = manager.connection_from_host(f"[{host}]" if ":" in host else host, parts.port, parts.scheme)
+                target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                raw = pool.urlopen(request.method, target, assert_same_host=False, **options)
+            else:
+                raw = manager.urlopen(request.method, request.url, **options)
+        except ValueError as err:  # a port that is not a number: urlsplit's error, as urllib3 would raise it
+            if isinstance(err, urllib3.exceptions.HTTPError):
+                raise sending_error(err) from err
+            raise ServiceRequestError(f"not a URL that can be sent: {err}") from err
         except urllib3.exceptions.HTTPError as err:
             raise sending_error(err) from err
         response = Urllib3Response(request, raw, self._block_size)
@@ -232,6 +245,6 @@ def sending_error(err: urllib3.exceptions.HTTPError) -> AzureError:
         return ServiceResponseTimeoutError(err, error=err)
     if isinstance(err, ProtocolError):
         return ServiceResponseError(err, error=err)
-    if isinstance(err, (SSLError, ProxyError, PoolError)):
+    if isinstance(err, (SSLError, ProxyError, PoolError, LocationValueError)):  # the last: no host to send to
         return ServiceRequestError(err, error=err)
     return ServiceResponseError(err, error=err)  # what requests raises as a plain RequestException

@@ -39,6 +39,25 @@ def test_requests_share_one_kept_alive_connection_and_bodies_arrive_whole():
     assert [s.target for s in origin.seen] == ["/0", "/1", "/2"] and origin.seen[0].body == b"abc"
 
 
+def test_the_request_target_is_the_path_and_query_as_the_sdk_built_them_and_the_host_name_is_kept():
+    table = "/devstoreaccount1/meetings(PartitionKey='t%7Ccontoso',RowKey='m%7Cada%40contoso.com%7Cb%C3%A9')"
+    with Origin() as origin, transport() as sender:
+        sender.send(get(origin.url(table + "?$select=Status,MeetingJson&timeout=5")))
+        sender.send(get(origin.url("", host="localhost")))
+        sender.send(get(origin.url("/a b|c?x=é")))  # what urllib3 percent-encodes, as it did before
+    assert [s.target for s in origin.seen] == [table + "?$select=Status,MeetingJson&timeout=5", "/",
+                                               "/a%20b%7Cc?x=%C3%A9"]
+    assert [s.headers["Host"] for s in origin.seen] == [f"127.0.0.1:{origin.port}", f"localhost:{origin.port}",
+                                                         f"127.0.0.1:{origin.port}"]
+
+
+def test_a_url_that_cannot_be_sent_is_a_request_error():
+    with transport() as sender:
+        for url in ("http://127.0.0.1:port/x", "http:///no-host"):
+            with pytest.raises(ServiceRequestError):
+                sender.send(get(url))
+
+
 def test_a_text_body_is_sent_as_utf8_with_its_length_in_bytes():
     with Origin() as origin, transport() as sender:
         sender.send(HttpRequest("POST", origin.url(), content="Réunion 😀"))

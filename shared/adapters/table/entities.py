@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from shared.adapters.table import keys
 from shared.domain.errors import MeetingTooLarge
@@ -85,7 +85,8 @@ def index_rows(record: MeetingRecord, *, former: MeetingKey | None = None) -> di
             for index, kind in wanted.items()}
 
 
-def to_entity(record: MeetingRecord) -> dict[str, Any]:
+def to_entity(record: MeetingRecord, indexes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The record's row; ``indexes``: its ``index_rows`` when the caller has them already."""
     partition, row = record_keys(record.key)
     entity: dict[str, Any] = {
         "PartitionKey": partition,
@@ -102,7 +103,7 @@ def to_entity(record: MeetingRecord) -> dict[str, Any]:
         "LastError": json.dumps(record.last_error, ensure_ascii=True) if record.last_error is not None else None,
         "LeaseOwner": record.lease_owner,
         "SettingsNotApplied": ",".join(record.settings_not_applied) or None,
-        "IndexRows": ",".join(index_rows(record)) or None,
+        "IndexRows": ",".join(index_rows(record) if indexes is None else indexes) or None,
         "CallbackUrl": record.callback_url,
         "CallbackGone": record.callback_gone,
         "CollectAttendance": True if record.collect_attendance else None,

@@ -32,6 +32,7 @@ HASH_PREFIX = "%%"
 
 _ESCAPED = frozenset("/\\#?%" + SEPARATOR) | frozenset(map(chr, range(0x00, 0x20))) | frozenset(map(chr, range(0x7F, 0xA0)))
 _ESCAPE_RUN = re.compile(r"(?:%[0-9A-F]{2})+")
+_NEEDS_ESCAPE = re.compile("[" + re.escape("".join(sorted(_ESCAPED))) + "]")
 
 
 def _utf16_length(value: str) -> int:
@@ -48,8 +49,8 @@ def encode_key_part(value: str) -> str:
         raw = value.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate: not text the Table service can store
         raise ValueError("a key part must be valid Unicode text (it contains a lone surrogate)") from exc
-    escaped = "".join(_escape(c) if c in _ESCAPED else c for c in value)
-    if _utf16_length(escaped) > MAX_PART_LENGTH:
+    escaped = "".join(_escape(c) if c in _ESCAPED else c for c in value) if _NEEDS_ESCAPE.search(value) else value
+    if len(escaped) * 2 > MAX_PART_LENGTH and _utf16_length(escaped) > MAX_PART_LENGTH:  # at most 2 units a char
         return HASH_PREFIX + hashlib.sha256(raw).hexdigest()
     return escaped
 

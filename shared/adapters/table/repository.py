@@ -115,7 +115,7 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
             for name, row in indexes.items():
                 if insert or name not in record.indexed:
                     self._table.upsert_entity(row, mode=UpdateMode.REPLACE)
-        operations = [_write(to_entity(record), None if insert else record.etag)]
+        operations = [_write(to_entity(record, indexes), None if insert else record.etag)]
         extras: dict[int, type[Exception]] = {}
         if alias is not None:
             extras[len(operations)] = AliasChanged
