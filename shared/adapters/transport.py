@@ -120,12 +120,10 @@ class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
                 raw = pool.urlopen(request.method, target, assert_same_host=False, **options)
             else:
                 raw = manager.urlopen(request.method, request.url, **options)
-        except ValueError as err:  # a port that is not a number: urlsplit's error, as urllib3 would raise it
-            if isinstance(err, urllib3.exceptions.HTTPError):
-                raise sending_error(err) from err
-            raise ServiceRequestError(f"not a URL that can be sent: {err}") from err
         except urllib3.exceptions.HTTPError as err:
             raise sending_error(err) from err
+        except ValueError as err:  # a port that is not a number (urlsplit's error)
+            raise ServiceRequestError(f"not a URL that can be sent: {err}") from err
         response = Urllib3Response(request, raw, self._block_size)
         if not stream:
             response.read()  # and the connection goes back to the pool

@@ -46,6 +46,9 @@ def schedule_attendance(deps: Deps, record: MeetingRecord, *, artifacts: Artifac
     return None
 
 
+LIVE = frozenset({Status.CREATED, Status.EXISTING, Status.UPDATED})  # outcomes whose meeting stands
+
+
 def keep_attendance_due(deps: Deps, done: Outcome, *, asked: bool = False) -> Outcome:
     """After a create or a change: the attendance of a meeting whose key asked for it (``asked`` by this request,
     or by the create the record remembers) kept due at its current end. Best effort: the meeting was made either
@@ -70,9 +73,6 @@ def _remember_asked(deps: Deps, record: MeetingRecord) -> MeetingRecord:
 
     written = deps.records.write(record.key, flag, current=record)
     return written.record if written is not None else record
-
-
-LIVE = frozenset({Status.CREATED, Status.EXISTING, Status.UPDATED})
 
 
 def collect_due_attendance(deps: Deps, now: datetime, limit: int, *,

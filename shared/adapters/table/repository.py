@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace as with_changes
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from azure.core.exceptions import (
     AzureError,
@@ -111,10 +111,7 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
         # record is ever stored without its index rows, and an index row whose record was not written (the process
         # died between) is ignored by the lookups, which check the row it leads to. A record alone is then one
         # request, without the multipart batch that costs the SDK several requests' work.
-        with self._storage_errors("index write"):
-            for name, row in indexes.items():
-                if insert or name not in record.indexed:
-                    self._table.upsert_entity(row, mode=UpdateMode.REPLACE)
+        self._put_index_rows(row for name, row in indexes.items() if insert or name not in record.indexed)
         operations = [_write(to_entity(record, indexes), None if insert else record.etag)]
         extras: dict[int, type[Exception]] = {}
         if alias is not None:
@@ -141,16 +138,20 @@ class TableMeetingRepository(TableDueAttendance, MeetingRepository):
                                {"etag": row.etag, "match_condition": _IF_MATCH}))
             if replacement is not None:
                 operations.append(_write(to_entity(replacement), None))
-        with self._storage_errors("index write"):
-            # Index rows are re-pointed at the replacements before the move, naming the row moved from, which a
-            # lookup reads until the move is written (or for ever, if it never is). An index row that points at a
-            # row which no longer has that join link is ignored by the lookups, so none needs deleting.
-            for row, replacement in moves:
-                for index in index_rows(replacement, former=row.key).values() if replacement is not None else ():
-                    self._table.upsert_entity(index, mode=UpdateMode.REPLACE)
+        # Index rows are re-pointed at the replacements before the move, naming the row moved from, which a lookup
+        # reads until the move is written (or for ever, if it never is). An index row that points at a row which no
+        # longer has that join link is ignored by the lookups, so none needs deleting.
+        self._put_index_rows(index for row, replacement in moves if replacement is not None
+                             for index in index_rows(replacement, former=row.key).values())
         results = self._transaction("alias write", operations, moves[0][0] if moves else None, insert=False,
                                     extras={0: AliasChanged}, record_at=-1)
         return with_changes(alias, etag=results[0]["etag"])
+
+    def _put_index_rows(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Index rows, each a request of its own in its own partition (never in a transaction)."""
+        with self._storage_errors("index write"):
+            for row in rows:
+                self._table.upsert_entity(row, mode=UpdateMode.REPLACE)
 
     def _transaction(self, operation: str, operations: list[tuple], record: MeetingRecord | None, *, insert: bool,
                      extras: dict[int, type[Exception]], record_at: int = 0) -> list[Any]:
