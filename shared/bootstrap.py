@@ -152,7 +152,7 @@ def _callback_outlets(settings: Settings, network: Network, clock: Clock) -> Cal
             if not senders:
                 from shared.adapters.callbacks import CallbackSender, callback_session
 
-                senders.append(CallbackSender(callback_session(network.verify), callbacks.signing_secrets,
+                senders.append(CallbackSender(callback_session(network), callbacks.signing_secrets,
                                               callbacks.allowed_hosts, clock=clock).send)
             return senders[0](delivery)
     else:

@@ -210,13 +210,15 @@ def latency_blocks(world: CompareWorld, reps: int, n: int, warmup: int, progress
 
 
 def cold_starts(world: CompareWorld, reps: int, sdk_python: Any, progress: Progress) -> dict[str, Any]:
-    """(d): a new process until its first meeting is created, alternating broker and SDK. Both sides load bytecode:
+    """(d): a new process until its first meeting is created, alternating broker and SDK, and (d0) the floor under
+    the broker's ("imports"): a new process that only imports the platform and the libraries the job needs. All load bytecode:
     the SDK's packages as pip compiled them, the app's modules as the prepackage hook compiles them for its package
     (``localdev.bytecode``; a read-only package in Azure could not write them on a first start)."""
     runs: dict[str, list[dict[str, Any]]] = {"broker": [], "sdk": []}
     if not compile_app(REPO_ROOT):
         raise BlockFailed("cold start: the app's modules did not compile")
-    order = schedule(reps, ("broker", "sdk"))
+    order = schedule(reps, ("broker", "sdk", "imports"))
+    runs["imports"] = []
     with world.broker() as broker:
         broker_env = {**child_env(world.emulator.ca_bundle), **broker.settings}
         for r, sides in enumerate(order):
@@ -224,6 +226,8 @@ def cold_starts(world: CompareWorld, reps: int, sdk_python: Any, progress: Progr
                 if side == "broker":
                     result = run_cold([sys.executable, "-m", "bench.compare.broker_cold"],
                                       {"body": meeting_body(f"cold-broker-{r}", r)}, broker_env)
+                elif side == "imports":  # (d0): the imports alone, in the broker's environment
+                    result = run_cold([sys.executable, "-m", "bench.compare.import_floor"], {}, broker_env)
                 else:
                     result = run_cold([str(sdk_python), str(WORKER), "cold"],
                                       world.sdk_config(organizer=_organizer(r), external_id=f"cold-sdk-{r}"),

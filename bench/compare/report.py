@@ -160,6 +160,11 @@ def build_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append(row("(d) cold start: new process → first meeting created (real token from the stand-in)",
                     _cold_text(cold["broker"]), _cold_text(cold["sdk"]),
                     spread(b["wall_s"] / s["wall_s"] for b, s in zip(cold["broker"], cold["sdk"])), GOALS["cold"]))
+    if cold.get("imports"):
+        rows.append(row("(d0) the floor under (d): a new process that imports only azure.functions, msal (with "
+                        "requests) and azure-data-tables (with azure-core), nothing of the app, and calls nothing; "
+                        "the smallest ratio (d) could reach", _cold_text(cold["imports"]), _cold_text(cold["sdk"]),
+                        spread(f["wall_s"] / s["wall_s"] for f, s in zip(cold["imports"], cold["sdk"])), None))
     tokens, meetings = lat["tokens"], lat["meetings"]
     per = {side: tokens_per_1000(tokens[side], meetings[side]) for side in tokens}
     sdk_rate = tokens["sdk"] / meetings["sdk"] if meetings["sdk"] else 0.0

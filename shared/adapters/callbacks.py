@@ -24,9 +24,10 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import requests
-from requests.adapters import HTTPAdapter
 from standardwebhooks import Webhook
 
+from shared.adapters.network import Network
+from shared.adapters.trust import TrustedAdapter, trusted_session
 from shared.domain.callback_urls import CallbackAllowlist, CallbackUrl, IPAddress, address_allowed, ip_literal
 from shared.domain.callbacks import AttemptResult, CallbackDelivery, require_signing_secrets
 from shared.domain.errors import CallbackNotAllowed
@@ -48,7 +49,7 @@ def system_resolver(host: str, port: int) -> list[str]:
     return found
 
 
-class PinnedNameAdapter(HTTPAdapter):
+class PinnedNameAdapter(TrustedAdapter):
     """For an https URL whose host is an IP address and whose request carries a Host header naming a DNS name,
     TLS speaks to that name: SNI and the certificate check use it, the connection goes to the address. Connection
     pools are kept per (address, port, name), so a pooled connection is never reused for another name."""
@@ -70,18 +71,15 @@ def _tls_name(request: requests.PreparedRequest, url_host: str) -> str | None:
     return name if name and ip_literal(name) is None else None
 
 
-def callback_session(verify: str | bool = True) -> requests.Session:
+def callback_session(network: Network | None = None) -> requests.Session:
     """The session callbacks are sent with: pinned TLS names, no environment (proxies, .netrc), no retries (the
     sender never follows redirects: ``allow_redirects=False``; ``max_redirects=0`` would raise on a 3xx even then).
-    ``verify`` is the CA bundle (``Network.verify``) or True for the default trust store."""
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = verify
+    TLS trusts what the process trusts, ``network``'s CA bundle loaded once (by default the default trust store);
+    the network's proxies are not used."""
+    network = network or Network()
     # Up to batchSize + newBatchThreshold (24) attempts run at once in an instance: room for as many connections.
-    adapter = PinnedNameAdapter(pool_connections=8, pool_maxsize=32, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+    adapter = PinnedNameAdapter(network.trust, pool_connections=8, pool_maxsize=32, max_retries=0)
+    return trusted_session(network.trust, network.verify, adapter=adapter)
 
 
 class CallbackSender:

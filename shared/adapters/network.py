@@ -10,14 +10,20 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
+
+from shared.adapters.trust import TrustedAdapter, TrustStore, trusted_session
 
 
 @dataclass(frozen=True)
 class Network:
     verify: str | bool = True                                   # a CA bundle path, or the default trust store
     proxies: dict[str, str] = field(default_factory=dict)       # "scheme://host" -> proxy URL
+    # The CA bundle loaded once for every TLS connection of the process (trust.py): Entra, Graph, storage, callbacks.
+    trust: TrustStore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trust", TrustStore(self.ca_bundle, default=self.verify is True))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], urls: Iterable[str]) -> "Network":
@@ -33,14 +39,12 @@ class Network:
         return cls(verify, proxies)
 
     def session(self) -> requests.Session:
-        """One pooled session for Entra and Graph that never consults the environment again."""
-        session = requests.Session()
-        session.trust_env = False
-        session.verify = self.verify
+        """One pooled session for Entra and Graph that never consults the environment again and verifies TLS with
+        the process's one trust store."""
+        # Retries are GraphClient's job.
+        adapter = TrustedAdapter(self.trust, pool_connections=4, pool_maxsize=32, max_retries=0)
+        session = trusted_session(self.trust, self.verify, adapter=adapter)
         session.proxies.update(self.proxies)
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)  # retries are GraphClient's job
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
         return session
 
     @property
@@ -54,4 +58,5 @@ class Network:
         to it) with the CA bundle and the proxies read here, which never reads the environment."""
         from shared.adapters.transport import Urllib3Transport
 
-        return {"transport": Urllib3Transport(ca_bundle=self.ca_bundle, proxies=self.proxies, **transport)}
+        return {"transport": Urllib3Transport(ca_bundle=self.ca_bundle, trust=self.trust, proxies=self.proxies,
+                                              **transport)}

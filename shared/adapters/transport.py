@@ -14,8 +14,6 @@ azure-core's errors. No environment variable is read here.
 """
 from __future__ import annotations
 
-import os
-import ssl
 import threading
 from typing import Any, Mapping, MutableMapping
 from urllib.parse import unquote, urlencode, urlsplit
@@ -31,38 +29,32 @@ from urllib3.exceptions import (
     ConnectTimeoutError, LocationValueError, NewConnectionError, PoolError, ProtocolError, ProxyError,
     ReadTimeoutError, SSLError,
 )
-from urllib3.util import Retry, Timeout, create_urllib3_context, make_headers, parse_url
+from urllib3.util import Retry, Timeout, make_headers, parse_url
 
 from shared.adapters.transport_response import BLOCK_SIZE, Urllib3Response
+from shared.adapters.trust import TrustedAdapter, TrustStore, trusted_session
 
 DEFAULT_TIMEOUT = 300.0  # seconds: azure-core's ConnectionConfiguration defaults for connecting and for each read
 # requests' own setting in RequestsTransport: no retry of any kind, no redirect, a status is never an error here.
 NO_RETRIES = Retry(total=False, redirect=False, raise_on_status=False)
 
 
-def tls_context(ca_bundle: str) -> ssl.SSLContext:
-    """Certificates and host names always verified, against the bundle (a file, or a directory as requests takes
-    it); loaded once for every connection, not once per connection."""
-    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-    if os.path.isdir(ca_bundle):
-        context.load_verify_locations(capath=ca_bundle)
-    else:
-        context.load_verify_locations(cafile=ca_bundle)
-    return context
-
-
 class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
     """Sends ``azure.core.rest`` requests through one ``urllib3.PoolManager``, or a ``ProxyManager`` per proxy.
 
-    ``ca_bundle`` is the only trust (``Network.ca_bundle``); ``proxies`` maps ``"scheme://host"`` (or ``scheme``,
+    ``ca_bundle`` is the only trust (``Network.ca_bundle``), loaded once through ``trust`` (``Network.trust``,
+    shared with the process's other connections; by default a store of its own); ``proxies`` maps ``"scheme://host"`` (or ``scheme``,
     ``all://host``, ``all``, chosen in requests' order) to a proxy URL, and a ``proxies=`` mapping the pipeline
     passes to ``send`` (azure-core's ProxyPolicy) adds to it. ``connection_timeout`` and ``read_timeout`` are
     defaults that the same keywords of ``send`` override. Thread-safe: one transport serves every worker thread."""
 
-    def __init__(self, *, ca_bundle: str, proxies: Mapping[str, str] | None = None,
+    def __init__(self, *, ca_bundle: str, trust: TrustStore | None = None, proxies: Mapping[str, str] | None = None,
                  connection_timeout: float = DEFAULT_TIMEOUT, read_timeout: float = DEFAULT_TIMEOUT,
                  pool_maxsize: int = 32, block_size: int = BLOCK_SIZE) -> None:
         self.ca_bundle = ca_bundle
+        self.trust = trust or TrustStore(ca_bundle)
+        if self.trust.ca_bundle != ca_bundle:
+            raise ValueError("the trust store holds another CA bundle than ca_bundle")
         self.proxies = dict(proxies or {})
         self.connection_timeout, self.read_timeout = connection_timeout, read_timeout
         self._timeout = Timeout(connect=connection_timeout, read=read_timeout)
@@ -130,12 +122,16 @@ class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
         return response
 
     def _batches(self) -> HttpTransport:
-        """azure-core's ``RequestsTransport`` for multipart batches, made on the first: it reads no environment."""
+        """azure-core's ``RequestsTransport`` for multipart batches, made on the first, on a session that reads no
+        environment and verifies with the shared trust (retries and redirects off, as azure-core's own adapter)."""
         with self._lock:
             if self._batch_transport is None:
                 from azure.core.pipeline.transport import RequestsTransport
 
-                self._batch_transport = RequestsTransport(use_env_settings=False, connection_verify=self.ca_bundle)
+                adapter = TrustedAdapter(self.trust, max_retries=NO_RETRIES)
+                self._batch_transport = RequestsTransport(
+                    session=trusted_session(self.trust, self.ca_bundle, adapter=adapter), use_env_settings=False,
+                    connection_verify=self.ca_bundle)
             return self._batch_transport
 
     def _timeouts(self, connect: float | tuple[float, float] | None, read: float | None) -> Timeout:
@@ -161,16 +157,15 @@ class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
         return manager
 
     def _open(self) -> urllib3.PoolManager:
-        """The pool manager, made on the first request (with the CA bundle loaded then, not when clients are
-        built): a bundle that cannot be loaded fails that request as a TLS error would, and the next one tries
-        again."""
+        """The pool manager, made on the first request (with the CA bundle loaded then, if no other connection
+        has loaded it yet, not when clients are built): a bundle that cannot be loaded fails that request as a TLS
+        error would, and the next one tries again."""
         with self._lock:
             if self._direct is None:
                 try:
-                    self._pool_kw["ssl_context"] = tls_context(self.ca_bundle)
-                except OSError as exc:  # ssl.SSLError included
-                    raise ServiceRequestError(f"the CA bundle {self.ca_bundle} could not be loaded: "
-                                              f"{exc.strerror or exc}") from exc
+                    self._pool_kw["ssl_context"] = self.trust.context()
+                except OSError as exc:  # ssl.SSLError included; the message names the bundle
+                    raise ServiceRequestError(exc.strerror or str(exc)) from exc
                 self._direct = urllib3.PoolManager(**self._pool_kw)
             return self._direct
 

@@ -18,6 +18,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 import shared.adapters.callbacks as callbacks_module
 from localdev.certs import ensure_certs, server_ssl_context
 from shared.adapters.callbacks import BODY_CAP, CallbackSender, callback_session
+from shared.adapters.network import Network
 from shared.domain.callback_urls import CallbackAllowlist
 from shared.domain.callbacks import AttemptOutcome, AttemptResult, CallbackDelivery, FailedDelivery
 from shared.domain.clock import utc_now
@@ -225,7 +226,7 @@ def test_tls_goes_to_the_checked_address_and_speaks_to_the_name(receiver, hooks_
     checked: list[tuple[str, str]] = []
     monkeypatch.setattr(callbacks_module, "address_allowed",
                         lambda address, host, allowlist: checked.append((address, host)) or True)
-    hooks = CallbackSender(callback_session(verify=str(hooks_test_tls.ca_cert)), [SECRET_A],
+    hooks = CallbackSender(callback_session(Network(str(hooks_test_tls.ca_cert))), [SECRET_A],
                            CallbackAllowlist.parse("hooks.test"), resolver=lambda host, port: ["127.0.0.1"])
     result = hooks.send(delivery(f"https://hooks.test:{server.port}/hook?token=s3cr3t"))
     assert result.outcome is AttemptOutcome.DELIVERED, result
@@ -240,7 +241,7 @@ def test_a_certificate_for_another_name_fails_the_attempt_without_telling_the_qu
                                                                                     names_never_resolved, monkeypatch):
     server = receiver(200, tls=server_ssl_context(hooks_test_tls))
     monkeypatch.setattr(callbacks_module, "address_allowed", lambda address, host, allowlist: True)
-    hooks = CallbackSender(callback_session(verify=str(hooks_test_tls.ca_cert)), [SECRET_A],
+    hooks = CallbackSender(callback_session(Network(str(hooks_test_tls.ca_cert))), [SECRET_A],
                            CallbackAllowlist.parse("other.test"), resolver=lambda host, port: ["127.0.0.1"])
     result = hooks.send(delivery(f"https://other.test:{server.port}/hook?token=s3cr3t"))
     assert result == AttemptResult.not_sent("TLS error: CERTIFICATE_VERIFY_FAILED", result.duration_ms)

@@ -65,7 +65,8 @@ def _data(sdk_ms: float = 10.0, graph_ms: float = 1.0, queue_rate: float = 54.0,
                "whole": [ms(7)] * 3, "http": [ms(9)] * 3, "queue": [ms(7.5)] * 3}
     cpu = lambda own: [{"own": own / 1000, "azurite": 0.002, "emulator": 0.001}] * 3  # noqa: E731
     cold = {"broker": [{"wall_s": 0.4, "import_s": 0.2, "setup_s": 0.01, "first_s": 0.1}] * 3,
-            "sdk": [{"wall_s": 4.0, "import_s": 0.3, "setup_s": 0.05, "first_s": 3.5}] * 3}
+            "sdk": [{"wall_s": 4.0, "import_s": 0.3, "setup_s": 0.05, "first_s": 3.5}] * 3,
+            "imports": [{"wall_s": 0.8, "import_s": 0.75, "setup_s": 0.0, "first_s": 0.0}] * 3}
     return {
         "machine": {"cores": 2},
         "latency": {"samples": samples, "calls_per_block": 5, "tokens": {"broker": 1, "sdk": 1},
@@ -103,6 +104,8 @@ def test_rows_compute_each_ratio_against_its_goal():
     assert http["ratio"]["median"] == pytest.approx(9 / 12) and http["goal"] == "≤ 1"
     assert queue_cpu["ratio"]["median"] == pytest.approx(7 / 14) and queue_cpu["goal"] == "≤ 0.6"
     assert _named(rows, "(d)")["ratio"]["median"] == pytest.approx(0.1)
+    imports = _named(rows, "(d0)")  # the floor under (d): a measure, no goal of its own
+    assert imports["ratio"]["median"] == pytest.approx(0.2) and imports["met"] is None
     assert _named(rows, "(e)")["ratio"]["median"] == pytest.approx((1 / 3) / 1)  # tokens per 1,000: 0.333 vs 1
     assert _named(rows, "(f)")["ratio"]["median"] == pytest.approx(0.9)
     assert _named(rows, "(g)")["ratio"]["median"] == pytest.approx(0.95)
@@ -147,7 +150,7 @@ def test_chart_data_has_every_series():
     assert chart["cpu"]["plain SDK\nimplementation"]["own process"] == pytest.approx(14.0)
     assert chart["storage"]["broker (b)"]["requests"] == 2 and chart["storage"]["plain SDK implementation"]["requests"] == 1
     assert chart["queue"]["peer"][1][-1] == 60
-    assert chart["cold"]["sdk"]["first call"] == 3.5
+    assert chart["cold"]["sdk"]["first call"] == 3.5 and chart["cold"]["imports"]["imports"] == 0.75
     assert chart["cold"]["broker"]["interpreter start"] == pytest.approx(0.4 - 0.31)
     assert chart["queue"]["ideal_per_s"] == 60.0 and chart["queue"]["broker"][1][-1] == 60
     assert chart["queue"]["cpu_bound_per_s"] is None  # the host's process had room
