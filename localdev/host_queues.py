@@ -14,9 +14,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
-from azure.core.pipeline.transport import RequestsTransport
 from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.storage.queue import QueueClient
+
+from shared.adapters.network import Network
 
 from .host_common import BindingOut, FunctionSpec, LocalHostError, QueueOptions
 
@@ -111,10 +112,11 @@ class QueueService:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                # Loopback Azurite: a transport that does not read proxies and .netrc from the environment on every
-                # request (the real host is a .NET process and spends none of the app's CPU on its queue calls).
+                # The app's storage transport (over urllib3, reading no environment; the default trust store, no
+                # proxy): the real host is a .NET process and spends none of the app's CPU on its queue calls, so
+                # the stand-in spends as little of it as it can in the app's process.
                 client = QueueClient.from_connection_string(connection, name, retry_total=3,
-                                                            transport=RequestsTransport(use_env_settings=False))
+                                                            **Network().azure_options())
                 try:
                     client.create_queue()
                 except ResourceExistsError:
