@@ -56,7 +56,7 @@ def draw(data: dict, png: Path) -> None:
     for i, total in enumerate(bottoms):
         ax.text(i, total, f"{total:.2f} s", ha="center", va="bottom")
     ax.set_ylabel("seconds (medians)")
-    ax.set_title("(d) cold start: new process → first meeting created")
+    ax.set_title("(d) cold start: new process → first meeting created; (d0) imports alone")
     ax.legend(fontsize=9)
 
     ax = axes[1][0]
