@@ -213,10 +213,8 @@ def process_poison_callback(msg: func.QueueMessage, failed: func.Out[str]) -> No
 
 @app.function_name("collect_attendance")
 @app.timer_trigger(arg_name="timer", schedule=timer_api.SCHEDULE, run_on_startup=False, use_monitor=True)
-@app.queue_output(arg_name="results", queue_name="%MEETING_RESULTS_QUEUE%", connection=STORAGE)
-@app.queue_output(arg_name="callbacks", queue_name="%MEETING_CALLBACKS_QUEUE%", connection=STORAGE)
-def collect_attendance(timer: func.TimerRequest, results: func.Out[list[str]], callbacks: func.Out[list[str]]) -> None:
-    """The attendance of meetings that ended (collectAttendance): one result per occurrence, and its delivery."""
-    told = timer_api.collect_attendance(bootstrap.get_container)
-    results.set([item.result for item in told if item.result is not None])
-    callbacks.set([item.callback for item in told if item.callback is not None])
+def collect_attendance(timer: func.TimerRequest) -> None:
+    """The attendance of meetings that ended (collectAttendance): one result per occurrence, and its delivery, each
+    sent before the occurrence's row is finished (no output bindings: the host writes those after the function
+    returned, and a host that died in between lost them)."""
+    timer_api.collect_attendance(bootstrap.get_container)

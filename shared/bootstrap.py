@@ -60,11 +60,18 @@ class CallbackOutlets:
     dead_letter: Callable[[str], None]                 # a failed delivery's record, to the failed queue
 
 
+# A result message (results queue) and its delivery to a callbackUrl (callbacks queue), sent before the caller goes on:
+# what the timer tells goes out before its due row is finished (an output binding is written only after the function
+# returned, and a host that dies meanwhile loses it).
+Outbox = Callable[[str | None, str | None], None]
+
+
 @dataclass
 class Container:
     deps: Deps                                  # what the use cases work with
     requeue: Callable[[str, timedelta], None]   # a delayed copy on the intake queue
     callbacks: CallbackOutlets                  # result callbacks' sender and queues
+    outbox: Outbox                              # results and deliveries sent at once (the timer's)
 
     @property
     def settings(self) -> Settings:
@@ -88,7 +95,7 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
                     tokens: TokenProvider | None = None, graph: GraphPort | None = None,
                     tenants: TenantResolver | None = None,
                     requeue: Callable[[str, timedelta], None] | None = None,
-                    callbacks: CallbackOutlets | None = None) -> Container:
+                    callbacks: CallbackOutlets | None = None, outbox: Outbox | None = None) -> Container:
     quiet_sdk_logging()
     settings = load_settings(env)
     network = network_for(settings, os.environ)  # process-level variables (CA bundle, proxies), not app settings
@@ -109,7 +116,8 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
                 OrganizerDirectory(repository), quotas, sleep=sleep)
     return Container(deps, requeue or _intake_requeue(settings, network),
-                     callbacks or _callback_outlets(settings, network, clock))
+                     callbacks or _callback_outlets(settings, network, clock),
+                     _outbox(settings, network) if outbox is None else outbox)
 
 
 def start_telemetry() -> None:
@@ -137,6 +145,22 @@ def _intake_requeue(settings: Settings, network: Network) -> Callable[[str, time
             raise StorageUnavailable(f"could not re-queue the request ({type(exc).__name__})") from None
 
     return requeue
+
+
+def _outbox(settings: Settings, network: Network) -> Outbox:
+    """Send a result to the results queue and its delivery to the callbacks queue now, each on a queue client made
+    on first use; StorageUnavailable when either cannot be sent (the caller keeps what it would have finished)."""
+    queues = CallbackQueues(lambda name: queue_client(settings.storage, name, network=network,
+                                                      base64=MESSAGE_ENCODING == "base64"),
+                            settings.callbacks.queue, settings.callbacks.failed_queue)
+
+    def send(result: str | None, callback: str | None) -> None:
+        if result is not None:
+            queues.send(settings.results_queue, result, "send the result")
+        if callback is not None:
+            queues.send(settings.callbacks.queue, callback, "queue the result's delivery")
+
+    return send
 
 
 def _callback_outlets(settings: Settings, network: Network, clock: Clock) -> CallbackOutlets:

@@ -15,8 +15,8 @@ from shared.domain.errors import StorageUnavailable
 
 
 class CallbackQueues:
-    """``requeue(delivery, delay)`` and ``dead_letter(text)``; ``client_for(queue_name)`` makes a queue client (on
-    first use: most processes never retry a delivery)."""
+    """``requeue(delivery, delay)``, ``dead_letter(text)`` and ``send(queue, text, doing)``; ``client_for(queue_name)``
+    makes a queue client (on first use: most processes never retry a delivery)."""
 
     def __init__(self, client_for: Callable[[str], Any], queue: str, failed_queue: str) -> None:
         self._client_for = client_for
@@ -30,6 +30,10 @@ class CallbackQueues:
 
     def dead_letter(self, text: str) -> None:
         self._send(self._failed_queue, text, None, "keep the failed callback delivery")
+
+    def send(self, queue: str, text: str, doing: str) -> None:
+        """``text`` to ``queue`` (of the same account), visible at once; StorageUnavailable naming what failed."""
+        self._send(queue, text, None, doing)
 
     def _send(self, queue: str, text: str, delay: int | None, doing: str) -> None:
         with self._lock:

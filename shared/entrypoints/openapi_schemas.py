@@ -126,9 +126,10 @@ def schemas() -> dict[str, Any]:
                                             "CALENDAR_MODE=enabled). Fixed by the key's first request."},
                 "collectAttendance": {"type": "boolean", "default": False,
                                       "description": "true: after the meeting ends (plus ATTENDANCE_DELAY_MINUTES) "
-                                                     "its attendance is told once per occurrence as an `attendance` "
-                                                     "result (needs MEETING_ARTIFACTS; else 403 "
-                                                     "`artifacts_disabled`)."},
+                                                     "its attendance is told per occurrence as an `attendance` result "
+                                                     "(needs MEETING_ARTIFACTS; else 403 `artifacts_disabled`). A "
+                                                     "result told again after a failure carries the same "
+                                                     "correlationId and webhook-id."},
                 **_options(),
                 **_EVENT_MEMBERS,
             },

@@ -42,10 +42,12 @@ def requested_url(deps: Deps, context: Context) -> str | None:
     return url
 
 
-def with_callback(deps: Deps, context: Context, told: Outcome, key: MeetingKey | None = None) -> Outcome:
+def with_callback(deps: Deps, context: Context, told: Outcome, key: MeetingKey | None = None, *,
+                  webhook_id: str | None = None) -> Outcome:
     """``told`` with the delivery of its result, when the result has a callbackUrl to go to; the key's record keeps
     the URL the request names (best effort: the delivery goes either way). ``key``: the request's key, when it was
-    resolved (a failure that carries no record reads it)."""
+    resolved (a failure that carries no record reads it). ``webhook_id``: the delivery's, when the result may be
+    told more than once (a new one otherwise)."""
     if told.result is None or told.callback is not None:
         return told
     record = told.record
@@ -64,7 +66,8 @@ def with_callback(deps: Deps, context: Context, told: Outcome, key: MeetingKey |
     assert message is not None
     try:
         delivery = CallbackDelivery.first(url=target, body=message, now=deps.clock(),
-                                          key=delivery_key(record.key if record is not None else key))
+                                          key=delivery_key(record.key if record is not None else key),
+                                          webhook_id=webhook_id)
         return dataclasses.replace(told, callback=delivery.to_json())
     except ValueError as error:  # a result too large to carry twice in a queue message: told, not delivered
         log.error("result not delivered to its callbackUrl correlation=%s: %s", context.correlation_id, error)

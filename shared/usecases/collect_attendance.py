@@ -9,7 +9,7 @@ import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from shared.config.artifacts import ArtifactSettings
 from shared.domain.attendance import deadline, first_due, retry_at
@@ -75,11 +75,17 @@ def _remember_asked(deps: Deps, record: MeetingRecord) -> MeetingRecord:
     return written.record if written is not None else record
 
 
-def collect_due_attendance(deps: Deps, now: datetime, limit: int, *,
-                           artifacts: ArtifactSettings) -> list[Outcome]:
-    """The ``attendance`` outcomes of at most ``limit`` rows due at ``now``, each occurrence's once
-    (docs/architecture.md). A failure with one row (storage) leaves it to its claim's expiry and goes on with the
-    next. A claim runs from when it is taken (the clock), so a long run does not shorten the last ones."""
+Tell = Callable[[Outcome], None]
+
+
+def collect_due_attendance(deps: Deps, now: datetime, limit: int, *, artifacts: ArtifactSettings,
+                           tell: Tell | None = None) -> list[Outcome]:
+    """The ``attendance`` outcomes of at most ``limit`` rows due at ``now``, each occurrence's (docs/architecture.md).
+    ``tell`` sends an outcome's result (and its delivery) before its row is finished: a run that dies between the two
+    leaves the row to its claim's expiry, and the next run tells it again (with the same correlation id and
+    webhook-id), so a result is told at least once and never lost. A failure with one row (storage, or ``tell``)
+    leaves it to its claim's expiry and goes on with the next. A claim runs from when it is taken (the clock), so a
+    long run does not shorten the last ones."""
     owner, outcomes = uuid.uuid4().hex, []
     for due in deps.repository.due_attendance(now, limit):
         try:
@@ -91,8 +97,8 @@ def collect_due_attendance(deps: Deps, now: datetime, limit: int, *,
             log.warning("attendance claim failed code=%s externalId=%r", error.code, due.key.external_id)
             continue
         try:
-            collected = _collect(deps, claimed, now, artifacts)
-        except BrokerError as error:  # the table failed: the claim expires and a later run collects it
+            collected = _collect(deps, claimed, now, artifacts, tell)
+        except BrokerError as error:  # the table or the queue failed: the claim expires and a later run collects it
             log.warning("attendance collection failed code=%s externalId=%r", error.code, due.key.external_id)
             continue
         if collected is not None:
@@ -100,7 +106,8 @@ def collect_due_attendance(deps: Deps, now: datetime, limit: int, *,
     return outcomes
 
 
-def _collect(deps: Deps, claimed: DueAttendance, now: datetime, artifacts: ArtifactSettings) -> Outcome | None:
+def _collect(deps: Deps, claimed: DueAttendance, now: datetime, artifacts: ArtifactSettings,
+             tell: Tell | None) -> Outcome | None:
     record = deps.records.get(claimed.key)
     if record is None or not record.has_meeting:
         why = "the meeting was cancelled" if record is not None and record.cancelled else "no meeting recorded"
@@ -122,26 +129,27 @@ def _collect(deps: Deps, claimed: DueAttendance, now: datetime, artifacts: Artif
         log.warning("attendance look %d failed code=%s externalId=%r%s", attempts, error.code,
                     claimed.key.external_id, "" if later else "; giving up")
         if later is None:
-            return _report(deps, claimed, record, now, None, error)
+            return _report(deps, claimed, record, now, None, error, tell)
         _move(deps, claimed, due_at=later, end=end, attempts=attempts, last_error=error.as_result_error())
         return None
     if attendance["reports"]:
-        return _report(deps, claimed, record, now, attendance, None)
+        return _report(deps, claimed, record, now, attendance, None, tell)
     later = retry_at(end, now, attempts, window=artifacts.window)
     if later is None:
         log.info("no attendance report by %s externalId=%r", deadline(end, artifacts.window).isoformat(),
                  claimed.key.external_id)
-        return _report(deps, claimed, record, now, attendance, None)
+        return _report(deps, claimed, record, now, attendance, None, tell)
     _move(deps, claimed, due_at=later, end=end, attempts=attempts, last_error=None)
     return None
 
 
 def _report(deps: Deps, claimed: DueAttendance, record: MeetingRecord, now: datetime,
-            attendance: dict[str, Any] | None, error: BrokerError | None) -> Outcome | None:
-    """The one result of the occurrence, once its row is finished on the claimed version."""
-    if not _settle(deps, claimed):
-        return None
-    result = attendance_result(record, attendance, error, correlation_id=claimed.correlation_id or _result_id(claimed),
+            attendance: dict[str, Any] | None, error: BrokerError | None, tell: Tell | None) -> Outcome | None:
+    """The result of the occurrence, told (``tell``) and then its row finished on the claimed version. None when the
+    claim was lost meanwhile: without ``tell`` nothing was told; with it, the result was told and the collector that
+    took the claim over tells it again (the same ids)."""
+    result_id = _result_id(claimed)
+    result = attendance_result(record, attendance, error, correlation_id=claimed.correlation_id or result_id,
                                source=SOURCE, now=now)
     if claimed.occurrence:
         result["occurrence"] = claimed.occurrence
@@ -150,7 +158,14 @@ def _report(deps: Deps, claimed: DueAttendance, record: MeetingRecord, now: date
     log.info("attendance reported (%d reports%s) externalId=%r", len(shown["reports"]),
              ", unavailable" if unavailable else "", record.key.external_id)
     told = Outcome(Status.ATTENDANCE, result, meeting=record.meeting, record=record, error=error)
-    return with_callback(deps, Context(str(result["correlationId"]), SOURCE), told)  # the key's callbackUrl
+    # The key's callbackUrl, with a webhook-id of the occurrence's own: a delivery told again is the same delivery.
+    told = with_callback(deps, Context(str(result["correlationId"]), SOURCE), told,
+                         webhook_id=result_id.replace("attendance-", "msg_attendance_", 1))
+    if tell is not None:
+        tell(told)
+    if not _settle(deps, claimed):
+        return None
+    return told
 
 
 def _settle(deps: Deps, claimed: DueAttendance) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from shared import bootstrap
 from shared.domain.callbacks import CallbackDelivery
 from shared.domain.clock import parse_datetime
+from shared.domain.errors import StorageUnavailable
 from tests.fake_graph import FakeGraph
 from tests.fakes import InMemoryMeetingRepository, StaticTenants
 from tests.unit.harness import ENV, Out, call, functions, post  # noqa: F401 - the fixture
@@ -29,13 +30,27 @@ def clock():
 
 
 @pytest.fixture
-def app_world(request, clock):
+def outbox():
+    """What the container's outbox sent: (result, delivery) pairs; ``fail`` set makes the next sends fail."""
+    class Outbox(list):
+        fail = False
+
+        def __call__(self, result, callback):
+            if self.fail:
+                raise StorageUnavailable("could not send the result (ServiceRequestError)")
+            self.append((result, callback))
+
+    return Outbox()
+
+
+@pytest.fixture
+def app_world(request, clock, outbox):
     mode = getattr(request, "param", "attendanceAndTranscripts")
     repo, graph = InMemoryMeetingRepository(), FakeGraph()
     env = {**ENV, "CALENDAR_MODE": "enabled", "MEETING_ARTIFACTS": mode, "CALLBACK_ALLOWED_HOSTS": "hooks.example.com",
            "CALLBACK_SIGNING_SECRETS": SECRET}
     bootstrap.use(lambda: bootstrap.build_container(env, repository=repo, graph=graph, tokens=object(),
-                                                    clock=clock, requeue=lambda m, d: None,
+                                                    clock=clock, requeue=lambda m, d: None, outbox=outbox,
                                                     tenants=StaticTenants({"contoso.example": ENV["GRAPH_TENANT_ID"]})))
     yield repo, graph
     bootstrap.use(lambda: bootstrap.build_container(__import__("os").environ))
@@ -133,29 +148,64 @@ def test_transcripts_of_a_standalone_meeting_are_409_without_a_graph_call(functi
 
 # ----------------------------------------------------------------------------------------- collectAttendance, timer
 
-def run_timer(functions) -> tuple[list, list]:
-    results, callbacks = Out(), Out()
-    call(functions, "collect_attendance", None, results=results, callbacks=callbacks)
-    return [json.loads(text) for text in results.value or []], callbacks.value or []
+def run_timer(functions, outbox) -> tuple[list, list]:
+    """One run of the timer: the results and deliveries its outbox sent (the function has no output bindings)."""
+    before = len(outbox)
+    assert call(functions, "collect_attendance", None) is None
+    sent = outbox[before:]
+    return [json.loads(result) for result, _ in sent], [callback for _, callback in sent if callback is not None]
 
 
 def test_the_timer_tells_one_attendance_result_after_the_end_to_the_queue_and_the_callback(functions, app_world,
-                                                                                           clock):
+                                                                                           clock, outbox):
     _, graph = app_world
     meeting = created(functions, collectAttendance=True, callbackUrl=HOOK)
     graph.end_occurrence(meeting["id"], START, END, [("bob@contoso.example", "Attendee", 3000)])
-    assert run_timer(functions) == ([], []), "not due before the end plus the delay"
+    assert run_timer(functions, outbox) == ([], []), "not due before the end plus the delay"
     clock.now = parse_datetime(END) + timedelta(minutes=10)
-    results, callbacks = Out(), Out()
-    call(functions, "collect_attendance", None, results=results, callbacks=callbacks)
-    (text,), (callback,) = results.value, callbacks.value
+    assert call(functions, "collect_attendance", None) is None
+    ((text, callback),) = outbox
     result = json.loads(text)
     delivery = CallbackDelivery.from_json(callback)
     assert delivery.body == text and delivery.url == HOOK, "the callback carries the result byte for byte"
     assert result["status"] == "attendance" and result["source"] == "timer"
     assert result["attendance"]["reports"][0]["attendees"][0]["invited"] is True
     assert "attendanceUnavailable" not in result
-    assert run_timer(functions) == ([], []), "each occurrence is reported once"
+    assert run_timer(functions, outbox) == ([], []), "each occurrence is reported once"
+
+
+def test_a_result_the_timer_could_not_send_is_not_finished_and_the_next_run_tells_it_with_the_same_ids(
+        functions, app_world, clock, outbox):
+    """The host dying after the function returned lost what output bindings were to write; the timer now sends first
+    and finishes the occurrence's row after, so a run that could not send (or died before finishing) leaves the row
+    to its claim's expiry, and a later run tells the result again: the same correlation id and webhook-id."""
+    repo, graph = app_world
+    meeting = created(functions, collectAttendance=True, callbackUrl=HOOK)
+    graph.end_occurrence(meeting["id"], START, END, [("bob@contoso.example", "Attendee", 3000)])
+    clock.now = parse_datetime(END) + timedelta(minutes=10)
+    outbox.fail = True
+    assert run_timer(functions, outbox) == ([], [])
+    (due,) = repo.due.values()
+    assert due.lease_owner is not None, "claimed, not finished: the result was not sent"
+    outbox.fail = False
+    assert run_timer(functions, outbox) == ([], []), "the claim holds until it expires"
+    clock.now += timedelta(minutes=6)
+    (first,), (delivery,) = run_timer(functions, outbox)
+    assert first["status"] == "attendance" and not repo.due, "told, then finished"
+    assert run_timer(functions, outbox) == ([], [])
+    # Told, then the run died before finishing the row: the next run tells the same result again.
+    (again_key,) = [created(functions, "lesson-2", collectAttendance=True, callbackUrl=HOOK)["id"]]
+    graph.end_occurrence(again_key, START, END, [("bob@contoso.example", "Attendee", 60)])
+    finish = repo.finish_attendance
+    repo.finish_attendance = lambda claimed: (_ for _ in ()).throw(StorageUnavailable("the table failed"))
+    (told,), (told_delivery,) = run_timer(functions, outbox)
+    repo.finish_attendance = finish
+    clock.now += timedelta(minutes=6)
+    (retold,), (retold_delivery,) = run_timer(functions, outbox)
+    assert retold["correlationId"] == told["correlationId"]
+    assert CallbackDelivery.from_json(retold_delivery).webhook_id == CallbackDelivery.from_json(told_delivery).webhook_id
+    assert CallbackDelivery.from_json(told_delivery).webhook_id.startswith("msg_attendance_")
+    assert not repo.due and run_timer(functions, outbox) == ([], [])
 
 
 def test_collect_attendance_with_artifacts_off_is_refused_before_any_graph_call(functions, app_world):

@@ -36,7 +36,9 @@ def test_the_app_registers_every_function_with_its_bindings(functions):
         "process_poison_request": {("queueTrigger", "msg"), *told},
         "deliver_callback": {("queueTrigger", "msg")},
         "process_poison_callback": {("queueTrigger", "msg"), ("queue", "failed")},
-        "collect_attendance": {("timerTrigger", "timer"), *told},
+        # No output bindings: it sends each result before finishing its row (an output binding is written only
+        # after the function returned, and a host that died in between lost it).
+        "collect_attendance": {("timerTrigger", "timer")},
     }
 
 
@@ -57,10 +59,9 @@ def test_queue_bindings_name_app_settings_and_the_storage_connection(functions):
         ("process_meeting_request", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         ("process_poison_request", "msg"): ("%MEETING_REQUESTS_QUEUE%-poison", "AzureWebJobsStorage"),
         ("process_poison_request", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
-        ("collect_attendance", "results"): ("%MEETING_RESULTS_QUEUE%", "AzureWebJobsStorage"),
         **{(name, "callbacks"): ("%MEETING_CALLBACKS_QUEUE%", "AzureWebJobsStorage") for name in (
             "create_meeting", "update_meeting", "change_meeting", "cancel_meeting", "end_meeting",
-            "process_meeting_request", "process_poison_request", "collect_attendance")},
+            "process_meeting_request", "process_poison_request")},
         ("deliver_callback", "msg"): ("%MEETING_CALLBACKS_QUEUE%", "AzureWebJobsStorage"),
         ("process_poison_callback", "msg"): ("%MEETING_CALLBACKS_QUEUE%-poison", "AzureWebJobsStorage"),
         ("process_poison_callback", "failed"): ("%MEETING_CALLBACKS_FAILED_QUEUE%", "AzureWebJobsStorage"),
