@@ -102,6 +102,7 @@ class QueueService:
         self.codec = QueueCodec(options.message_encoding)
         self.visibility_timeout = visibility_timeout
         self._clients: dict[tuple[str, str], QueueClient] = {}
+        self._network = Network()  # one trust store for every client (the default one, no proxy)
         self._lock = threading.Lock()
 
     def client(self, binding: Mapping[str, Any], queue_name: str | None = None) -> QueueClient:
@@ -116,7 +117,7 @@ class QueueService:
                 # proxy): the real host is a .NET process and spends none of the app's CPU on its queue calls, so
                 # the stand-in spends as little of it as it can in the app's process.
                 client = QueueClient.from_connection_string(connection, name, retry_total=3,
-                                                            **Network().azure_options())
+                                                            **self._network.azure_options())
                 try:
                     client.create_queue()
                 except ResourceExistsError:

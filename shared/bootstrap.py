@@ -115,9 +115,12 @@ def build_container(env: Mapping[str, str], *, repository: MeetingRepository | N
     telemetry_setup.trace_azure_sdk()  # storage spans, once a provider is live (the worker's, a local one, a test's)
     deps = Deps(settings, repository, graph, clock, tenants or TenantDirectory(session, settings.authority_host),
                 OrganizerDirectory(repository), quotas, sleep=sleep)
+    queues = CallbackQueues(lambda name: queue_client(settings.storage, name, network=network,
+                                                      base64=MESSAGE_ENCODING == "base64"),
+                            settings.callbacks.queue, settings.callbacks.failed_queue)  # clients made on first use
     return Container(deps, requeue or _intake_requeue(settings, network),
-                     callbacks or _callback_outlets(settings, network, clock),
-                     _outbox(settings, network) if outbox is None else outbox)
+                     callbacks or _callback_outlets(settings, network, clock, queues),
+                     _outbox(settings, queues) if outbox is None else outbox)
 
 
 def start_telemetry() -> None:
@@ -147,13 +150,10 @@ def _intake_requeue(settings: Settings, network: Network) -> Callable[[str, time
     return requeue
 
 
-def _outbox(settings: Settings, network: Network) -> Outbox:
-    """Send a result to the results queue and its delivery to the callbacks queue now, each on a queue client made
-    on first use; StorageUnavailable when either cannot be sent (the caller keeps what it would have finished)."""
-    queues = CallbackQueues(lambda name: queue_client(settings.storage, name, network=network,
-                                                      base64=MESSAGE_ENCODING == "base64"),
-                            settings.callbacks.queue, settings.callbacks.failed_queue)
-
+def _outbox(settings: Settings, queues: CallbackQueues) -> Outbox:
+    """Send a result to the results queue and its delivery to the callbacks queue now (``queues``' clients, shared
+    with the callbacks' outlets); StorageUnavailable when either cannot be sent (the caller keeps what it would have
+    finished)."""
     def send(result: str | None, callback: str | None) -> None:
         if result is not None:
             queues.send(settings.results_queue, result, "send the result")
@@ -163,7 +163,7 @@ def _outbox(settings: Settings, network: Network) -> Outbox:
     return send
 
 
-def _callback_outlets(settings: Settings, network: Network, clock: Clock) -> CallbackOutlets:
+def _callback_outlets(settings: Settings, network: Network, clock: Clock, queues: CallbackQueues) -> CallbackOutlets:
     """The sender (signing with CALLBACK_SIGNING_SECRETS, trusting what the process trusts) and the queues. With
     callbacks off, an attempt is refused as every callbackUrl is: it is retried, then kept on the failed queue. The
     sender is made by the first attempt, as the intake queue's client is: only the callbacks trigger sends (the
@@ -183,9 +183,6 @@ def _callback_outlets(settings: Settings, network: Network, clock: Clock) -> Cal
         def send(delivery: CallbackDelivery) -> AttemptResult:
             return AttemptResult.not_sent("not allowed: callbacks are not enabled: CALLBACK_ALLOWED_HOSTS lists no "
                                           "host")
-    queues = CallbackQueues(lambda name: queue_client(settings.storage, name, network=network,
-                                                      base64=MESSAGE_ENCODING == "base64"),
-                            callbacks.queue, callbacks.failed_queue)
     return CallbackOutlets(send, queues.requeue, queues.dead_letter)
 
 

@@ -43,10 +43,11 @@ class Urllib3Transport(HttpTransport[HttpRequest, HttpResponse]):
     """Sends ``azure.core.rest`` requests through one ``urllib3.PoolManager``, or a ``ProxyManager`` per proxy.
 
     ``ca_bundle`` is the only trust (``Network.ca_bundle``), loaded once through ``trust`` (``Network.trust``,
-    shared with the process's other connections; by default a store of its own); ``proxies`` maps ``"scheme://host"`` (or ``scheme``,
-    ``all://host``, ``all``, chosen in requests' order) to a proxy URL, and a ``proxies=`` mapping the pipeline
-    passes to ``send`` (azure-core's ProxyPolicy) adds to it. ``connection_timeout`` and ``read_timeout`` are
-    defaults that the same keywords of ``send`` override. Thread-safe: one transport serves every worker thread."""
+    shared with the process's other connections; by default a store of its own); ``proxies`` maps
+    ``"scheme://host"`` (or ``scheme``, ``all://host``, ``all``, chosen in requests' order) to a proxy URL, and a
+    ``proxies=`` mapping the pipeline passes to ``send`` (azure-core's ProxyPolicy) adds to it. ``connection_timeout``
+    and ``read_timeout`` are defaults that the same keywords of ``send`` override. Thread-safe: one transport serves
+    every worker thread."""
 
     def __init__(self, *, ca_bundle: str, trust: TrustStore | None = None, proxies: Mapping[str, str] | None = None,
                  connection_timeout: float = DEFAULT_TIMEOUT, read_timeout: float = DEFAULT_TIMEOUT,

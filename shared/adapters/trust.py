@@ -66,7 +66,7 @@ class TrustStore:
 
 class TrustedAdapter(HTTPAdapter):
     """``HTTPAdapter`` whose https pools verify with ``trust``'s one context instead of loading the bundle per
-    connection. A request asking for another trust (``verify=False``, another bundle) or a client certificate
+    connection. A request asking for another trust (no verification, another bundle) or a client certificate
     is handled by requests as usual."""
 
     def __init__(self, trust: TrustStore, **kwargs: Any) -> None:
